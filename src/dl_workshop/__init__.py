@@ -20,6 +20,7 @@ from dl_workshop.optimization import (
     gradient_descent,
     model_optimization_loop,
 )
+from dl_workshop.persistence import load_params, save_params
 
 try:
     __version__ = version("dl-workshop")
@@ -39,9 +40,11 @@ __all__ = [
     "gradient_descent",
     "initialize_linear_params",
     "linear_model",
+    "load_params",
     "make_y",
     "model_optimization_loop",
     "mse",
     "mseloss",
+    "save_params",
     "w_true",
 ]
