@@ -73,9 +73,7 @@ def main() -> None:
     )
     numpy_time, (np_losses, _, _) = timed(lambda: numpy_loop(0.0, 0.0, x, ys, N_STEPS), repeats=3)
     ref_steps = 300 if args.quick else N_STEPS
-    ref_time, (ref_losses, _) = timed(
-        lambda: python_loop_reference(dict(theta0), x, ys, ref_steps)
-    )
+    ref_time, (ref_losses, _) = timed(lambda: python_loop_reference(dict(theta0), x, ys, ref_steps))
     ref_time *= N_STEPS / ref_steps
     np.testing.assert_allclose(losses[:ref_steps], ref_losses, rtol=1e-4)
     np.testing.assert_allclose(losses, np_losses, rtol=1e-4)
@@ -89,8 +87,10 @@ def main() -> None:
         ("model_optimization_loop, second call", second),
     ]
     for name, seconds in rows:
-        print(f"{name:<44}{seconds:>10.4f}{seconds / N_STEPS * 1e6:>10.1f}us"
-              f"{ref_time / seconds:>9.0f}x")
+        print(
+            f"{name:<44}{seconds:>10.4f}{seconds / N_STEPS * 1e6:>10.1f}us"
+            f"{ref_time / seconds:>9.0f}x"
+        )
     if args.quick:
         print(f"(reference timed on {ref_steps} steps and scaled to {N_STEPS})")
 

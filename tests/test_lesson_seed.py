@@ -11,8 +11,7 @@ SEED_CELLS = [
     "# Comment this out if you fill in your answer above.\n"
     "from dl_workshop.answers import initialize_linear_params\n"
     "theta = initialize_linear_params()",
-    "# Differentiable loss function w.r.t. 1st argument\n"
-    "def mseloss(theta, model, x, y):\npass",
+    "# Differentiable loss function w.r.t. 1st argument\ndef mseloss(theta, model, x, y):\npass",
     "from dl_workshop.answers import mseloss",
     "from dl_workshop.answers import dmseloss",
     "from dl_workshop.answers import x, make_y, b_true, w_true\n"

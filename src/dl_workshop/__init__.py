@@ -22,6 +22,63 @@ from dl_workshop.optimization import (
 )
 from dl_workshop.persistence import load_params, save_params
 
+# Heavier modules (scikit-learn, matplotlib, pyarrow) load on first use, so that
+# `import dl_workshop` stays quick for the lesson and the CLI.
+_LAZY = {
+    "checkpoint": ["CheckpointInfo", "load_checkpoint"],
+    "checks": [
+        "ExerciseError",
+        "check_dmseloss",
+        "check_initialize_linear_params",
+        "check_linear_model",
+        "check_mseloss",
+        "check_optimization_loop",
+    ],
+    "data": ["read_table"],
+    "diagrams": [
+        "ACTIVATION_COLOR",
+        "BIAS_COLOR",
+        "INPUT_COLOR",
+        "OUTPUT_COLOR",
+        "WEIGHT_COLOR",
+        "draw_matrix_form",
+        "draw_neural_diagram",
+    ],
+    "estimator": ["GradientDescentRegressor", "load_model", "quadratic_linesearch", "save_model"],
+    "fastpath": [
+        "LinearMSEObjective",
+        "LinearMSEStats",
+        "linear_mse_loss",
+        "sufficient_statistics",
+    ],
+    "parallel": ["data_mesh", "fit_sharded", "shard_rows"],
+    "plots": ["plot_fit", "plot_loss", "plot_loss_landscape", "plot_optimizer_paths"],
+    "streaming": [
+        "MinibatchObjective",
+        "fit_stream",
+        "iter_chunks",
+        "shuffle_positions",
+        "window_key",
+    ],
+}
+_LAZY_OWNER = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _LAZY_OWNER.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dl_workshop' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"dl_workshop.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_OWNER))
+
+
 try:
     __version__ = version("dl-workshop")
 except PackageNotFoundError:  # running from a source tree without installing
@@ -47,4 +104,5 @@ __all__ = [
     "mseloss",
     "save_params",
     "w_true",
+    *_LAZY_OWNER,
 ]

@@ -52,6 +52,25 @@ def _numeric_numpy(value: Any, name: str) -> np.ndarray:
     return array
 
 
+def as_array(value: Any, name: str) -> Any:
+    """``value`` as a JAX array; host data is checked to be real numbers first. JAX arrays
+    (and tracers, inside ``jit``/``grad``) pass through untouched, so this is jit-friendly."""
+    if isinstance(value, jax.Array):
+        return value
+    return jnp.asarray(_numeric_numpy(value, name))
+
+
+def _scalar(value: Any) -> Any:
+    """A 0-d NumPy/JAX array (``jnp.float32(0.1)``, ``np.array(3)``) as a Python number."""
+    if isinstance(value, (np.ndarray, np.generic, jax.Array)) and np.ndim(value) == 0:
+        kind = np.dtype(value.dtype).kind
+        if kind in "iu":
+            return int(value)
+        if kind == "f":
+            return float(value)
+    return value
+
+
 def _count_nonfinite(array: Any) -> int:
     """Number of NaN/inf entries; host arrays are checked with NumPy (no compilation)."""
     if isinstance(array, jax.Array):
@@ -115,6 +134,7 @@ def check_same_length(x: Any, y: Any, x_name: str = "x", y_name: str = "y") -> N
 
 def check_int(value: Any, name: str, *, minimum: int) -> int:
     """Return ``value`` as an int if it is an integer >= ``minimum`` (bools rejected)."""
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}; got {describe(value)}")
     if value < minimum:
@@ -124,6 +144,7 @@ def check_int(value: Any, name: str, *, minimum: int) -> int:
 
 def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     """Return ``value`` as a float if it is a finite number > 0 (>= 0 with ``allow_zero``)."""
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         kind = ">= 0" if allow_zero else "> 0"
         raise TypeError(f"{name} must be a finite number {kind}; got {describe(value)}")
@@ -150,6 +171,8 @@ def as_params(theta: Any, name: str = "theta", *, dtype: Any = None) -> Any:
     for path, leaf in jax.tree_util.tree_flatten_with_path(theta)[0]:
         where = f"{name}{jax.tree_util.keystr(path)}"
         array = _numeric_numpy(leaf, where)
+        if array.size == 0:
+            raise ValueError(f"{where} must not be empty; got shape {tuple(array.shape)}")
         if _count_nonfinite(array):
             raise ValueError(f"{where} must be finite; got {describe(leaf)} containing NaN or inf")
         converted.append(jnp.asarray(array, dtype=target))
@@ -174,7 +197,13 @@ def unpack_linear_params(theta: Any, name: str = "theta") -> tuple[Any, Any]:
                 f"{name} as a tuple or list must be (w, b), of length 2; got length {len(theta)}"
             )
         return theta[0], theta[1]
+    # Inside fit, theta's leaves are JAX tracers: name the shape, not the tracer class.
+    kind = (
+        f"a single array of shape {tuple(np.shape(theta))}"
+        if isinstance(theta, (np.ndarray, jax.Array))
+        else type(theta).__name__
+    )
     raise TypeError(
         f"{name} must be a dict {{'w': ..., 'b': ...}}, a (w, b) tuple/list or a NamedTuple "
-        f"with fields w and b; got {type(theta).__name__}"
+        f"with fields w and b; got {kind}"
     )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dl_workshop._validation import as_data, check_int, check_positive
+from dl_workshop._validation import _numeric_numpy, as_data, check_int, check_positive, describe
 from dl_workshop.model import linear_model
 
-__all__ = ["b_true", "make_y", "w_true"]
+__all__ = ["b_true", "make_y", "read_table", "w_true"]
 
 #: The lesson's inputs: 100 evenly spaced points from -5 to 5 (read-only, shape ``(100,)``).
 x: np.ndarray = np.linspace(-5.0, 5.0, 100)
@@ -54,6 +57,111 @@ def make_y(
     if seed is not None:
         check_int(seed, "seed", minimum=0)
     inputs = as_data(x, "x")
+    for name, value in (("w", w), ("b", b)):
+        if not np.all(np.isfinite(_numeric_numpy(value, name))):
+            raise ValueError(f"{name} must be finite; got {describe(value)}")
     clean = np.asarray(linear_model({"w": w, "b": b}, inputs), dtype=np.float64)
     rng = np.random.default_rng(seed)
     return clean + noise * rng.normal(size=clean.shape)
+
+
+#: File suffixes :func:`read_table` understands, and the reader used for each.
+TABLE_FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    target: str | None = None,
+    features: Sequence[str] | None = None,
+) -> tuple[Any, Any]:
+    """Read a CSV, TSV or Parquet file into numeric features and (optionally) a target column.
+
+    Args:
+        path: the file; its suffix picks the format (``.csv``/``.txt``, ``.tsv``,
+            ``.parquet``/``.pq``).
+        target: name of the target column, or ``None`` to read features only.
+        features: names of the feature columns, in order; ``None`` takes every column except
+            ``target``.
+
+    Returns:
+        ``(X, y)``: a pandas DataFrame of shape ``(n, d)`` with the feature columns as float64,
+        and the target as a float64 Series of length ``n`` (``None`` without ``target``).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: if the file cannot be read in its format, has no rows, lacks the target or
+            a feature column, or a selected column is non-numeric or has missing values.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "d.csv"
+        >>> _ = path.write_text("x1,x2,y" + chr(10) + "1,2,3" + chr(10) + "4,5,6" + chr(10))
+        >>> X, y = read_table(path, target="y")
+        >>> list(X.columns), y.tolist()
+        (['x1', 'x2'], [3.0, 6.0])
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"file {str(path)!r} does not exist")
+    kind = TABLE_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(
+            f"cannot read {str(path)!r}: unsupported file type {path.suffix!r}; use one of "
+            f"{', '.join(sorted(TABLE_FORMATS))}"
+        )
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"cannot read {str(path)!r}: the file is empty") from exc
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot read {str(path)!r} as {kind}: {first}") from exc
+    frame.columns = [str(column) for column in frame.columns]
+    columns = list(frame.columns)
+    if target is not None and target not in columns:
+        raise ValueError(f"target column {target!r} is not in {str(path)!r}; columns: {columns}")
+    if features is None:
+        features = [column for column in columns if column != target]
+    else:
+        features = [str(name) for name in features]
+        missing = [name for name in features if name not in columns]
+        if missing:
+            raise ValueError(
+                f"feature column(s) {missing} not in {str(path)!r}; columns: {columns}"
+            )
+        if target is not None and target in features:
+            raise ValueError(f"target column {target!r} cannot also be a feature")
+    if not features:
+        raise ValueError(f"{str(path)!r} has no feature columns besides the target {target!r}")
+    if len(frame) == 0:
+        raise ValueError(f"{str(path)!r} has no rows of data")
+    selected = [*features, *([target] if target is not None else [])]
+    for name in selected:
+        column = frame[name]
+        if not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
+            example = column.dropna().iloc[0] if column.notna().any() else None
+            raise ValueError(
+                f"column {name!r} of {str(path)!r} is not numeric (dtype {column.dtype}, e.g. "
+                f"{example!r}); select numeric columns with --features or encode it first"
+            )
+        n_missing = int(column.isna().sum())
+        if n_missing:
+            raise ValueError(
+                f"column {name!r} of {str(path)!r} has {n_missing} missing value(s); fill or "
+                "drop them first"
+            )
+    inputs = frame[features].astype(np.float64)
+    targets = frame[target].astype(np.float64) if target is not None else None
+    return inputs, targets

@@ -8,6 +8,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from dl_workshop._validation import as_array, describe
+
 __all__ = ["dmseloss", "mse", "mseloss"]
 
 
@@ -29,8 +31,8 @@ def mse(y_true: Any, y_pred: Any) -> jax.Array:
         >>> float(mse([1.0, 2.0], [1.0, 4.0]))
         2.0
     """
-    y_true = jnp.asarray(y_true)
-    y_pred = jnp.asarray(y_pred)
+    y_true = as_array(y_true, "y")
+    y_pred = as_array(y_pred, "predictions")
     if y_true.shape != y_pred.shape:
         raise ValueError(
             f"y must have the same shape as the model's predictions; got y of shape "
@@ -58,6 +60,8 @@ def mseloss(theta: Any, model: Callable[[Any, Any], Any], x: Any, y: Any) -> jax
         >>> float(mseloss({"w": 2.0, "b": 0.0}, linear_model, [1.0, 2.0], [2.0, 5.0]))
         0.5
     """
+    if not callable(model):
+        raise TypeError(f"model must be a function model(theta, x); got {describe(model)}")
     return mse(y, model(theta, x))
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from dl_workshop._validation import check_int, describe, unpack_linear_params
+from dl_workshop._validation import as_array, check_int, describe, unpack_linear_params
 
 __all__ = ["LinearParams", "initialize_linear_params", "linear_model"]
 
@@ -58,9 +57,9 @@ def linear_model(theta: Any, x: Any) -> jax.Array:
         Array([1., 3., 5.], dtype=float32)
     """
     w, b = unpack_linear_params(theta)
-    w = jnp.asarray(w)
-    b = jnp.asarray(b)
-    x = jnp.asarray(x)
+    w = as_array(w, "theta's w")
+    b = as_array(b, "theta's b")
+    x = as_array(x, "x")
     if w.ndim == 0:
         prediction = w * x
     else:
@@ -115,7 +114,7 @@ def initialize_linear_params(
         (3, 2)
     """
     if seed is not None and key is not None:
-        raise ValueError("pass either seed or key, not both; got seed={seed!r} and a key")
+        raise ValueError(f"pass either seed or key, not both; got seed={seed!r} and a key")
     if n_inputs is None and n_outputs is not None:
         raise ValueError(
             f"n_inputs is required when n_outputs is given; got n_inputs=None, "

@@ -14,6 +14,7 @@ is, so every chunk has the same length and compiles once.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -49,7 +50,10 @@ __all__ = [
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
 _STATUS_NAMES = {RUNNING: "max_steps", CONVERGED: "converged", DIVERGED: "diverged"}
 
-#: A loss this many times larger than the first recorded one counts as divergence.
+#: A loss this many times larger than ``max(first loss, 1)`` counts as divergence. The floor of 1
+#: keeps a start at the exact solution (first loss ~1e-15) from flagging any later movement, e.g.
+#: Adam's first step of about the learning rate; tiny-scale losses that truly diverge still end in
+#: inf/NaN, which is caught.
 EXPLODE_FACTOR = 1e8
 
 #: Runs estimated to take longer than this many seconds get a progress bar when progress=None.
@@ -194,11 +198,22 @@ def _step(state: _LoopState, data: Any, hyper: _Hyper, objective: Any, optimizer
     loss, grads = objective(state.params, state.t, data)
     active = (state.status == RUNNING) & (state.t < hyper.n_steps)
     first_loss = jnp.where(state.t == 0, loss, state.first_loss)
-    exploded = (state.t > 0) & (loss > EXPLODE_FACTOR * jnp.maximum(first_loss, 1e-30))
+    exploded = (state.t > 0) & (loss > EXPLODE_FACTOR * jnp.maximum(first_loss, 1.0))
     bad = ~jnp.isfinite(loss) | ~_all_finite(grads) | exploded
     if optimizer is None:
         updates = jax.tree_util.tree_map(lambda g: -hyper.step_size * g, grads)
         opt_state = state.opt_state
+    elif isinstance(optimizer, optax.GradientTransformationExtraArgs):
+        # Line-search methods (optax.lbfgs) re-evaluate the objective along their direction;
+        # transforms that take no extra arguments ignore them.
+        updates, opt_state = optimizer.update(
+            grads,
+            state.opt_state,
+            state.params,
+            value=loss,
+            grad=grads,
+            value_fn=lambda p: objective(p, state.t, data)[0],
+        )
     else:
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -297,7 +312,12 @@ def estimate_curvature(
         >>> round(estimate_curvature(mseloss, (0.0, 0.0), linear_model, x, 2 * x), 3)
         2.2
     """
-    params = jax.tree_util.tree_map(jnp.asarray, theta)
+    _check_loss_callable(loss, "loss")
+    if not callable(model):
+        raise TypeError(f"model must be a function model(theta, x); got {describe(model)}")
+    n_iter = check_int(n_iter, "n_iter", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    params = as_params(theta, "theta")
     flat, unravel = jax.flatten_util.ravel_pytree(params)
     flat = flat.astype(jnp.result_type(float))
 
@@ -338,7 +358,8 @@ def _check_structure(objective: Any, params: Any, data: Any) -> None:
         )
     except (ValueError, TypeError) as exc:
         if _raised_by_us(exc):
-            raise
+            # JAX appends a note about its hidden frames to the message: keep our sentence.
+            raise type(exc)(_first_line(exc)) from None
         shapes = jax.tree_util.tree_map(lambda a: tuple(a.shape), params)
         raise ValueError(
             f"the model and loss could not be evaluated on theta with shapes {shapes} and x of "
@@ -355,16 +376,39 @@ def _check_structure(objective: Any, params: Any, data: Any) -> None:
 
 
 def _raised_by_us(exc: BaseException) -> bool:
-    """Whether the innermost frame of ``exc`` is in this package (whose messages are clear)."""
+    """Whether ``exc`` comes from a ``raise`` statement of this package (whose messages are
+    clear). JAX hides its own frames, so an error from inside JAX (or a call with the wrong
+    number of arguments) shows our call site as the innermost frame: hence the ``raise`` test."""
+    import linecache
+
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    return tb is not None and "dl_workshop" in tb.tb_frame.f_code.co_filename
+    if tb is None or "dl_workshop" not in tb.tb_frame.f_code.co_filename:
+        return False
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno).strip()
+    return line.startswith("raise")
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _initial_state(params: Any, optimizer: Any, dtype: Any) -> _LoopState:
+    """The loop state before step 0 (also the template a checkpoint is restored into)."""
+    opt_state = optimizer.init(params) if optimizer is not None else optax.EmptyState()
+    zero = jnp.zeros((), dtype)
+    return _LoopState(
+        params=params,
+        opt_state=opt_state,
+        last_good=params,
+        t=jnp.zeros((), jnp.int32),
+        status=jnp.asarray(RUNNING, jnp.int32),
+        first_loss=zero,
+        prev_loss=zero,
+        n_small=jnp.zeros((), jnp.int32),
+    )
 
 
 def _iter_chunks(n_steps: int, chunk: int, start: int) -> Iterator[int]:
@@ -392,9 +436,15 @@ def fit(
     dtype: Any = None,
     objective: Callable[..., Any] | None = None,
     data: Any = None,
-    callback: Callable[[_LoopState, np.ndarray], None] | None = None,
+    callback: Callable[[_LoopState, np.ndarray, list[Any]], None] | None = None,
     checkpoint_every: int | None = None,
     initial_state: tuple[_LoopState, np.ndarray, Any] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    batch_size: int | None = None,
+    seed: int = 0,
+    shuffle_window: int | None = None,
+    fast_path: bool = True,
 ) -> FitResult:
     """Optimize ``theta`` to minimize ``loss(theta, model, x, y)``; return losses, path and status.
 
@@ -427,10 +477,29 @@ def fit(
         objective: advanced: ``(params, t, data) -> (loss, grads)`` replacing the full-batch
             ``value_and_grad(loss)``; used by the fast and minibatch paths.
         data: advanced: the data pytree passed to ``objective`` (default ``(x, y)``).
-        callback: advanced: called on the host after each chunk with the loop state and the
-            losses so far (checkpointing uses it).
-        checkpoint_every: advanced: chunk length, so that callbacks fall on multiples of it.
+        callback: advanced: called on the host after each chunk with the loop state, the
+            losses so far and the list of recorded path chunks (checkpointing uses it).
+        checkpoint_every: write the checkpoint every this many steps (default: about 20
+            checkpoints per run); without ``checkpoint``, the chunk length, so that callbacks
+            fall on multiples of it.
         initial_state: advanced: ``(state, losses, path_parts)`` to resume from.
+        checkpoint: path of a checkpoint file (``.npz``), written atomically every
+            ``checkpoint_every`` steps and when the run is interrupted (Ctrl-C); see
+            :mod:`dl_workshop.checkpoint`.
+        resume: with ``checkpoint``, continue from that file if it exists (it must come from the
+            same problem and settings, else ``ValueError``); a resumed run gives the same
+            parameters and losses as an uninterrupted one. ``False`` starts over.
+        batch_size: minibatch SGD: each step uses ``batch_size`` rows (``None``: all rows).
+            Rows are reshuffled every epoch from ``seed``; the batch of step ``t`` is picked
+            inside the compiled loop, so runs are deterministic and resumable. The order is
+            defined in :mod:`dl_workshop.streaming` (``fit_stream`` reproduces it from files).
+        seed: seed of the minibatch shuffling, an integer >= 0.
+        shuffle_window: shuffle within consecutive windows of this many rows instead of across
+            all rows (what streaming from a file with ``chunk_size=shuffle_window`` does).
+        fast_path: with ``model=linear_model`` and ``loss=mseloss`` (full batch), optimize on
+            the data's sufficient statistics (:mod:`dl_workshop.fastpath`): the same iterates
+            and losses to float tolerance, each step ``O(d²)`` instead of ``O(n d)``. ``False``
+            always runs the general path.
 
     Returns:
         A :class:`FitResult`.
@@ -448,6 +517,10 @@ def fit(
         >>> round(float(result.theta["w"]), 1), round(float(result.theta["b"]), 1)
         (2.0, 20.0)
     """
+    if checkpoint is not None or resume:
+        from dl_workshop.checkpoint import fit_with_checkpoint
+
+        return fit_with_checkpoint(fit, **_fit_arguments(locals()))
     target = float_dtype(dtype)
     if target == np.dtype(np.float64) and not jax.config.jax_enable_x64:
         with jax.enable_x64(True):
@@ -471,6 +544,10 @@ def fit(
                 callback=callback,
                 checkpoint_every=checkpoint_every,
                 initial_state=initial_state,
+                batch_size=batch_size,
+                seed=seed,
+                shuffle_window=shuffle_window,
+                fast_path=fast_path,
             )
     if not callable(model):
         raise TypeError(f"model must be a function model(theta, x); got {describe(model)}")
@@ -501,6 +578,18 @@ def fit(
     if objective is None:
         objective = FullBatchObjective(model, loss)
         _check_structure(objective, params, data)
+    # Divergence advice (the curvature estimate) needs the full-batch problem.
+    full_objective, full_data = objective, data
+    if batch_size is not None:
+        from dl_workshop.streaming import minibatch_problem
+
+        objective, data = minibatch_problem(
+            objective, data, batch_size=batch_size, seed=seed, shuffle_window=shuffle_window
+        )
+    elif isinstance(objective, FullBatchObjective):
+        from dl_workshop.fastpath import fast_path_problem
+
+        objective, data = fast_path_problem(objective, params, data, target, enabled=fast_path)
 
     chunk, block = _chunk_plan(n_steps, record_every, checkpoint_every)
     hyper = _Hyper(
@@ -514,18 +603,7 @@ def fit(
         loss_parts = [np.asarray(previous_losses)]
         path_parts = list(path_parts)
     else:
-        opt_state = optimizer.init(params) if optimizer is not None else optax.EmptyState()
-        zero = jnp.zeros((), target)
-        state = _LoopState(
-            params=params,
-            opt_state=opt_state,
-            last_good=params,
-            t=jnp.zeros((), jnp.int32),
-            status=jnp.asarray(RUNNING, jnp.int32),
-            first_loss=zero,
-            prev_loss=zero,
-            n_small=jnp.zeros((), jnp.int32),
-        )
+        state = _initial_state(params, optimizer, target)
         loss_parts, path_parts = [], []
 
     start = int(state.t)
@@ -554,7 +632,9 @@ def fit(
                 path_parts.append(path)
             chunk_times.append(time.perf_counter() - t0)
             if callback is not None:
-                callback(state, np.concatenate(loss_parts) if loss_parts else np.zeros(0))
+                callback(
+                    state, np.concatenate(loss_parts) if loss_parts else np.zeros(0), path_parts
+                )
             remaining_chunks = (n_steps - int(state.t)) / chunk
             if bar is not None:
                 bar.update(int(state.t) - bar.n)
@@ -605,9 +685,38 @@ def fit(
     result = FitResult(final, losses, n_run, status, path, path_steps)
     if status_code == DIVERGED and not interrupted:
         _report_divergence(
-            result, loss, model, data, objective, params, step_size, optimizer, on_divergence
+            result,
+            loss,
+            model,
+            full_data,
+            full_objective,
+            params,
+            step_size,
+            optimizer,
+            on_divergence,
         )
     return result
+
+
+def _nonfinite_at_start(objective: Any, params: Any, data: Any) -> str:
+    """Which of loss and gradient is non-finite at ``params`` (a phrase for the message)."""
+    try:
+        loss, grads = objective(params, jnp.zeros((), jnp.int32), data)
+        loss_ok, grads_ok = bool(jnp.isfinite(loss)), bool(_all_finite(grads))
+    except Exception:  # the diagnosis is advice; never let it hide the divergence itself
+        return "the loss or its gradient is not finite"
+    if not loss_ok:
+        return f"the loss is {float(loss)}"
+    if not grads_ok:
+        return f"the loss is finite ({float(loss):.4g}) but its gradient has NaN or inf"
+    return "the loss or its gradient is not finite"
+
+
+def _fit_arguments(scope: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a :func:`fit` call, read from its ``locals()`` at entry."""
+    import inspect
+
+    return {name: scope[name] for name in inspect.signature(fit).parameters}
 
 
 def _report_divergence(
@@ -615,7 +724,7 @@ def _report_divergence(
 ) -> None:
     step = result.n_steps
     curvature = None
-    if isinstance(objective, FullBatchObjective):
+    if isinstance(objective, FullBatchObjective) and step > 0:
         try:
             curvature = estimate_curvature(loss, params, model, *data)
         except Exception:  # the estimate is advice; never let it hide the divergence itself
@@ -628,12 +737,25 @@ def _report_divergence(
         f"exploded (last finite loss {last}) with {used}."
     )
     max_stable = suggested = None
-    if curvature is not None and np.isfinite(curvature) and curvature > 0:
+    if step == 0:
+        # No update has been applied yet, so no step size can be the cause.
+        message = (
+            f"optimization diverged at step 0: {_nonfinite_at_start(objective, params, data)} at "
+            "the starting parameters, before any update; check theta, the model and the loss "
+            "(e.g. a log or sqrt of values <= 0, or a division by zero)."
+        )
+    elif curvature is not None and np.isfinite(curvature) and curvature > 0:
         max_stable, suggested = 2.0 / curvature, 1.0 / curvature
+        advice = (
+            f"use {what} = {suggested:.4g} (1/L)"
+            if optimizer is None
+            else f"use learning_rate = {suggested:.4g} (1/L) with optax.sgd, or a smaller "
+            "learning rate with adaptive optimizers"
+        )
         message += (
             f" The largest stable step size for gradient descent here is 2/L = {max_stable:.4g}"
-            f" (L = {curvature:.4g}, the largest eigenvalue of the loss's Hessian); use "
-            f"{what} = {suggested:.4g} (1/L), or standardize the features."
+            f" (L = {curvature:.4g}, the largest eigenvalue of the loss's Hessian); {advice}, "
+            "or standardize the features."
         )
     else:
         message += f" Use a smaller {what}, or standardize the features."

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from dl_workshop._validation import _numeric_numpy, describe
+
 __all__ = ["load_params", "save_params"]
 
 #: Format version of the files written here; bumped when the layout changes.
@@ -29,6 +31,12 @@ _META_KEY = "__meta__"
 
 class _CorruptFileError(ValueError):
     pass
+
+
+def _as_path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike); got {describe(path)}")
+    return Path(path)
 
 
 def _package_version() -> str:
@@ -63,7 +71,9 @@ def save_arrays(
         >>> load_arrays(p, kind="demo")[0]["w"].shape
         (3,)
     """
-    path = Path(path)
+    path = _as_path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"path must be a file, not a folder; got {str(path)!r}")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {str(path.parent)!r} for {str(path)!r} does not exist")
     host = {}
@@ -121,7 +131,9 @@ def load_arrays(
         >>> header["kind"]
         'demo'
     """
-    path = Path(path)
+    path = _as_path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"path must be a file, not a folder; got {str(path)!r}")
     if not path.is_file():
         raise FileNotFoundError(f"file {str(path)!r} does not exist")
     try:
@@ -226,8 +238,14 @@ def save_params(path: str | os.PathLike[str], theta: Any) -> Path:
         >>> {k: float(v) for k, v in load_params(p).items()}
         {'w': 2.0, 'b': 20.0}
     """
+    if theta is None:
+        raise TypeError("theta must be parameters (e.g. a dict {'w': ..., 'b': ...}); got None")
     leaves: list[Any] = []
     tree = _describe_tree(theta, leaves)
+    if not leaves:
+        raise ValueError(f"theta must contain at least one parameter array; got {describe(theta)}")
+    for i, leaf in enumerate(leaves):
+        _numeric_numpy(leaf, f"theta's parameter {i + 1} of {len(leaves)}")
     arrays = {f"leaf_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
     return save_arrays(path, arrays, kind="params", metadata={"tree": tree})
 

@@ -9,13 +9,14 @@ usage errors exit with code 2 (argparse's convention).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from dl_workshop.cli import demo
+from dl_workshop.cli import demo, fit
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = [demo]
+COMMANDS = [demo, fit]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         "fitting your own data, predicting with a saved model.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not use JAX's persistent compilation cache (also: DL_WORKSHOP_NO_COMPILE_CACHE=1)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for command in COMMANDS:
@@ -46,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (also used by the console script)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.no_compile_cache and not os.environ.get("DL_WORKSHOP_NO_COMPILE_CACHE"):
+        _enable_compile_cache()
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
@@ -55,6 +63,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"dl-workshop {args.command}: error: {message}", file=sys.stderr)
         return 1
+
+
+def _enable_compile_cache() -> None:
+    """Keep compiled XLA programs on disk, so a second run skips compilation (~0.4 s -> ~0.05 s).
+
+    The folder is ``$DL_WORKSHOP_CACHE_DIR``, else ``$XDG_CACHE_HOME/dl-workshop/jax`` (default
+    ``~/.cache/dl-workshop/jax``). A cache that cannot be set up is skipped silently: it only
+    saves time.
+    """
+    import jax
+
+    folder = os.environ.get("DL_WORKSHOP_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dl-workshop", "jax"
+    )
+    try:
+        os.makedirs(folder, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", folder)
+        # The lesson's programs compile in well under JAX's default 1 s threshold.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except (OSError, AttributeError, ValueError):
+        return
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,53 +1,196 @@
-"""``dl-workshop demo``: the lesson end to end on its own data."""
+"""``dl-workshop demo``: the lesson end to end on its own data, with figures.
+
+Fits ``y = w x + b`` to the lesson's 100 noisy points (``x = linspace(-5, 5, 100)``,
+``w_true = 2``, ``b_true = 20``) with compiled gradient descent, prints learned vs least-squares
+vs true parameters and the losses, and writes five PNG figures into the output folder.
+
+The steps are plain functions (:func:`fit_lesson`, :func:`least_squares`,
+:func:`write_figures`) so that ``benchmarks/bench_demo.py`` can time each phase.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+__all__ = ["DEFAULT_OUT", "FIGURES", "fit_lesson", "least_squares", "register", "run"]
+
+#: Output folder (relative to the current directory) when ``--out`` is not given.
+DEFAULT_OUT = "dl-workshop-demo"
+
+#: The files the demo writes, in the order it writes them.
+FIGURES = ("loss.png", "fit.png", "landscape.png", "matrix_form.png", "neural_diagram.png")
+
+#: About this many points of the parameter path are recorded for the bowl figure.
+PATH_POINTS = 200
+
+_DPI = 120
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         "demo",
-        help="fit the lesson's line (w_true=2, b_true=20) and compare with least squares",
-        description="Fit y = w x + b to the lesson's 100 noisy points with gradient descent, "
-        "print learned vs true parameters and the closed-form least-squares answer.",
+        help="fit the lesson's line (w_true=2, b_true=20), compare with least squares, "
+        "write figures",
+        description="Fit y = w x + b to the lesson's 100 noisy points (x = linspace(-5, 5, 100), "
+        "w_true = 2, b_true = 20) with gradient descent; print learned vs least-squares vs true "
+        "parameters and the mean squared error; write the loss curve, the fit, the loss bowl "
+        "with the optimizer's path and the two diagrams of the model as PNG files.",
+        epilog=f"Files written into --out: {', '.join(FIGURES)}.",
     )
-    parser.add_argument("--steps", type=int, default=3000, help="gradient steps (default 3000)")
     parser.add_argument(
-        "--step-size", type=float, default=0.01, help="gradient-descent step size (default 0.01)"
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_OUT),
+        metavar="DIR",
+        help=f"folder for the figures, created if needed (default ./{DEFAULT_OUT})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data noise and init")
-    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument(
+        "--steps", type=int, default=3000, metavar="N", help="gradient steps (default 3000)"
+    )
+    parser.add_argument(
+        "--step-size",
+        type=float,
+        default=0.01,
+        metavar="S",
+        help="gradient-descent step size (default 0.01; above about 0.11 it diverges)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="K", help="seed of the data noise and the start"
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="never show a progress bar (by default one is shown on a terminal)",
+    )
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Fit the lesson data and print a table of learned vs true parameters."""
-    from dl_workshop import fit, initialize_linear_params, linear_model, mseloss
-    from dl_workshop.data import b_true, make_y, w_true, x
+def fit_lesson(
+    steps: int, step_size: float, seed: int, *, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Make the lesson's data and fit it; return ``(x, y, FitResult)`` with a recorded path.
 
-    y = make_y(x, w_true, b_true, seed=args.seed)
-    theta = initialize_linear_params(seed=args.seed)
+    Args:
+        steps: gradient steps, >= 1.
+        step_size: gradient-descent step size, > 0.
+        seed: seed of the noise in ``y`` and of the starting parameters.
+        progress: show a progress bar.
+
+    Returns:
+        ``x`` and ``y`` (shape ``(100,)``) and the :class:`~dl_workshop.FitResult`, whose path
+        holds about :data:`PATH_POINTS` points.
+
+    Example:
+        >>> x, y, result = fit_lesson(100, 0.01, 0)
+        >>> int(result.path_steps[-1])
+        100
+    """
+    from dl_workshop.data import b_true, make_y, w_true, x
+    from dl_workshop.losses import mseloss
+    from dl_workshop.model import initialize_linear_params, linear_model
+    from dl_workshop.optimization import fit
+
+    y = make_y(x, w_true, b_true, seed=seed)
+    theta = initialize_linear_params(seed=seed)
+    record_every = max(1, steps // PATH_POINTS) if isinstance(steps, int) else 1
     result = fit(
         theta,
         linear_model,
         mseloss,
         x,
         y,
-        args.steps,
-        args.step_size,
-        progress=False if args.no_progress else None,
+        steps,
+        step_size,
+        progress=progress,
+        record_every=record_every,
     )
+    return np.asarray(x), y, result
+
+
+def least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """The closed-form least-squares ``(w, b)`` for ``y ≈ w x + b`` (``numpy.linalg.lstsq``).
+
+    Example:
+        >>> least_squares(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 5.0]))
+        (2.0, 1.0)
+    """
     design = np.column_stack([x, np.ones_like(x)])
-    w_ls, b_ls = np.linalg.lstsq(design, y, rcond=None)[0]
-    print(f"{'parameter':<10}{'learned':>12}{'least squares':>15}{'true':>10}")
-    for name, learned, exact, true in (
-        ("w", result.theta["w"], w_ls, w_true),
-        ("b", result.theta["b"], b_ls, b_true),
-    ):
-        print(f"{name:<10}{float(learned):>12.4f}{exact:>15.4f}{true:>10.4f}")
-    print(f"final mse after {result.n_steps} steps: {result.losses[-1]:.6f}")
+    w, b = np.linalg.lstsq(design, y, rcond=None)[0]
+    # Rounded to 12 decimals: the solver's last-bit noise (1.9999999999999996) is not information.
+    return round(float(w), 12), round(float(b), 12)
+
+
+def write_figures(out: Path, x: np.ndarray, y: np.ndarray, result: Any) -> list[Path]:
+    """Write the demo's figures (:data:`FIGURES`) into ``out``; return their paths.
+
+    Uses matplotlib's object API with the Agg canvas, never pyplot, so no global backend or
+    figure state changes.
+    """
+    from matplotlib.figure import Figure
+
+    from dl_workshop.diagrams import draw_matrix_form, draw_neural_diagram
+    from dl_workshop.plots import plot_fit, plot_loss, plot_loss_landscape
+
+    out.mkdir(parents=True, exist_ok=True)
+    n = len(x)
+    drawers = {
+        "loss.png": ((6.4, 4.4), lambda ax: plot_loss(result, ax=ax, log_scale=True)),
+        "fit.png": ((6.4, 4.4), lambda ax: plot_fit(result.theta, x, y, ax=ax)),
+        "landscape.png": ((6.8, 5.0), lambda ax: plot_loss_landscape(x, y, path=result, ax=ax)),
+        "matrix_form.png": (
+            (5.6, 4.2),
+            lambda ax: draw_matrix_form(result.theta, n_samples=n, annotate=True, ax=ax),
+        ),
+        "neural_diagram.png": ((7.2, 3.6), lambda ax: draw_neural_diagram(result.theta, ax=ax)),
+    }
+    written = []
+    for name in FIGURES:
+        size, draw = drawers[name]
+        figure = Figure(figsize=size, layout="constrained")
+        draw(figure.add_subplot())
+        path = out / name
+        figure.savefig(path, dpi=_DPI)
+        written.append(path)
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit the lesson data, print the comparison table and write the figures."""
+    from dl_workshop.data import b_true, w_true
+
+    if args.out.exists() and not args.out.is_dir():
+        # Checked before fitting, so the user does not wait for an error that was certain.
+        raise NotADirectoryError(f"--out must be a folder; {args.out} is a file")
+    progress = not args.no_progress and sys.stderr.isatty()
+    x, y, result = fit_lesson(args.steps, args.step_size, args.seed, progress=progress)
+    w_ls, b_ls = least_squares(x, y)
+    w_fit, b_fit = float(result.theta["w"]), float(result.theta["b"])
+
+    def loss_of(w: float, b: float) -> float:
+        # NumPy, not dl_workshop.mse: three eager JAX calls would each compile (~0.1 s apiece).
+        return float(np.mean((y - (w * x + b)) ** 2))
+
+    rows = [
+        ("w", w_fit, w_ls, w_true),
+        ("b", b_fit, b_ls, b_true),
+        ("mse", loss_of(w_fit, b_fit), loss_of(w_ls, b_ls), loss_of(w_true, b_true)),
+    ]
+    print(f"{'':<6}{'learned':>12}{'least squares':>16}{'true':>12}")
+    for name, learned, exact, true in rows:
+        print(f"{name:<6}{learned:>12.4f}{exact:>16.4f}{true:>12.4f}")
+    print(
+        f"gradient descent: {result.n_steps} steps of size {args.step_size:g} ({result.status}); "
+        f"|learned - least squares| = {max(abs(w_fit - w_ls), abs(b_fit - b_ls)):.2g}"
+    )
+    written = write_figures(args.out, x, y, result)
+    folder = args.out.resolve()
+    print(f"wrote {len(written)} figures to {folder}{'/' if str(folder) != '/' else ''}:")
+    for path in written:
+        print(f"  {path.name}")
     return 0

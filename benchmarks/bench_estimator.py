@@ -1,0 +1,103 @@
+"""Time to reach the least-squares solution: GradientDescentRegressor vs scikit-learn.
+
+For each problem the reference loss ``L*`` is the mean squared error of ``numpy.linalg.lstsq``;
+a method "reaches the solution" when its training MSE ``L`` has ``(L - L*) / L* <= 1e-8``.
+Every method runs in this one process on the same data; times are the best of ``--repeat``
+runs (GradientDescentRegressor's first, compiling, run is reported separately). Ratios are
+method time / GradientDescentRegressor time.
+
+    python benchmarks/bench_estimator.py            # diabetes and 200 000 x 50
+    python benchmarks/bench_estimator.py --quick    # smoke run (small synthetic problem)
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import warnings
+
+import numpy as np
+from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, Ridge, SGDRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from dl_workshop.estimator import GradientDescentRegressor
+
+GAP = 1e-8
+
+
+def synthetic(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Correlated features on different scales, a dense true model and Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(d, d)) / np.sqrt(d) + np.eye(d)
+    x = (rng.normal(size=(n, d)) @ mixing) * rng.uniform(0.1, 10.0, size=d) + rng.normal(size=d)
+    y = x @ rng.normal(size=d) + 3.0 + rng.normal(size=n)
+    return x, y
+
+
+def mse(model, x, y) -> float:
+    return float(np.mean((y - model.predict(x)) ** 2))
+
+
+def timed(make, x, y, repeat: int) -> tuple[float, object]:
+    best, model = np.inf, None
+    for _ in range(repeat):
+        model = make()
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x, y)
+        best = min(best, time.perf_counter() - start)
+    return best, model
+
+
+def run(name: str, x: np.ndarray, y: np.ndarray, repeat: int, sgd_epochs: int) -> None:
+    design = np.column_stack([x, np.ones(len(x))])
+    best_loss = float(np.mean((y - design @ np.linalg.lstsq(design, y, rcond=None)[0]) ** 2))
+    start = time.perf_counter()
+    GradientDescentRegressor().fit(x, y)
+    first = time.perf_counter() - start
+    methods = {
+        "GradientDescentRegressor (lbfgs)": GradientDescentRegressor,
+        "LinearRegression": LinearRegression,
+        "Ridge(alpha=1e-10)": lambda: Ridge(alpha=1e-10),
+        f"SGDRegressor ({sgd_epochs} epochs, scaled)": lambda: make_pipeline(
+            StandardScaler(),
+            SGDRegressor(
+                alpha=0.0, tol=None, max_iter=sgd_epochs, learning_rate="invscaling", random_state=0
+            ),
+        ),
+    }
+    print(f"\n{name}: {x.shape[0]} x {x.shape[1]}, least-squares MSE {best_loss:.6g}")
+    print(f"  GradientDescentRegressor first fit (includes compilation): {first:.3f} s")
+    print(f"  {'method':<40}{'time (s)':>10}{'ratio':>9}{'loss gap':>11}  reached 1e-8")
+    ours = None
+    for label, make in methods.items():
+        seconds, model = timed(make, x, y, repeat)
+        ours = ours or seconds
+        gap = (mse(model, x, y) - best_loss) / best_loss
+        iterations = getattr(model, "n_iter_", None)
+        note = f"  ({iterations} iterations)" if iterations else ""
+        reached = "yes" if gap <= GAP else "no"
+        print(f"  {label:<40}{seconds:>10.4f}{seconds / ours:>9.2f}{gap:>11.1e}  {reached}{note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small problems, one repeat")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per method (best kept)")
+    args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
+    print(f"numpy {np.__version__}, {platform.processor() or platform.machine()}, float64")
+    x, y = load_diabetes(return_X_y=True)
+    run("diabetes", x, y, repeat, sgd_epochs=1000)
+    n = 20_000 if args.quick else 200_000
+    x, y = synthetic(n, 50)
+    run("synthetic", x, y, repeat, sgd_epochs=5 if args.quick else 20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Full-batch gradient descent on N x D float32 data, side by side in one process.
+
+Rows (median of ``--repeats`` runs after a warm-up, so compilation is excluded):
+
+* bandwidth floor: the time to read X once (the fastest of NumPy ``X @ v`` and a jitted sum);
+* ``X^T X``: the Gram product (NumPy, float32), the one-off cost of the fast path's statistics;
+* NumPy hand loop and (when ``import torch`` works) a PyTorch CPU loop, per step;
+* the general path, ``fit(..., fast_path=False)`` (any model and loss), per step;
+* the fast path, ``fit`` with ``linear_model`` + ``mseloss`` (sufficient statistics),
+  ``--fast-steps`` steps in total;
+* the lesson workload (100 points, 3 000 steps) vs the lesson's Python loop over ``jax.grad``.
+
+Every loop records the loss at every step. Peak RSS is the process's peak after each row.
+
+Run from the source tree: ``PYTHONPATH=src python benchmarks/bench_fullbatch.py`` (``--quick``:
+a few-second smoke run; ``--n``, ``--d``, ``--steps`` to resize).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+from _common import device_name, peak_rss_mb, timed  # noqa: E402
+
+from dl_workshop import fit, linear_model, mseloss  # noqa: E402
+from dl_workshop.data import make_y  # noqa: E402
+from dl_workshop.data import x as lesson_x  # noqa: E402
+
+STEP = 0.01
+
+
+def numpy_loop(x, y, n_steps):
+    n, d = x.shape
+    w = np.zeros(d, np.float32)
+    b = np.float32(0.0)
+    losses = np.empty(n_steps, np.float32)
+    for i in range(n_steps):
+        r = x @ w + b - y
+        losses[i] = r @ r / n
+        w -= np.float32(STEP * 2 / n) * (r @ x)
+        b -= np.float32(STEP * 2) * r.mean()
+    return losses
+
+
+def torch_loop(torch, x, y, n_steps):
+    n, d = x.shape
+    w = torch.zeros(d)
+    b = torch.zeros(())
+    losses = torch.empty(n_steps)
+    with torch.no_grad():
+        for i in range(n_steps):
+            r = torch.addmv(b - y, x, w)
+            losses[i] = r.dot(r) / n
+            w -= (STEP * 2 / n) * (r @ x)
+            b -= STEP * 2 * r.mean()
+    return losses.numpy()
+
+
+def python_loop_reference(theta, xs, ys, n_steps, step_size):
+    dloss = jax.grad(mseloss)
+    losses = []
+    for _ in range(n_steps):
+        losses.append(float(mseloss(theta, linear_model, xs, ys)))
+        grads = dloss(theta, linear_model, xs, ys)
+        theta = {k: theta[k] - step_size * grads[k] for k in theta}
+    return np.array(losses)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (seconds)")
+    parser.add_argument("--n", type=int, default=1_000_000, help="rows (default 1 000 000)")
+    parser.add_argument("--d", type=int, default=32, help="columns (default 32)")
+    parser.add_argument("--steps", type=int, default=200, help="steps of the per-step loops")
+    parser.add_argument("--fast-steps", type=int, default=3000, help="steps of the fast path")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (median)")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.steps, args.fast_steps, args.repeats = 20_000, 10, 300, 2
+    n, d = args.n, args.d
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, d), dtype=np.float32)
+    y = (x @ rng.standard_normal(d).astype(np.float32) + 0.5).astype(np.float32)
+    y += 0.1 * rng.standard_normal(n, dtype=np.float32)
+    x_dev, y_dev = jax.device_put(x), jax.device_put(y)
+    theta = {"w": np.zeros(d, np.float32), "b": np.float32(0.0)}
+    print(f"full batch: N={n} x D={d} float32 ({x.nbytes / 1e6:.0f} MB), device {device_name()}")
+    rows = []  # (name, seconds, steps or None, peak MB)
+
+    def add(name, seconds, steps=None):
+        rows.append((name, seconds, steps, peak_rss_mb()))
+
+    ones = np.ones(d, np.float32)
+    t_np_read, _ = timed(lambda: x @ ones, args.repeats)
+    jsum = jax.jit(lambda a: a.sum())
+    t_jax_read, _ = timed(lambda: jsum(x_dev), args.repeats)
+    floor = min(t_np_read, t_jax_read)
+    add("bandwidth floor: read X once", floor)
+    t_gram, _ = timed(lambda: x.T @ x, args.repeats)
+    add("X^T X (NumPy float32)", t_gram)
+
+    t_np, np_losses = timed(lambda: numpy_loop(x, y, args.steps), args.repeats)
+    add("NumPy hand loop", t_np, args.steps)
+    try:
+        import torch
+
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        t_torch, _ = timed(lambda: torch_loop(torch, xt, yt, args.steps), args.repeats)
+        add(f"PyTorch {torch.__version__} CPU loop", t_torch, args.steps)
+    except ImportError:
+        t_torch = None
+        print("(PyTorch not installed: `pip install torch==2.13.0` adds its row)")
+
+    def general():
+        return fit(
+            theta,
+            linear_model,
+            mseloss,
+            x_dev,
+            y_dev,
+            args.steps,
+            STEP,
+            progress=False,
+            fast_path=False,
+        ).losses
+
+    t_general, gen_losses = timed(general, args.repeats)
+    add("fit, general path (fast_path=False)", t_general, args.steps)
+
+    def fast():
+        return fit(
+            theta, linear_model, mseloss, x_dev, y_dev, args.fast_steps, STEP, progress=False
+        ).losses
+
+    t_fast, fast_losses = timed(fast, args.repeats)
+    add(f"fit, fast path ({args.fast_steps} steps)", t_fast, args.fast_steps)
+    # Same iterates, to float32 tolerance (on GPUs JAX's default float32 matmuls use TF32).
+    gen_dev = np.max(np.abs(np.asarray(gen_losses) - np_losses) / np_losses)
+    fast_dev = np.max(np.abs(np.asarray(fast_losses[: args.steps]) - np_losses) / np_losses)
+    print(f"max relative loss difference vs NumPy: general {gen_dev:.1e}, fast {fast_dev:.1e}")
+
+    print(f"\n{'method':<42}{'total (s)':>11}{'per step (ms)':>15}{'peak RSS (MB)':>15}")
+    for name, seconds, steps, peak in rows:
+        per = f"{seconds / steps * 1e3:.3f}" if steps else ""
+        print(f"{name:<42}{seconds:>11.4f}{per:>15}{peak:>15.0f}")
+
+    np_step = t_np / args.steps
+    print("\nratios (higher is better for fit):")
+    print(f"  general step vs NumPy step:            {np_step / (t_general / args.steps):6.2f}x")
+    if t_torch is not None:
+        torch_step = t_torch / args.steps
+        print(
+            f"  general step vs PyTorch step:          {torch_step * args.steps / t_general:6.2f}x"
+        )
+    print(
+        f"  general step / bandwidth floor:        {t_general / args.steps / floor:6.2f} reads of X"
+    )
+    numpy_equiv = np_step * args.fast_steps
+    print(f"  fast path vs NumPy loop, {args.fast_steps} steps:  {numpy_equiv / t_fast:8.1f}x")
+    target = floor + t_gram
+    print(f"  fast path / (read X + X^T X):          {t_fast / target:6.2f} (target < 2)")
+
+    # The lesson workload: 100 points, 3 000 steps.
+    ys = make_y(lesson_x, seed=0)
+    lesson_theta = {"w": 0.0, "b": 0.0}
+    t_lesson, _ = timed(
+        lambda: (
+            fit(
+                lesson_theta, linear_model, mseloss, lesson_x, ys, 3000, 0.001, progress=False
+            ).losses
+        ),
+        max(args.repeats, 5),
+    )
+    ref_steps = 100 if args.quick else 300
+    t_ref, _ = timed(
+        lambda: python_loop_reference(dict(lesson_theta), lesson_x, ys, ref_steps, 0.001), 1
+    )
+    t_ref *= 3000 / ref_steps
+    print(
+        f"\nlesson workload (100 points, 3000 steps): fit {t_lesson * 1e3:.1f} ms, Python loop "
+        f"over jax.grad {t_ref:.2f} s (timed on {ref_steps} steps, scaled): "
+        f"{t_ref / t_lesson:.0f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

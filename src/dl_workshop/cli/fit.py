@@ -1,0 +1,284 @@
+"""``dl-workshop fit`` and ``dl-workshop predict``: the estimator on a CSV or Parquet file.
+
+``fit`` trains a :class:`~dl_workshop.estimator.GradientDescentRegressor`, prints its
+coefficients next to the closed-form least-squares (or ridge) solution, and with ``--out DIR``
+saves the model (``model.npz``, no pickle) and the loss curve (``loss_curve.png``).
+``predict`` loads such a model and predicts for the rows of a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["register"]
+
+#: File names written into ``--out DIR``.
+MODEL_FILE = "model.npz"
+LOSS_PLOT_FILE = "loss_curve.png"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``fit`` and ``predict`` subcommands."""
+    fit_parser = subparsers.add_parser(
+        "fit",
+        help="fit a linear model to a CSV/Parquet file and compare with least squares",
+        description="Fit y = X w + b to the columns of a CSV or Parquet file with "
+        "GradientDescentRegressor; print the coefficients next to the closed-form solution, "
+        "R², iterations and time; with --out, save the model and the loss curve.",
+    )
+    fit_parser.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
+    fit_parser.add_argument("--target", required=True, metavar="COL", help="target column")
+    fit_parser.add_argument(
+        "--features",
+        nargs="+",
+        metavar="COL",
+        help="feature columns (default: every column but the target)",
+    )
+    fit_parser.add_argument(
+        "--optimizer",
+        default="lbfgs",
+        choices=["lbfgs", "gd", "momentum", "adam"],
+        help="optimizer (default lbfgs)",
+    )
+    fit_parser.add_argument(
+        "--learning-rate",
+        default="auto",
+        type=_learning_rate,
+        help="step size, or 'auto' (1/L from the curvature; line search for lbfgs)",
+    )
+    fit_parser.add_argument(
+        "--max-iter", type=int, default=1000, help="maximum iterations (default 1000)"
+    )
+    fit_parser.add_argument(
+        "--tol", type=float, default=1e-12, help="relative loss decrease to stop at (1e-12)"
+    )
+    fit_parser.add_argument("--alpha", type=float, default=0.0, help="L2 penalty (default 0)")
+    fit_parser.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
+    fit_parser.add_argument(
+        "--no-standardize", action="store_true", help="optimize on the raw features"
+    )
+    fit_parser.add_argument(
+        "--dtype", default="float64", choices=["float64", "float32"], help="precision"
+    )
+    fit_parser.add_argument(
+        "--out", metavar="DIR", help=f"folder for {MODEL_FILE} and {LOSS_PLOT_FILE} (created)"
+    )
+    fit_parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the curvature estimate (default 0)"
+    )
+    fit_parser.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="write the optimizer's state to this .npz file as it runs (atomically) and on Ctrl-C",
+    )
+    fit_parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="K",
+        help="iterations between checkpoints (default: about 20 per fit)",
+    )
+    fit_parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --checkpoint if it exists (same data and options); the result "
+        "equals an uninterrupted run's",
+    )
+    fit_parser.set_defaults(handler=run_fit)
+
+    predict_parser = subparsers.add_parser(
+        "predict",
+        help="predict with a model saved by 'dl-workshop fit --out'",
+        description="Load a model saved by 'dl-workshop fit --out DIR' (DIR/model.npz) and "
+        "predict for every row of a CSV or Parquet file.",
+    )
+    predict_parser.add_argument("model", metavar="MODEL", help="the saved model (.npz)")
+    predict_parser.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
+    predict_parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the predictions to this .csv or .parquet file instead of printing them",
+    )
+    predict_parser.set_defaults(handler=run_predict)
+
+
+def _learning_rate(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a number; got {text!r}") from None
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    """Fit the file's data, print the comparison table and save the model and plot."""
+    from dl_workshop.data import read_table
+    from dl_workshop.estimator import GradientDescentRegressor
+
+    if args.resume and args.checkpoint is None:
+        print("dl-workshop fit: error: --resume needs --checkpoint PATH", file=sys.stderr)
+        return 2
+    features, target = read_table(args.data, target=args.target, features=args.features)
+    out = _prepare_out_dir(args.out)
+    model = GradientDescentRegressor(
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        max_iter=args.max_iter,
+        tol=args.tol,
+        alpha=args.alpha,
+        fit_intercept=not args.no_intercept,
+        standardize=not args.no_standardize,
+        dtype=args.dtype,
+        random_state=args.seed,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(features, target)
+    elapsed = time.perf_counter() - start
+    if any(str(w.message).startswith("interrupted by the user") for w in caught):
+        # Ctrl-C inside the loop: fit returned what it had (and saved the checkpoint).
+        done = f"interrupted after {model.n_iter_} of {args.max_iter} iterations"
+        if args.checkpoint is None:
+            print(
+                f"dl-workshop fit: {done}; nothing saved (use --checkpoint PATH)", file=sys.stderr
+            )
+        else:
+            print(
+                f"dl-workshop fit: {done}; checkpoint saved to {args.checkpoint} (run the same "
+                "command with --resume to continue)",
+                file=sys.stderr,
+            )
+        return 130
+    for warning in caught:
+        text = str(warning.message).strip().splitlines()[0]
+        print(f"dl-workshop fit: warning: {text}", file=sys.stderr)
+
+    reference = _closed_form(
+        features.to_numpy(), target.to_numpy(), args.alpha, fit_intercept=not args.no_intercept
+    )
+    _print_report(args, model, reference, features, target.to_numpy(), elapsed)
+    if out is not None:
+        from dl_workshop.estimator import save_model
+
+        save_model(out / MODEL_FILE, model)
+        _save_loss_plot(model.loss_curve_, out / LOSS_PLOT_FILE)
+        print(f"saved {out / MODEL_FILE} and {out / LOSS_PLOT_FILE}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Predict for every row of a file with a saved model; print or write the predictions."""
+    import pandas as pd
+
+    from dl_workshop.data import read_table
+    from dl_workshop.estimator import load_model
+
+    model = load_model(args.model)
+    names = getattr(model, "feature_names_in_", None)
+    features, _ = read_table(
+        args.data, features=None if names is None else [str(name) for name in names]
+    )
+    if names is None:
+        # A model fitted on bare arrays: take the columns in order, as they are.
+        features = features.to_numpy()
+    predictions = np.asarray(model.predict(features))
+    columns = (
+        ["prediction"]
+        if predictions.ndim == 1
+        else [f"prediction_{i}" for i in range(predictions.shape[1])]
+    )
+    frame = pd.DataFrame(predictions.reshape(len(predictions), -1), columns=columns)
+    if args.out is None:
+        try:
+            frame.to_csv(sys.stdout, index=False)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader (e.g. `| head`) closed the pipe: not an error of ours.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    path = Path(args.out)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"folder {str(path.parent)!r} for --out does not exist")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    elif suffix in (".csv", ".txt"):
+        frame.to_csv(path, index=False)
+    else:
+        raise ValueError(f"--out must end in .csv or .parquet; got {str(path)!r}")
+    print(f"wrote {len(frame)} predictions to {path}")
+    return 0
+
+
+def _prepare_out_dir(out: str | None) -> Path | None:
+    if out is None:
+        return None
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"--out {str(path)!r} exists and is not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _closed_form(x: np.ndarray, y: np.ndarray, alpha: float, *, fit_intercept: bool):
+    """``(coef, intercept)`` of least squares (``numpy.linalg.lstsq``) or ridge, directly."""
+    if alpha > 0:
+        from sklearn.linear_model import Ridge
+
+        ridge = Ridge(alpha=alpha, fit_intercept=fit_intercept, solver="svd").fit(x, y)
+        return np.asarray(ridge.coef_), float(ridge.intercept_)
+    design = np.column_stack([x, np.ones(len(x))]) if fit_intercept else x
+    solution = np.linalg.lstsq(design, y, rcond=None)[0]
+    return (solution[:-1], float(solution[-1])) if fit_intercept else (solution, 0.0)
+
+
+def _r2(y: np.ndarray, prediction: np.ndarray) -> float:
+    total = float(np.sum((y - y.mean()) ** 2))
+    residual = float(np.sum((y - prediction) ** 2))
+    return 1.0 - residual / total if total > 0 else float("nan")
+
+
+def _print_report(args, model: Any, reference, features, y: np.ndarray, elapsed: float) -> None:
+    coef_ref, intercept_ref = reference
+    x = features.to_numpy()
+    label = "ridge (closed form)" if args.alpha > 0 else "least squares"
+    rows = list(zip(map(str, features.columns), model.coef_, coef_ref, strict=True))
+    if not args.no_intercept:
+        rows.insert(0, ("intercept", model.intercept_, intercept_ref))
+    width = max(12, *(len(name) for name, _, _ in rows)) + 2
+    status = "converged" if model.n_iter_ < args.max_iter else "max_iter reached"
+    print(
+        f"fitted {len(y)} rows x {x.shape[1]} feature(s), target {args.target!r}: "
+        f"{args.optimizer}, {model.n_iter_} iterations ({status}), {elapsed:.3f} s"
+    )
+    print(f"{'parameter':<{width}}{'fitted':>22}{label:>22}{'difference':>14}")
+    for name, fitted, exact in rows:
+        print(f"{name:<{width}}{fitted:>22.12g}{exact:>22.12g}{fitted - exact:>14.3g}")
+    r2_fit = _r2(y, model.predict(features))
+    r2_ref = _r2(y, x @ coef_ref + intercept_ref)
+    print(f"R²: {r2_fit:.10f} (closed form {r2_ref:.10f}); final loss {model.loss_curve_[-1]:.6g}")
+
+
+def _save_loss_plot(losses: np.ndarray, path: Path) -> None:
+    # A bare Figure renders with Agg and leaves pyplot's global backend alone.
+    from matplotlib.figure import Figure
+
+    from dl_workshop.plots import plot_loss
+
+    losses = np.asarray(losses, dtype=np.float64)
+    figure = Figure(figsize=(6, 4))
+    ax = plot_loss(losses, ax=figure.subplots(), log_scale=bool(np.all(losses > 0)))
+    ax.set_title("GradientDescentRegressor: loss per iteration")
+    figure.savefig(path, dpi=100, bbox_inches="tight")
