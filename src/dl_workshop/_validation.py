@@ -100,11 +100,14 @@ def as_data(
     dtype: Any = None,
     ndims: tuple[int, ...] = (1, 2),
     check_finite: bool = True,
-) -> jax.Array:
+    host: bool = False,
+) -> Any:
     """Validate data (``x`` or ``y``) and return it as a float JAX array.
 
     Integers are cast to float; booleans, strings, objects and complex numbers are rejected;
-    empty or non-finite data and unexpected numbers of dimensions raise ``ValueError``.
+    empty or non-finite data and unexpected numbers of dimensions raise ``ValueError``. With
+    ``host=True`` host data stays a NumPy array (no copy when it already has the dtype), so
+    large data is not copied into JAX before it is known to be needed there.
     """
     array = _numeric_numpy(value, name)
     if array.ndim not in ndims:
@@ -120,8 +123,9 @@ def as_data(
                 f"{name} must be finite; got {bad} NaN or infinite value(s) in an array of shape "
                 f"{tuple(array.shape)}"
             )
-    result = jnp.asarray(array, dtype=target)
-    return result
+    if host and not isinstance(array, jax.Array):
+        return np.asarray(array, dtype=target)
+    return jnp.asarray(array, dtype=target)
 
 
 def check_same_length(x: Any, y: Any, x_name: str = "x", y_name: str = "y") -> None:

@@ -39,6 +39,9 @@ __all__ = [
 #: is accurate, large enough that the per-block overhead is noise.
 _BLOCK_ROWS = 8192
 
+#: Rows per block on the host path, where a block is one BLAS product on a reused buffer.
+_HOST_BLOCK_ROWS = 8192
+
 
 class LinearMSEStats(NamedTuple):
     """Sufficient statistics of ``(x, y)`` for the mean squared error of a linear model.
@@ -72,16 +75,16 @@ def _raw_moments(x: jax.Array, y: jax.Array, blocked: bool) -> tuple[jax.Array, 
     k = y.shape[1]
 
     def block_sums(xb: jax.Array, yb: jax.Array) -> tuple[jax.Array, ...]:
-        # Products in the data's precision on a shifted block (small values, few terms),
-        # accumulated across blocks in float64.
-        xb = xb - shift_x
-        yb = yb - shift_y
+        # Shifted blocks in float64, as on the host path, so that every device gives the same
+        # statistics to float64 rounding.
+        xb = (xb - shift_x).astype(f64)
+        yb = (yb - shift_y).astype(f64)
         return (
-            xb.sum(0, dtype=f64),
-            yb.sum(0, dtype=f64),
-            (xb.T @ xb).astype(f64),
-            (xb.T @ yb).astype(f64),
-            (yb * yb).sum(0, dtype=f64),
+            xb.sum(0),
+            yb.sum(0),
+            jnp.matmul(xb.T, xb, precision="highest"),
+            jnp.matmul(xb.T, yb, precision="highest"),
+            (yb * yb).sum(0),
         )
 
     zeros = (
@@ -115,21 +118,36 @@ _raw_moments_jit = jax.jit(_raw_moments, static_argnames="blocked")
 
 
 def _raw_moments_host(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """:func:`_raw_moments` with NumPy, for data in host memory (BLAS beats XLA's CPU dots)."""
+    """:func:`_raw_moments` with NumPy, for data in host memory (BLAS beats XLA's CPU dots).
+
+    Each block of shifted rows ``[x - x[0], y - y[0]]`` is written into one reused buffer, so a
+    block costs one subtraction pass and two BLAS calls (``aᵀa`` gives Σx'x'ᵀ, Σx'y'ᵀ and Σy'²
+    at once; ``1ᵀa`` the column sums), accumulated across blocks in float64.
+    """
     f64 = np.float64
     shift_x, shift_y = x[0].copy(), y[0].copy()
-    d, k = x.shape[1], y.shape[1]
-    sx, sy = np.zeros(d, f64), np.zeros(k, f64)
-    sxx, sxy, syy = np.zeros((d, d), f64), np.zeros((d, k), f64), np.zeros(k, f64)
-    for start in range(0, x.shape[0], _BLOCK_ROWS):
-        xb = x[start : start + _BLOCK_ROWS] - shift_x
-        yb = y[start : start + _BLOCK_ROWS] - shift_y
-        sx += xb.sum(0, dtype=f64)
-        sy += yb.sum(0, dtype=f64)
-        sxx += xb.T @ xb
-        sxy += xb.T @ yb
-        syy += np.einsum("ij,ij->j", yb, yb, dtype=f64)
-    return shift_x.astype(f64), shift_y.astype(f64), sx, sy, sxx, sxy, syy
+    n, d = x.shape
+    k = y.shape[1]
+    rows = min(_HOST_BLOCK_ROWS, n)
+    buffer = np.empty((rows, d + k), dtype=f64)
+    ones = np.ones(rows, dtype=buffer.dtype)
+    gram = np.zeros((d + k, d + k), f64)
+    sums = np.zeros(d + k, f64)
+    for start in range(0, n, rows):
+        block = buffer[: min(rows, n - start)]
+        np.subtract(x[start : start + rows], shift_x, out=block[:, :d])
+        np.subtract(y[start : start + rows], shift_y, out=block[:, d:])
+        gram += block.T @ block
+        sums += ones[: len(block)] @ block
+    return (
+        shift_x.astype(f64),
+        shift_y.astype(f64),
+        sums[:d],
+        sums[d:],
+        gram[:d, :d],
+        gram[:d, d:],
+        np.diag(gram)[d:].copy(),
+    )
 
 
 def sufficient_statistics(x: Any, y: Any, *, dtype: Any = None) -> LinearMSEStats:
@@ -164,12 +182,14 @@ def sufficient_statistics(x: Any, y: Any, *, dtype: Any = None) -> LinearMSEStat
     if target == np.dtype(np.float64) and not jax.config.jax_enable_x64:
         with jax.enable_x64(True):
             return sufficient_statistics(x, y, dtype=dtype)
-    x_arr = x if isinstance(x, jax.Array) else as_data(x, "x", dtype=target)
-    y_arr = y if isinstance(y, jax.Array) else as_data(y, "y", dtype=target)
+    x_arr = x if isinstance(x, jax.Array) else as_data(x, "x", dtype=target, host=True)
+    y_arr = y if isinstance(y, jax.Array) else as_data(y, "y", dtype=target, host=True)
     check_same_length(x_arr, y_arr)
     x2, y2 = _as_columns(x_arr), _as_columns(y_arr)
-    devices = x2.sharding.device_set
-    if all(device.platform == "cpu" for device in devices) and len(devices) == 1:
+    devices = x2.sharding.device_set if isinstance(x2, jax.Array) else None
+    if devices is None:
+        parts = _raw_moments_host(x2, np.asarray(y2))
+    elif all(device.platform == "cpu" for device in devices) and len(devices) == 1:
         parts = _raw_moments_host(np.asarray(x2), np.asarray(y2))
     else:
         with jax.enable_x64(True):

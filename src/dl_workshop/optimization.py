@@ -571,8 +571,10 @@ def fit(
 
     params = as_params(theta, "theta", dtype=target)
     if data is None:
-        x_arr = as_data(x, "x", dtype=target)
-        y_arr = as_data(y, "y", dtype=target)
+        # Host arrays stay NumPy until the path is chosen: the fast path reads them once with
+        # BLAS and never needs a copy inside JAX.
+        x_arr = as_data(x, "x", dtype=target, host=True)
+        y_arr = as_data(y, "y", dtype=target, host=True)
         check_same_length(x_arr, y_arr)
         data = (x_arr, y_arr)
     if objective is None:
@@ -580,6 +582,8 @@ def fit(
         _check_structure(objective, params, data)
     # Divergence advice (the curvature estimate) needs the full-batch problem.
     full_objective, full_data = objective, data
+    if not (isinstance(objective, FullBatchObjective) and batch_size is None and fast_path):
+        data = jax.tree_util.tree_map(jnp.asarray, data)
     if batch_size is not None:
         from dl_workshop.streaming import minibatch_problem
 
@@ -590,6 +594,8 @@ def fit(
         from dl_workshop.fastpath import fast_path_problem
 
         objective, data = fast_path_problem(objective, params, data, target, enabled=fast_path)
+        if isinstance(objective, FullBatchObjective):
+            data = jax.tree_util.tree_map(jnp.asarray, data)
 
     chunk, block = _chunk_plan(n_steps, record_every, checkpoint_every)
     hyper = _Hyper(
