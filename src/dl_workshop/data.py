@@ -51,7 +51,7 @@ def make_y(
     Example:
         >>> from dl_workshop.data import x
         >>> make_y(x, 3.0, -1.0, noise=0.0)[:2]
-        array([-16.       , -15.8989899])
+        array([-16.        , -15.69696903])
     """
     noise = check_positive(noise, "noise", allow_zero=True)
     if seed is not None:

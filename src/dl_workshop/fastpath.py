@@ -313,7 +313,8 @@ def fast_path_problem(
             stats = sufficient_statistics(x, y, dtype=dtype)
     except np.linalg.LinAlgError:
         stats = None
-    if stats is None or not all(bool(jnp.all(jnp.isfinite(s))) for s in stats):
+    # NumPy checks: the statistics are tiny, and jnp.isfinite would compile once per shape.
+    if stats is None or not all(np.isfinite(np.asarray(s)).all() for s in stats):
         # Data so large that its squares overflow: the general path reports the inf loss as a
         # DivergenceError at step 0 instead of an error from inside the linear algebra.
         return objective, data
