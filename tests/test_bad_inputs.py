@@ -306,9 +306,9 @@ CLI_ROWS = [
     ("predict-missing-model", ["predict", "{d}/model.npz", "{d}/data.csv"], 1,
      r"^dl-workshop predict: error: file '.*model.npz' does not exist$"),
     ("demo-steps", ["demo", "--steps", "0"], 1,
-     r"^dl-workshop demo: error: n_steps must be an integer >= 1; got 0$"),
+     r"^dl-workshop demo: error: --steps must be an integer >= 1; got 0$"),
     ("demo-step-size", ["demo", "--step-size", "-1"], 1,
-     r"^dl-workshop demo: error: step_size must be a finite number > 0; got -1.0$"),
+     r"^dl-workshop demo: error: --step-size must be a finite number > 0; got -1.0$"),
 ]  # fmt: skip
 
 

@@ -76,8 +76,8 @@ def test_bad_option_is_one_line_and_exit_code_2(argv, message, capsys):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--steps", "0"], "n_steps must be an integer >= 1; got 0"),
-        (["--step-size", "-1"], "step_size must be a finite number > 0"),
+        (["--steps", "0"], "--steps must be an integer >= 1; got 0"),
+        (["--step-size", "-1"], "--step-size must be a finite number > 0"),
         (["--step-size", "0.5"], "optimization diverged at step"),
         (["--seed", "-3"], "seed must be an integer >= 0"),
     ],
@@ -138,5 +138,5 @@ def test_subprocess_errors_have_no_traceback(tmp_path):
     library = run_module("demo", "--steps", "0", "--no-progress", cwd=tmp_path)
     assert library.returncode == 1
     assert (
-        library.stderr.strip() == "dl-workshop demo: error: n_steps must be an integer >= 1; got 0"
+        library.stderr.strip() == "dl-workshop demo: error: --steps must be an integer >= 1; got 0"
     )

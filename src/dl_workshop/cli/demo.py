@@ -168,7 +168,12 @@ def run(args: argparse.Namespace) -> int:
         # Checked before fitting, so the user does not wait for an error that was certain.
         raise NotADirectoryError(f"--out must be a folder; {args.out} is a file")
     progress = not args.no_progress and sys.stderr.isatty()
-    x, y, result = fit_lesson(args.steps, args.step_size, args.seed, progress=progress)
+    try:
+        x, y, result = fit_lesson(args.steps, args.step_size, args.seed, progress=progress)
+    except (ValueError, TypeError, FloatingPointError) as exc:
+        # Speak the command line's language: the library names its arguments n_steps/step_size.
+        exc.args = (str(exc).replace("n_steps", "--steps").replace("step_size", "--step-size"),)
+        raise
     w_ls, b_ls = least_squares(x, y)
     w_fit, b_fit = float(result.theta["w"]), float(result.theta["b"])
 
