@@ -221,23 +221,3 @@ def test_parameter_shapes_that_do_not_fit_the_model_are_explained():
 
     with pytest.raises(ValueError, match=r"could not be evaluated on theta with shapes"):
         fit({"w": np.ones(3)}, bad_model, mseloss, np.ones((5, 2)), np.ones(5))
-
-
-def test_tol_with_momentum_is_not_fooled_by_transient_rises(y):
-    # Heavy-ball momentum makes the loss rise now and then; early stopping compares with the
-    # best loss so far, so with some patience it still reaches the least-squares answer.
-    result = fit(
-        (0.0, 0.0),
-        linear_model,
-        mseloss,
-        x,
-        y,
-        n_steps=20_000,
-        optimizer=optax.sgd(0.01, momentum=0.9),
-        tol=1e-7,
-        patience=50,
-    )
-    assert np.any(np.diff(result.losses) > 0)  # the rises this test is about happened
-    w_ls, b_ls = np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None)[0]
-    np.testing.assert_allclose(result.theta, [w_ls, b_ls], rtol=1e-4)
-    assert result.status == "converged"

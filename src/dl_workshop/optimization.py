@@ -128,7 +128,7 @@ class _LoopState(NamedTuple):
     t: jax.Array  # steps completed (updates applied)
     status: jax.Array
     first_loss: jax.Array
-    prev_loss: jax.Array  # the best (lowest) loss so far
+    prev_loss: jax.Array
     n_small: jax.Array  # consecutive steps whose relative improvement was below tol
 
 
@@ -217,9 +217,7 @@ def _step(state: _LoopState, data: Any, hyper: _Hyper, objective: Any, optimizer
     else:
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    # Relative improvement on the best loss so far, for early stopping (tol <= 0 disables it).
-    # Against the best rather than the previous loss, so that momentum's and Adam's transient
-    # rises count as "no progress" without resetting the count at the next small dip.
+    # Relative improvement for early stopping (tol <= 0 disables it).
     scale = jnp.maximum(jnp.abs(state.prev_loss), jnp.finfo(loss.dtype).tiny)
     small = (state.t > 0) & (hyper.tol > 0) & ((state.prev_loss - loss) / scale < hyper.tol)
     n_small = jnp.where(small, state.n_small + 1, 0)
@@ -234,9 +232,7 @@ def _step(state: _LoopState, data: Any, hyper: _Hyper, objective: Any, optimizer
             active & bad, DIVERGED, jnp.where(go & converged, CONVERGED, state.status)
         ),
         first_loss=jnp.where(active, first_loss, state.first_loss),
-        prev_loss=jnp.where(
-            go, jnp.where(state.t == 0, loss, jnp.minimum(loss, state.prev_loss)), state.prev_loss
-        ),
+        prev_loss=jnp.where(go, loss, state.prev_loss),
         n_small=jnp.where(go, n_small, state.n_small),
     )
     return new_state, loss
@@ -471,9 +467,8 @@ def fit(
             the run is estimated to take more than two seconds.
         record_every: record the parameters every this many steps into ``FitResult.path``
             (``0``: do not record; ``1``: every step).
-        tol: stop when the relative improvement on the best loss so far,
-            ``(best - loss) / |best|``, stays below ``tol`` for ``patience`` consecutive steps;
-            ``None`` runs all ``n_steps``.
+        tol: stop when the relative improvement ``(prev - loss) / |prev|`` stays below ``tol``
+            for ``patience`` consecutive steps; ``None`` runs all ``n_steps``.
         patience: consecutive steps below ``tol`` needed to stop, >= 1.
         on_divergence: ``"raise"`` a :class:`DivergenceError`, or ``"warn"`` and return the
             result up to the last good step.
