@@ -139,6 +139,13 @@ def test_filled_in_exercise_notebook_runs_top_to_bottom_and_every_check_passes()
     assert "suggested step size" in text
 
 
+def test_solutions_notebook_runs_top_to_bottom():
+    """The solutions notebook itself, as committed, runs in a real kernel without a cell error."""
+    text = _stream_text(_execute(_read("solutions")))
+    assert text.count("\u2713 ") == 6, text
+    assert re.search(r"fitted:\s+w = ([-\d.]+), b = ([-\d.]+)", text)
+
+
 def test_unfilled_exercise_notebook_stops_at_the_first_check_with_its_hint():
     with pytest.raises(nbclient.exceptions.CellExecutionError) as info:
         _execute(_read("exercises"))
