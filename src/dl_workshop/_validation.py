@@ -77,6 +77,12 @@ def _count_nonfinite(array: Any) -> int:
         return int(array.size - jnp.count_nonzero(jnp.isfinite(array)))
     if array.dtype.kind in "iu":
         return 0
+    # A NaN or inf anywhere makes the sum non-finite, and one pass of summing is much cheaper
+    # than a boolean mask of the whole array; count exactly only when the sum says so (or when
+    # finite values merely overflowed it).
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(array.sum()):
+            return 0
     return int(array.size - np.count_nonzero(np.isfinite(array)))
 
 
