@@ -13,14 +13,18 @@ Python-loop reference on fewer steps and scales it up).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import jax
 import numpy as np
 
-from dl_workshop import linear_model, model_optimization_loop, mseloss
-from dl_workshop.data import b_true, make_y, w_true, x
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import timed  # noqa: E402
+
+from dl_workshop import linear_model, model_optimization_loop, mseloss  # noqa: E402
+from dl_workshop.data import b_true, make_y, w_true, x  # noqa: E402
 
 N_STEPS = 3000
 STEP_SIZE = 0.001
@@ -47,16 +51,6 @@ def numpy_loop(w, b, xs, ys, n_steps):
     return losses, w, b
 
 
-def timed(fn, repeats=1):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        jax.block_until_ready(out)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="time the reference on 300 steps")
@@ -65,7 +59,10 @@ def main() -> None:
     theta0 = {"w": 0.0, "b": 0.0}
 
     first, (losses, _) = timed(
-        lambda: model_optimization_loop(theta0, linear_model, mseloss, x, ys, N_STEPS, STEP_SIZE)
+        # No warm-up: the first call's compilation is what this row measures.
+        lambda: model_optimization_loop(theta0, linear_model, mseloss, x, ys, N_STEPS, STEP_SIZE),
+        repeats=1,
+        warmup=0,
     )
     second, _ = timed(
         lambda: model_optimization_loop(theta0, linear_model, mseloss, x, ys, N_STEPS, STEP_SIZE),
@@ -73,7 +70,9 @@ def main() -> None:
     )
     numpy_time, (np_losses, _, _) = timed(lambda: numpy_loop(0.0, 0.0, x, ys, N_STEPS), repeats=3)
     ref_steps = 300 if args.quick else N_STEPS
-    ref_time, (ref_losses, _) = timed(lambda: python_loop_reference(dict(theta0), x, ys, ref_steps))
+    ref_time, (ref_losses, _) = timed(
+        lambda: python_loop_reference(dict(theta0), x, ys, ref_steps), repeats=1, warmup=0
+    )
     ref_time *= N_STEPS / ref_steps
     np.testing.assert_allclose(losses[:ref_steps], ref_losses, rtol=1e-4)
     np.testing.assert_allclose(losses, np_losses, rtol=1e-4)
