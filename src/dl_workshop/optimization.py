@@ -582,8 +582,6 @@ def fit(
         _check_structure(objective, params, data)
     # Divergence advice (the curvature estimate) needs the full-batch problem.
     full_objective, full_data = objective, data
-    if not (isinstance(objective, FullBatchObjective) and batch_size is None and fast_path):
-        data = jax.tree_util.tree_map(jnp.asarray, data)
     if batch_size is not None:
         from dl_workshop.streaming import minibatch_problem
 
@@ -594,8 +592,8 @@ def fit(
         from dl_workshop.fastpath import fast_path_problem
 
         objective, data = fast_path_problem(objective, params, data, target, enabled=fast_path)
-        if isinstance(objective, FullBatchObjective):
-            data = jax.tree_util.tree_map(jnp.asarray, data)
+    # Whatever the chosen path steps over goes into JAX once (a no-op for arrays already there).
+    data = jax.tree_util.tree_map(jnp.asarray, data)
 
     chunk, block = _chunk_plan(n_steps, record_every, checkpoint_every)
     hyper = _Hyper(
