@@ -146,3 +146,103 @@ def test_statistics_reject_bad_data():
         sufficient_statistics(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="x must be finite"):
         sufficient_statistics(np.array([1.0, np.nan]), np.zeros(2))
+
+
+def _float32_case(kind, n=40_000, d=8):
+    x, y = _data(
+        n=n,
+        d=d,
+        k=3 if kind == "multi-output" else None,
+        seed=3,
+        offset=100.0 if kind == "offset" else 0.0,
+    )
+    if kind == "sorted":  # the first rows are no guide to the means of the whole data
+        order = np.argsort(x[:, 0])
+        x, y = x[order], y[order]
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("kind", "settings", "passes"),
+    [
+        ("centred", {}, 1),
+        ("offset", {}, 1),
+        ("sorted", {}, 1),
+        ("multi-output", {}, 1),
+        # The repeated passes, forced: the shift far from the means (sorted data), and a first
+        # fit too poor to subtract from.
+        ("sorted", {"_MAX_OFFSET_RATIO": 0.5}, 2),
+        ("offset", {"_MEASURE_MIN_LOSS_BELOW": 2.0}, 2),
+    ],
+)
+def test_float32_products_match_float64_least_squares(kind, settings, passes, monkeypatch):
+    # Large float32 data takes float32 block products; they must give the float64 answer to
+    # float32 precision.
+    import dl_workshop.fastpath as fastpath
+
+    x, y = _float32_case(kind)
+    assert len(x) >= fastpath._FLOAT32_MIN_ROWS
+    for name, value in settings.items():
+        monkeypatch.setattr(fastpath, name, value)
+    calls = []
+    original = fastpath._float32_residual_sums
+    monkeypatch.setattr(
+        fastpath, "_float32_residual_sums", lambda *a: calls.append(1) or original(*a)
+    )
+    stats = sufficient_statistics(x, y, dtype="float32")
+    assert len(calls) == passes, "the float32 products were not used as expected"
+    x64, y64 = x.astype(np.float64), y.astype(np.float64).reshape(len(y), -1)
+    design = np.column_stack([x64, np.ones(len(x64))])
+    coef, *_ = np.linalg.lstsq(design, y64, rcond=None)
+    best = np.mean((design @ coef - y64) ** 2)
+    np.testing.assert_allclose(stats.w_star, coef[:-1], rtol=2e-6, atol=2e-6 * abs(coef).max())
+    np.testing.assert_allclose(float(stats.min_loss), best, rtol=1e-6)
+    np.testing.assert_allclose(stats.mean_x, x64.mean(0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(stats.mean_y, y64.mean(0), rtol=1e-6)
+    centred = x64 - x64.mean(0)
+    np.testing.assert_allclose(stats.cov, centred.T @ centred / len(x64), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["centred", "offset", "sorted", "multi-output"])
+def test_float32_products_fast_path_equals_general_path(kind):
+    x, y = _float32_case(kind)
+    k = None if y.ndim == 1 else y.shape[1]
+    theta = {
+        "w": np.zeros((8,) if k is None else (8, k), np.float32),
+        "b": np.zeros(() if k is None else (k,), np.float32),
+    }
+    step = 1e-5 if kind == "offset" else 0.1  # 2/L is about 2.5e-5 with means of 100
+    fast, general = _both(theta, x, y, 300, step)
+    # Both are float32 runs: with means of 100 each drifts from the float64 run by up to 3e-5.
+    rtol = 1e-4 if kind == "offset" else 1e-5
+    np.testing.assert_allclose(fast.losses, general.losses, rtol=rtol)
+    np.testing.assert_allclose(fast.theta["w"], general.theta["w"], rtol=rtol, atol=1e-5)
+
+
+def test_nearly_collinear_float32_data_falls_back_to_float64_products(monkeypatch):
+    import dl_workshop.fastpath as fastpath
+
+    rng = np.random.default_rng(1)
+    n = 40_000
+    common = rng.normal(size=(n, 1))
+    x = (common + 1e-3 * rng.normal(size=(n, 4))).astype(np.float32)  # condition ~1e6
+    y = (x @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.01 * rng.normal(size=n)).astype(np.float32)
+    results = []
+    original = fastpath._centred_float32
+    monkeypatch.setattr(
+        fastpath, "_centred_float32", lambda *a: results.append(original(*a)) or results[-1]
+    )
+    stats = sufficient_statistics(x, y, dtype="float32")
+    assert results == [None]
+    design = np.column_stack([x.astype(np.float64), np.ones(n)])
+    coef, *_ = np.linalg.lstsq(design, y.astype(np.float64), rcond=None)
+    np.testing.assert_allclose(stats.w_star[:, 0], coef[:-1], rtol=1e-3)
+
+
+@pytest.mark.parametrize("bad", ["x", "y"])
+def test_non_finite_large_data_is_reported_cleanly(bad, capfd):
+    x, y = _float32_case("centred")
+    (x if bad == "x" else y)[17] = np.nan
+    with pytest.raises(ValueError, match=f"{bad} must be finite; got (1|8) NaN"):
+        fit({"w": np.zeros(8), "b": 0.0}, linear_model, mseloss, x, y, 10, 0.1, progress=False)
+    assert capfd.readouterr().err == ""  # nothing from LAPACK on stderr

@@ -221,3 +221,24 @@ def test_parameter_shapes_that_do_not_fit_the_model_are_explained():
 
     with pytest.raises(ValueError, match=r"could not be evaluated on theta with shapes"):
         fit({"w": np.ones(3)}, bad_model, mseloss, np.ones((5, 2)), np.ones(5))
+
+
+def test_a_repeated_fit_neither_retraces_nor_skips_the_shape_check():
+    traces = []
+
+    def model(theta, xs):
+        traces.append(xs.shape)  # runs only while JAX traces
+        return theta["w"] * xs + theta["b"]
+
+    xs = np.linspace(0.0, 1.0, 20)
+    theta = {"w": 0.0, "b": 0.0}
+    fit(theta, model, mseloss, xs, 2 * xs, 50, 0.1, progress=False)
+    first = len(traces)
+    assert first >= 1
+    fit(theta, model, mseloss, xs, 3 * xs, 50, 0.1, progress=False)
+    assert len(traces) == first  # same shapes: the shape check and the compiled loop are reused
+    # New shapes are checked again: a mismatch is still reported, not hidden by the cache.
+    with pytest.raises(ValueError, match="same number of samples|could not be evaluated"):
+        fit(theta, model, mseloss, np.ones((20, 2)), np.ones(21), 50, 0.1, progress=False)
+    with pytest.raises(ValueError, match="could not be evaluated"):
+        fit({"w": np.ones(3), "b": 0.0}, model, mseloss, np.ones((20, 2)), np.ones(20), 5, 0.1)

@@ -77,13 +77,28 @@ def _count_nonfinite(array: Any) -> int:
         return int(array.size - jnp.count_nonzero(jnp.isfinite(array)))
     if array.dtype.kind in "iu":
         return 0
-    # A NaN or inf anywhere makes the sum non-finite, and one pass of summing is much cheaper
-    # than a boolean mask of the whole array; count exactly only when the sum says so (or when
-    # finite values merely overflowed it).
+    # A NaN or inf anywhere makes a sum non-finite, and one pass of summing is much cheaper
+    # than a boolean mask of the whole array; count exactly only when the sums say so (or when
+    # finite values merely overflowed them). Row sums of a matrix are one BLAS product, which
+    # reads the data at memory speed (about twice as fast as ndarray.sum).
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(array.sum()):
+        if array.ndim == 2 and array.dtype in (np.float32, np.float64):
+            sums = array @ np.ones(array.shape[1], array.dtype)
+        else:
+            sums = array.sum()
+        if np.isfinite(sums).all():
             return 0
     return int(array.size - np.count_nonzero(np.isfinite(array)))
+
+
+def check_finite_data(array: Any, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``array`` holds NaN or infinite values."""
+    bad = _count_nonfinite(array)
+    if bad:
+        raise ValueError(
+            f"{name} must be finite; got {bad} NaN or infinite value(s) in an array of shape "
+            f"{tuple(array.shape)}"
+        )
 
 
 def float_dtype(dtype: Any = None) -> np.dtype:
@@ -123,12 +138,7 @@ def as_data(
         raise ValueError(f"{name} must not be empty; got shape {tuple(array.shape)}")
     target = float_dtype(dtype)
     if check_finite:
-        bad = _count_nonfinite(array)
-        if bad:
-            raise ValueError(
-                f"{name} must be finite; got {bad} NaN or infinite value(s) in an array of shape "
-                f"{tuple(array.shape)}"
-            )
+        check_finite_data(array, name)
     if host and not isinstance(array, jax.Array):
         return np.asarray(array, dtype=target)
     return jnp.asarray(array, dtype=target)

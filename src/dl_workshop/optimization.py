@@ -13,6 +13,7 @@ is, so every chunk has the same length and compiles once.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -29,6 +30,7 @@ import optax
 from dl_workshop._validation import (
     as_data,
     as_params,
+    check_finite_data,
     check_int,
     check_positive,
     check_same_length,
@@ -350,11 +352,42 @@ def _check_loss_callable(loss_fn: Any, name: str) -> None:
         raise TypeError(f"{name} must be callable; got {describe(loss_fn)}")
 
 
+def _abstract(tree: Any) -> tuple[Any, tuple[jax.ShapeDtypeStruct, ...]]:
+    """``tree`` as a hashable (treedef, shapes and dtypes) pair."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, tuple(
+        jax.ShapeDtypeStruct(np.shape(a), a.dtype if hasattr(a, "dtype") else np.result_type(a))
+        for a in leaves
+    )
+
+
 def _check_structure(objective: Any, params: Any, data: Any) -> None:
-    """Trace the objective once (no computation) to turn shape mismatches into one clear error."""
+    """Trace the objective once (no computation) to turn shape mismatches into one clear error.
+
+    A trace that succeeded is remembered for the same objective, shapes and dtypes (as
+    ``jax.jit`` remembers compiled code), so a repeated fit does not pay for it again.
+    """
+    key = (objective, _abstract(params), _abstract(data))
+    try:
+        hash(key)
+    except TypeError:  # an unhashable model or loss: trace every time
+        _trace_structure(objective, params, data)
+        return
+    _trace_structure_cached(*key)
+
+
+@functools.lru_cache(maxsize=256)
+def _trace_structure_cached(objective: Any, params: Any, data: Any) -> None:
+    def tree(abstract: Any) -> Any:
+        return jax.tree_util.tree_unflatten(abstract[0], abstract[1])
+
+    _trace_structure(objective, tree(params), tree(data))
+
+
+def _trace_structure(objective: Any, params: Any, data: Any) -> None:
     try:
         loss_shape, _ = jax.eval_shape(
-            lambda p: objective(p, jnp.zeros((), jnp.int32), data), params
+            lambda p, d: objective(p, jnp.zeros((), jnp.int32), d), params, data
         )
     except (ValueError, TypeError) as exc:
         if _raised_by_us(exc):
@@ -573,10 +606,14 @@ def fit(
     if data is None:
         # Host arrays stay NumPy until the path is chosen: the fast path reads them once with
         # BLAS and never needs a copy inside JAX.
-        x_arr = as_data(x, "x", dtype=target, host=True)
-        y_arr = as_data(y, "y", dtype=target, host=True)
+        # The finite check comes after the path is chosen: the fast path's statistics are
+        # finite only for finite data, so it needs no separate pass over the data.
+        x_arr = as_data(x, "x", dtype=target, host=True, check_finite=False)
+        y_arr = as_data(y, "y", dtype=target, host=True, check_finite=False)
         check_same_length(x_arr, y_arr)
-        data = (x_arr, y_arr)
+        data = unchecked = (x_arr, y_arr)
+    else:
+        unchecked = None
     if objective is None:
         objective = FullBatchObjective(model, loss)
         _check_structure(objective, params, data)
@@ -592,6 +629,11 @@ def fit(
         from dl_workshop.fastpath import fast_path_problem
 
         objective, data = fast_path_problem(objective, params, data, target, enabled=fast_path)
+        if objective is not full_objective:
+            unchecked = None  # only finite data gives the (finite) fast-path statistics
+    if unchecked is not None:
+        check_finite_data(unchecked[0], "x")
+        check_finite_data(unchecked[1], "y")
     # Whatever the chosen path steps over goes into JAX once (a no-op for arrays already there).
     data = jax.tree_util.tree_map(jnp.asarray, data)
 
