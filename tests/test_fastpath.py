@@ -246,3 +246,57 @@ def test_non_finite_large_data_is_reported_cleanly(bad, capfd):
     with pytest.raises(ValueError, match=f"{bad} must be finite; got (1|8) NaN"):
         fit({"w": np.zeros(8), "b": 0.0}, linear_model, mseloss, x, y, 10, 0.1, progress=False)
     assert capfd.readouterr().err == ""  # nothing from LAPACK on stderr
+
+
+def test_on_an_accelerator_the_fast_path_steps_run_on_the_host(monkeypatch):
+    # The GPU case, imitated: fit must place the tiny fast-path loop on the CPU device and hand
+    # back parameters and path like any other fit.
+    import dl_workshop.optimization as optimization
+
+    y = make_y(lesson_x, seed=0)
+    expected = fit(
+        {"w": 0.0, "b": 0.0},
+        linear_model,
+        mseloss,
+        lesson_x,
+        y,
+        300,
+        0.05,
+        progress=False,
+        record_every=100,
+    )
+    chosen = []
+    original = optimization._host_loop_device
+    monkeypatch.setattr(optimization.jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(
+        optimization, "_host_loop_device", lambda *a: chosen.append(original(*a)) or chosen[-1]
+    )
+    result = fit(
+        {"w": 0.0, "b": 0.0},
+        linear_model,
+        mseloss,
+        lesson_x,
+        y,
+        300,
+        0.05,
+        progress=False,
+        record_every=100,
+    )
+    assert chosen == [jax.devices("cpu")[0]]
+    np.testing.assert_array_equal(result.losses, expected.losses)
+    np.testing.assert_array_equal(result.theta["w"], expected.theta["w"])
+    np.testing.assert_array_equal(result.path["b"], expected.path["b"])
+    # The general path is left where the data is.
+    chosen.clear()
+    fit(
+        {"w": 0.0, "b": 0.0},
+        linear_model,
+        mseloss,
+        lesson_x,
+        y,
+        10,
+        0.05,
+        progress=False,
+        fast_path=False,
+    )
+    assert chosen == [None]
