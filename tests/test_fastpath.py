@@ -254,34 +254,21 @@ def test_on_an_accelerator_the_fast_path_steps_run_on_the_host(monkeypatch):
     import dl_workshop.optimization as optimization
 
     y = make_y(lesson_x, seed=0)
-    expected = fit(
-        {"w": 0.0, "b": 0.0},
-        linear_model,
-        mseloss,
-        lesson_x,
-        y,
-        300,
-        0.05,
-        progress=False,
-        record_every=100,
-    )
+
+    def run():
+        theta = {"w": 0.0, "b": 0.0}
+        return fit(
+            theta, linear_model, mseloss, lesson_x, y, 300, 0.05, progress=False, record_every=100
+        )
+
+    expected = run()
     chosen = []
     original = optimization._host_loop_device
     monkeypatch.setattr(optimization.jax, "default_backend", lambda: "gpu")
     monkeypatch.setattr(
         optimization, "_host_loop_device", lambda *a: chosen.append(original(*a)) or chosen[-1]
     )
-    result = fit(
-        {"w": 0.0, "b": 0.0},
-        linear_model,
-        mseloss,
-        lesson_x,
-        y,
-        300,
-        0.05,
-        progress=False,
-        record_every=100,
-    )
+    result = run()
     assert chosen == [jax.devices("cpu")[0]]
     np.testing.assert_array_equal(result.losses, expected.losses)
     np.testing.assert_array_equal(result.theta["w"], expected.theta["w"])
