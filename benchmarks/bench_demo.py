@@ -10,7 +10,7 @@ compilation, as a user does):
   identical fit (the steps alone; compilation = first - second), the least-squares solve,
   importing matplotlib, and drawing + writing each PNG.
 
-Run: ``python benchmarks/bench_demo.py`` (``--repeats 5`` by default).
+Run: ``python benchmarks/bench_demo.py`` (``--repeats 5`` by default; ``--quick``: one run).
 """
 
 from __future__ import annotations
@@ -75,7 +75,10 @@ def wall(command: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of each measurement")
+    parser.add_argument("--quick", action="store_true", help="smoke run: one run of each")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = 1
 
     startup, demo, runs = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
