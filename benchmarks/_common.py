@@ -9,7 +9,7 @@ import time
 
 import jax
 
-__all__ = ["device_name", "peak_rss_mb", "timed"]
+__all__ = ["device_name", "peak_rss_mb", "timed", "timed_interleaved"]
 
 
 def timed(fn, repeats: int = 5, warmup: int = 1):
@@ -25,6 +25,28 @@ def timed(fn, repeats: int = 5, warmup: int = 1):
         jax.block_until_ready(out)
         times.append(time.perf_counter() - start)
     return statistics.median(times), out
+
+
+def timed_interleaved(fns: dict, repeats: int = 5, warmup: int = 1) -> dict:
+    """Median wall time, last output and peak RSS (MB) of each ``fns[name]()``, taking turns.
+
+    Taking turns (a, b, c, a, b, c, ...) exposes every function to the same load from other
+    processes, so the ratios between them are fairer than with one block of runs each. The
+    warm-up runs go one function after the other, and the process's peak RSS after each one's
+    first run is its peak.
+    """
+    outputs, peaks = {}, {}
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            outputs[name] = jax.block_until_ready(fn())
+        peaks[name] = peak_rss_mb()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            outputs[name] = jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), outputs[name], peaks[name]) for name in fns}
 
 
 def peak_rss_mb() -> float:

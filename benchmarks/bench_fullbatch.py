@@ -1,6 +1,8 @@
 """Full-batch gradient descent on N x D float32 data, side by side in one process.
 
-Rows (median of ``--repeats`` runs after a warm-up, so compilation is excluded):
+Rows (median of ``--repeats`` runs after a warm-up, so compilation is excluded; the rows that
+are compared with each other take turns run by run, so that load from other processes affects
+them alike: the three per-step loops, and the fast path with the floor and ``X^T X``):
 
 * bandwidth floor: the time to read X once (the fastest of NumPy ``X @ v`` and a jitted sum);
 * ``X^T X``: the Gram product (NumPy, float32), the one-off cost of the fast path's statistics;
@@ -11,7 +13,9 @@ Rows (median of ``--repeats`` runs after a warm-up, so compilation is excluded):
   fast path must shift before its float32 products);
 * the lesson workload (100 points, 3 000 steps) vs the lesson's Python loop over ``jax.grad``.
 
-Every loop records the loss at every step. Peak RSS is the process's peak after each row.
+Every loop records the loss at every step. Peak RSS is the process's peak after a row's first
+(warm-up) run; the warm-up runs go in the order: loops (NumPy, general, PyTorch), then the floor,
+``X^T X`` and the fast paths.
 
 Run from the source tree: ``PYTHONPATH=src python benchmarks/bench_fullbatch.py`` (``--quick``:
 a few-second smoke run; ``--n``, ``--d``, ``--steps`` to resize).
@@ -27,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import device_name, peak_rss_mb, timed  # noqa: E402
+from _common import device_name, timed, timed_interleaved  # noqa: E402
 
 from dl_workshop import fit, linear_model, mseloss  # noqa: E402
 from dl_workshop.data import make_y  # noqa: E402
@@ -92,31 +96,6 @@ def main() -> None:
     x_dev, y_dev = jax.device_put(x), jax.device_put(y)
     theta = {"w": np.zeros(d, np.float32), "b": np.float32(0.0)}
     print(f"full batch: N={n} x D={d} float32 ({x.nbytes / 1e6:.0f} MB), device {device_name()}")
-    rows = []  # (name, seconds, steps or None, peak MB)
-
-    def add(name, seconds, steps=None):
-        rows.append((name, seconds, steps, peak_rss_mb()))
-
-    ones = np.ones(d, np.float32)
-    t_np_read, _ = timed(lambda: x @ ones, args.repeats)
-    jsum = jax.jit(lambda a: a.sum())
-    t_jax_read, _ = timed(lambda: jsum(x_dev), args.repeats)
-    floor = min(t_np_read, t_jax_read)
-    add("bandwidth floor: read X once", floor)
-    t_gram, _ = timed(lambda: x.T @ x, args.repeats)
-    add("X^T X (NumPy float32)", t_gram)
-
-    t_np, np_losses = timed(lambda: numpy_loop(x, y, args.steps), args.repeats)
-    add("NumPy hand loop", t_np, args.steps)
-    try:
-        import torch
-
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        t_torch, _ = timed(lambda: torch_loop(torch, xt, yt, args.steps), args.repeats)
-        add(f"PyTorch {torch.__version__} CPU loop", t_torch, args.steps)
-    except ImportError:
-        t_torch = None
-        print("(PyTorch not installed: `pip install torch==2.13.0` adds its row)")
 
     def general():
         return fit(
@@ -131,16 +110,25 @@ def main() -> None:
             fast_path=False,
         ).losses
 
-    t_general, gen_losses = timed(general, args.repeats)
-    add("fit, general path (fast_path=False)", t_general, args.steps)
+    # The per-step loops, taking turns.
+    loops = {"numpy": lambda: numpy_loop(x, y, args.steps), "general": general}
+    try:
+        import torch
+
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        loops["torch"] = lambda: torch_loop(torch, xt, yt, args.steps)
+        torch_name = f"PyTorch {torch.__version__} CPU loop"
+    except ImportError:
+        print("(PyTorch not installed: `pip install torch==2.13.0` adds its row)")
+    loop_timings = timed_interleaved(loops, args.repeats)
+    t_np, np_losses, _ = loop_timings["numpy"]
+    t_general, gen_losses, _ = loop_timings["general"]
+    t_torch = loop_timings["torch"][0] if "torch" in loop_timings else None
 
     def fast():
         # NumPy inputs, as a user's data usually are: the fast path reads them once with BLAS
         # and never copies them into JAX.
         return fit(theta, linear_model, mseloss, x, y, args.fast_steps, STEP, progress=False).losses
-
-    t_fast, fast_losses = timed(fast, args.repeats)
-    add(f"fit, fast path ({args.fast_steps} steps)", t_fast, args.fast_steps)
 
     # Columns far from centred: the fast path then shifts each block before its products.
     x_offset = x + np.float32(100.0)
@@ -150,8 +138,41 @@ def main() -> None:
             theta, linear_model, mseloss, x_offset, y, args.fast_steps, 1e-6, progress=False
         ).losses
 
-    t_fast_offset, _ = timed(fast_offset, args.repeats)
-    add("fit, fast path, x + 100 (shifted blocks)", t_fast_offset, args.fast_steps)
+    # The fast path and what it is measured against, taking turns (each run is short).
+    ones = np.ones(d, np.float32)
+    jsum = jax.jit(lambda a: a.sum())
+    timings = timed_interleaved(
+        {
+            "np read": lambda: x @ ones,
+            "jax read": lambda: jsum(x_dev),
+            "gram": lambda: x.T @ x,
+            "fast": fast,
+            "fast offset": fast_offset,
+        },
+        max(args.repeats, 9),
+    )
+    floor = min(timings["np read"][0], timings["jax read"][0])
+    t_gram = timings["gram"][0]
+    t_fast, fast_losses, _ = timings["fast"]
+    t_fast_offset = timings["fast offset"][0]
+
+    rows = [  # (name, seconds, steps or None, peak RSS in MB after its first run)
+        ("bandwidth floor: read X once", floor, None, timings["jax read"][2]),
+        ("X^T X (NumPy float32)", t_gram, None, timings["gram"][2]),
+        ("NumPy hand loop", t_np, args.steps, loop_timings["numpy"][2]),
+    ]
+    if t_torch is not None:
+        rows.append((torch_name, t_torch, args.steps, loop_timings["torch"][2]))
+    rows += [
+        ("fit, general path (fast_path=False)", t_general, args.steps, loop_timings["general"][2]),
+        (f"fit, fast path ({args.fast_steps} steps)", t_fast, args.fast_steps, timings["fast"][2]),
+        (
+            "fit, fast path, x + 100 (shifted blocks)",
+            t_fast_offset,
+            args.fast_steps,
+            timings["fast offset"][2],
+        ),
+    ]
     # Same iterates, to float32 tolerance (on GPUs JAX's default float32 matmuls use TF32).
     gen_dev = np.max(np.abs(np.asarray(gen_losses) - np_losses) / np_losses)
     fast_dev = np.max(np.abs(np.asarray(fast_losses[: args.steps]) - np_losses) / np_losses)
