@@ -635,8 +635,11 @@ def fit(
         check_finite_data(unchecked[0], "x")
         check_finite_data(unchecked[1], "y")
     # Whatever the chosen path steps over goes into JAX once (a no-op for arrays already there).
-    data = jax.tree_util.tree_map(jnp.asarray, data)
     loop_device = _host_loop_device(objective, data)
+    if loop_device is None:
+        data = jax.tree_util.tree_map(jnp.asarray, data)
+    else:
+        data = jax.device_put(data, loop_device)
 
     chunk, block = _chunk_plan(n_steps, record_every, checkpoint_every)
     hyper = _Hyper(
@@ -654,7 +657,7 @@ def fit(
         loss_parts, path_parts = [], []
     if loop_device is not None:
         # Compiled code runs on the device of its (committed) inputs.
-        state, data, hyper = jax.device_put((state, data, hyper), loop_device)
+        state, hyper = jax.device_put((state, hyper), loop_device)
 
     start = int(state.t)
     bar = _progress_bar(n_steps, start) if progress else None
