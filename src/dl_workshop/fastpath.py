@@ -251,7 +251,7 @@ def _head_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _centred_float32(x: np.ndarray, y: np.ndarray) -> tuple[Any, ...] | None:
-    """Centred statistics of large float32 data at about the cost of one ``xᵀx``.
+    """Centred statistics of large float32 data at 1.5 to 2 times the cost of one ``xᵀx``.
 
     Float32 block products run at twice the speed of float64 ones and need no float64 copy of
     the data; two things keep them accurate:
