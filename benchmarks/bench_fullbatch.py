@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import device_name, timed, timed_interleaved  # noqa: E402
+from _common import device_name, python_loop_reference, timed, timed_interleaved  # noqa: E402
 
 from dl_workshop import fit, linear_model, mseloss  # noqa: E402
 from dl_workshop.data import make_y  # noqa: E402
@@ -65,16 +65,6 @@ def torch_loop(torch, x, y, n_steps):
             w -= (STEP * 2 / n) * (r @ x)
             b -= STEP * 2 * r.mean()
     return losses.numpy()
-
-
-def python_loop_reference(theta, xs, ys, n_steps, step_size):
-    dloss = jax.grad(mseloss)
-    losses = []
-    for _ in range(n_steps):
-        losses.append(float(mseloss(theta, linear_model, xs, ys)))
-        grads = dloss(theta, linear_model, xs, ys)
-        theta = {k: theta[k] - step_size * grads[k] for k in theta}
-    return np.array(losses)
 
 
 def main() -> None:

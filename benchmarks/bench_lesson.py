@@ -21,24 +21,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import timed  # noqa: E402
+from _common import python_loop_reference, timed  # noqa: E402
 
 from dl_workshop import linear_model, model_optimization_loop, mseloss  # noqa: E402
 from dl_workshop.data import b_true, make_y, w_true, x  # noqa: E402
 
 N_STEPS = 3000
 STEP_SIZE = 0.001
-
-
-def python_loop_reference(theta, xs, ys, n_steps):
-    """One Python-level dispatch per step, as the lesson's original answer did."""
-    dloss = jax.grad(mseloss)
-    losses = []
-    for _ in range(n_steps):
-        losses.append(float(mseloss(theta, linear_model, xs, ys)))
-        grads = dloss(theta, linear_model, xs, ys)
-        theta = {k: theta[k] - STEP_SIZE * grads[k] for k in theta}
-    return np.array(losses), theta
 
 
 def numpy_loop(w, b, xs, ys, n_steps):
@@ -71,7 +60,9 @@ def main() -> None:
     numpy_time, (np_losses, _, _) = timed(lambda: numpy_loop(0.0, 0.0, x, ys, N_STEPS), repeats=3)
     ref_steps = 300 if args.quick else N_STEPS
     ref_time, (ref_losses, _) = timed(
-        lambda: python_loop_reference(dict(theta0), x, ys, ref_steps), repeats=1, warmup=0
+        lambda: python_loop_reference(dict(theta0), x, ys, ref_steps, STEP_SIZE),
+        repeats=1,
+        warmup=0,
     )
     ref_time *= N_STEPS / ref_steps
     np.testing.assert_allclose(losses[:ref_steps], ref_losses, rtol=1e-4)

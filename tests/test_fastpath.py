@@ -172,7 +172,7 @@ def _float32_case(kind, n=40_000, d=8):
         # The repeated passes, forced: the shift far from the means (sorted data), and a first
         # fit too poor to subtract from.
         ("sorted", {"_MAX_OFFSET_RATIO": 0.5}, 2),
-        ("offset", {"_MEASURE_MIN_LOSS_BELOW": 2.0}, 2),
+        ("offset", {"_REFIT_BELOW": 2.0}, 2),
     ],
 )
 def test_float32_products_match_float64_least_squares(kind, settings, passes, monkeypatch):

@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _reference import hand_written_gd
 
 from dl_workshop import (
     DivergenceError,
@@ -22,18 +23,8 @@ def y():
     return make_y(x, w_true, b_true, seed=0)
 
 
-def reference_loop(w, b, x, y, n_steps, step_size):
-    """The lesson's loop, by hand in float64 NumPy: loss, gradient, update, repeat."""
-    losses = []
-    for _ in range(n_steps):
-        r = w * x + b - y
-        losses.append(np.mean(r**2))
-        w, b = w - step_size * 2 * np.mean(r * x), b - step_size * 2 * np.mean(r)
-    return np.array(losses), w, b
-
-
 def test_loop_matches_hand_written_gradient_descent_step_for_step(y):
-    ref_losses, ref_w, ref_b = reference_loop(0.5, -1.0, x, y, 500, 0.01)
+    ref_losses, ref_w, ref_b = hand_written_gd(0.5, -1.0, x, y, 500, 0.01)
     losses, theta = model_optimization_loop(
         {"w": 0.5, "b": -1.0}, linear_model, mseloss, x, y, n_steps=500, step_size=0.01
     )

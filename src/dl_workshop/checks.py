@@ -102,6 +102,11 @@ def _fail(exercise: str, expected: str, got: str, hint: str) -> ExerciseError:
     )
 
 
+def _error_fail(exercise: str, expected: str, got: str, exc: BaseException) -> ExerciseError:
+    """The failure for learner code that raised ``exc``: ``got`` then the error's first line."""
+    return _fail(exercise, expected, f"{got}{_first_line(exc)}", _error_hint(exc, exercise))
+
+
 @contextlib.contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
     """Interrupt the block after ``seconds`` (POSIX main thread only; elsewhere no limit).
@@ -476,11 +481,11 @@ def _check_model_gradient(fn: Callable[..., Any], case: _ModelCase, theta: Any) 
     expected = {"w": grad_w, "b": grad_b} if isinstance(theta, dict) else (grad_w, grad_b)
     outcome = _attempt(jax.grad(lambda p: jnp.vdot(jnp.asarray(fn(p, case.x)), cotangent)), theta)
     if not outcome.ok:
-        raise _fail(
+        raise _error_fail(
             "linear_model",
             "a function JAX can differentiate with respect to theta",
-            f"jax.grad failed: {_first_line(outcome.value)}",
-            _error_hint(outcome.value, "linear_model"),
+            "jax.grad failed: ",
+            outcome.value,
         )
     if not _close(_flat(outcome.value), _flat(expected), rtol=1e-3):
         raise _fail(
@@ -681,11 +686,11 @@ def check_initialize_linear_params(
     y = x * float(_signed(rng, 1.0, 3.0)) + float(_signed(rng, 2.0, 9.0))
     gradient = _attempt(dmseloss, theta, model, x, y)
     if not gradient.ok:
-        raise _fail(
+        raise _error_fail(
             exercise,
             "parameters jax.grad can differentiate",
-            f"jax.grad(mseloss) failed: {_first_line(gradient.value)}",
-            _error_hint(gradient.value, exercise),
+            "jax.grad(mseloss) failed: ",
+            gradient.value,
         )
     return _success(
         f"initialize_linear_params returns fresh random {type(theta).__name__} params that "
@@ -828,12 +833,7 @@ def _loss_call(fn: Callable[..., Any], case: _LossCase) -> Any:
                         "differentiates with respect to the first argument, so theta must "
                         "come first.",
                     )
-        raise _fail(
-            exercise,
-            expected,
-            f"an error ({case.description}): {_first_line(outcome.value)}",
-            _error_hint(outcome.value, exercise),
-        )
+        raise _error_fail(exercise, expected, f"an error ({case.description}): ", outcome.value)
     value = outcome.value
     if value is None:
         raise _fail(
@@ -924,11 +924,11 @@ def check_mseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None =
         expected = case.grad
         outcome = _attempt(jax.grad(fn), *args)
         if not outcome.ok:
-            raise _fail(
+            raise _error_fail(
                 exercise,
                 "a loss JAX can differentiate with respect to theta",
-                f"jax.grad(mseloss) failed: {_first_line(outcome.value)}",
-                _error_hint(outcome.value, exercise),
+                "jax.grad(mseloss) failed: ",
+                outcome.value,
             )
         if not _close(_flat(outcome.value), _flat(expected), rtol=1e-3):
             raise _fail(
@@ -999,12 +999,7 @@ def check_dmseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None 
         expected_text = f"{structure} = {_show_params(expected)} ({case.description})"
         outcome = _attempt(fn, *args)
         if not outcome.ok:
-            raise _fail(
-                exercise,
-                expected_text,
-                f"an error: {_first_line(outcome.value)}",
-                _error_hint(outcome.value, exercise),
-            )
+            raise _error_fail(exercise, expected_text, "an error: ", outcome.value)
         value = outcome.value
         if value is None:
             raise _fail(
@@ -1234,12 +1229,7 @@ def check_optimization_loop(
     theta0, one_step = attempts[-1]
     if not one_step.ok:
         exc = attempts[0][1].value
-        raise _fail(
-            exercise,
-            f"(losses, theta) from {signature_text}",
-            f"an error: {_first_line(exc)}",
-            _error_hint(exc, exercise),
-        )
+        raise _error_fail(exercise, f"(losses, theta) from {signature_text}", "an error: ", exc)
     losses1, theta1 = _unpack_loop_result(one_step.value, theta0, 1)
     if len(losses1) != 1:
         raise _fail(
@@ -1272,11 +1262,8 @@ def check_optimization_loop(
 
     run = _loop_result(fn, theta0, x, y, _LOOP_STEPS)
     if not run.ok:
-        raise _fail(
-            exercise,
-            f"(losses, theta) after {_LOOP_STEPS} steps",
-            f"an error: {_first_line(run.value)}",
-            _error_hint(run.value, exercise),
+        raise _error_fail(
+            exercise, f"(losses, theta) after {_LOOP_STEPS} steps", "an error: ", run.value
         )
     losses, theta = _unpack_loop_result(run.value, theta0, _LOOP_STEPS)
     if len(losses) != _LOOP_STEPS:

@@ -21,7 +21,7 @@ How the pass is made:
   (twice the speed, no float64 copy), made accurate by shifting ``x`` towards its means and by
   regressing the residual of a first fit instead of ``y`` (see :func:`_centred_float32`); data
   whose columns are nearly collinear falls back to float64 products. The whole pass then costs
-  about 1.5 times one ``xᵀx`` product.
+  1.5 to 2 times one ``xᵀx`` product.
 
 :func:`~dl_workshop.optimization.fit` switches to this path by itself when it applies (opt out
 with ``fast_path=False``).
@@ -66,7 +66,7 @@ _MAX_CONDITION = 1e4
 
 #: If the first rows' fit leaves more than twice the smallest squared error, the float32 pass
 #: is repeated from the better fit (the difference would cancel too many digits).
-_MEASURE_MIN_LOSS_BELOW = 0.5
+_REFIT_BELOW = 0.5
 
 
 class LinearMSEStats(NamedTuple):
@@ -300,7 +300,7 @@ def _centred_float32(x: np.ndarray, y: np.ndarray) -> tuple[Any, ...] | None:
     w0 = w0.astype(np.float32).astype(np.float64)
     v = np.linalg.lstsq(cxx, cxt, rcond=None)[0]
     ss_min = ctt - float(np.sum(v * cxt))
-    if ss_min < _MEASURE_MIN_LOSS_BELOW * ctt:
+    if ss_min < _REFIT_BELOW * ctt:
         # The first rows' fit was poor: most of |t_c|² is explained, so start from w*.
         w0 = (w0 + v).astype(np.float32).astype(np.float64)
         dx, cxx, cxt, ctt = one_pass(shift, w0)
