@@ -1,12 +1,14 @@
 """Checkpoint and resume: a run cut short and resumed equals an uninterrupted one, bit for bit."""
 
+import contextlib
 import os
 
 import numpy as np
 import optax
 import pytest
 
-import dl_workshop
+import dl_workshop._version
+import dl_workshop.solver
 from dl_workshop import (
     DivergenceError,
     LinearParams,
@@ -38,14 +40,44 @@ def crash_after(n_chunks, error=CrashError):
     return callback
 
 
-def run(theta=None, path=None, **options):
+@contextlib.contextmanager
+def after_each_chunk(callback):
+    """Call ``callback(state, losses, path_parts)`` after every compiled chunk of a fit (after
+    the checkpoint is written), by wrapping the engine's runner as the solver calls it."""
+    original = dl_workshop.solver.run_loop
+
+    def wrapped(*args, callback=None, **kwargs):
+        def both(state, losses, path_parts):
+            if callback is not None:
+                callback(state, losses, path_parts)
+            extra(state, losses, path_parts)
+
+        return original(*args, callback=both, **kwargs)
+
+    extra = callback
+    dl_workshop.solver.run_loop = wrapped
+    try:
+        yield
+    finally:
+        dl_workshop.solver.run_loop = original
+
+
+def fit_observed(*args, callback=None, **kwargs):
+    """``fit`` with ``callback`` called after every chunk (None: plain ``fit``)."""
+    if callback is None:
+        return fit(*args, **kwargs)
+    with after_each_chunk(callback):
+        return fit(*args, **kwargs)
+
+
+def run(theta=None, path=None, callback=None, **options):
     # The same chunk length with and without a checkpoint, so the tests share compiled code.
     settings = {"n_steps": N_STEPS, "step_size": 0.01, "progress": False, "checkpoint_every": EVERY}
     settings.update(options)
     if path is not None:
         settings["checkpoint"] = path
     theta = {"w": 0.0, "b": 0.0} if theta is None else theta
-    return fit(theta, linear_model, mseloss, x, Y, **settings)
+    return fit_observed(theta, linear_model, mseloss, x, Y, callback=callback, **settings)
 
 
 def assert_same_result(a, b):
@@ -127,7 +159,7 @@ def test_resume_without_a_file_starts_fresh_and_a_finished_run_resumes_to_itself
 
 def test_default_interval_writes_about_twenty_checkpoints(tmp_path):
     seen = []
-    fit(
+    fit_observed(
         (0.0, 0.0),
         linear_model,
         mseloss,
@@ -205,7 +237,7 @@ def test_a_checkpoint_from_another_version_is_refused(tmp_path, monkeypatch):
     path = tmp_path / "run.npz"
     with pytest.raises(CrashError):
         run(path=path, callback=crash_after(1))
-    monkeypatch.setattr(dl_workshop, "__version__", "99.0")
+    monkeypatch.setattr(dl_workshop._version, "__version__", "99.0")
     with pytest.raises(ValueError, match=r"written by dl-workshop .*, this is 99.0; pass resume"):
         run(path=path, resume=True)
 

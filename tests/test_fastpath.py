@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from dl_workshop import DivergenceError, fit, linear_model, mseloss
+from dl_workshop import DivergenceError, fit, fit_objective, linear_model, mseloss
 from dl_workshop.data import make_y
 from dl_workshop.data import x as lesson_x
 from dl_workshop.fastpath import LinearMSEObjective, linear_mse_loss, sufficient_statistics
@@ -73,18 +73,7 @@ def test_default_fit_dispatches_to_the_fast_path():
     theta = {"w": np.zeros((3, 2)), "b": np.zeros(2)}
     auto = fit(theta, linear_model, mseloss, x, y, 200, 0.05, progress=False)
     stats = sufficient_statistics(x, y)
-    explicit = fit(
-        theta,
-        linear_model,
-        mseloss,
-        None,
-        None,
-        200,
-        0.05,
-        progress=False,
-        objective=LinearMSEObjective(),
-        data=stats,
-    )
+    explicit = fit_objective(LinearMSEObjective(), theta, stats, 200, 0.05, progress=False)
     np.testing.assert_array_equal(auto.losses, explicit.losses)
 
 
@@ -178,7 +167,7 @@ def _float32_case(kind, n=40_000, d=8):
 def test_float32_products_match_float64_least_squares(kind, settings, passes, monkeypatch):
     # Large float32 data takes float32 block products; they must give the float64 answer to
     # float32 precision.
-    import dl_workshop.fastpath as fastpath
+    import dl_workshop.objectives.statistics as fastpath
 
     x, y = _float32_case(kind)
     assert len(x) >= fastpath._FLOAT32_MIN_ROWS
@@ -220,7 +209,7 @@ def test_float32_products_fast_path_equals_general_path(kind):
 
 
 def test_nearly_collinear_float32_data_falls_back_to_float64_products(monkeypatch):
-    import dl_workshop.fastpath as fastpath
+    import dl_workshop.objectives.statistics as fastpath
 
     rng = np.random.default_rng(1)
     n = 40_000
@@ -251,7 +240,7 @@ def test_non_finite_large_data_is_reported_cleanly(bad, capfd):
 def test_on_an_accelerator_the_fast_path_steps_run_on_the_host(monkeypatch):
     # The GPU case, imitated: fit must place the tiny fast-path loop on the CPU device and hand
     # back parameters and path like any other fit.
-    import dl_workshop.optimization as optimization
+    import dl_workshop.objectives.choose as choose
 
     y = make_y(lesson_x, seed=0)
 
@@ -263,10 +252,10 @@ def test_on_an_accelerator_the_fast_path_steps_run_on_the_host(monkeypatch):
 
     expected = run()
     chosen = []
-    original = optimization._host_loop_device
-    monkeypatch.setattr(optimization.jax, "default_backend", lambda: "gpu")
+    original = choose.host_loop_device
+    monkeypatch.setattr(choose.jax, "default_backend", lambda: "gpu")
     monkeypatch.setattr(
-        optimization, "_host_loop_device", lambda *a: chosen.append(original(*a)) or chosen[-1]
+        choose, "host_loop_device", lambda *a: chosen.append(original(*a)) or chosen[-1]
     )
     result = run()
     assert chosen == [jax.devices("cpu")[0]]

@@ -245,7 +245,8 @@ def test_fit_batch_size_bad_input():
         fit(THETA, linear_model, mseloss, x, y, batch_size=601)
     with pytest.raises(ValueError, match=r"seed must be an integer >= 0; got -1"):
         fit(THETA, linear_model, mseloss, x, y, batch_size=10, seed=-1)
-    with pytest.raises(ValueError, match="custom objective"):
+    # A custom objective decides which data each step uses: it is fit_objective's, not fit's.
+    with pytest.raises(TypeError, match="unexpected keyword argument 'objective'"):
         fit(THETA, linear_model, mseloss, x, y, batch_size=10, objective=lambda p, t, d: (0.0, p))
 
 

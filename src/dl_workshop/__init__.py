@@ -6,8 +6,7 @@ The core is a handful of pure functions: :func:`linear_model` (theta first, data
 or any optax optimizer.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from dl_workshop._version import __version__
 from dl_workshop.data import b_true, make_y, w_true
 from dl_workshop.losses import dmseloss, mse, mseloss
 from dl_workshop.model import LinearParams, initialize_linear_params, linear_model
@@ -17,6 +16,7 @@ from dl_workshop.optimization import (
     FitResult,
     estimate_curvature,
     fit,
+    fit_objective,
     gradient_descent,
     model_optimization_loop,
 )
@@ -79,11 +79,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY_OWNER))
 
 
-try:
-    __version__ = version("dl-workshop")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+unknown"
-
 __all__ = [
     "DivergenceError",
     "DivergenceWarning",
@@ -94,6 +89,7 @@ __all__ = [
     "dmseloss",
     "estimate_curvature",
     "fit",
+    "fit_objective",
     "gradient_descent",
     "initialize_linear_params",
     "linear_model",

@@ -11,6 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+#: The message for a model that is not callable (the model is checked in several front doors).
+MODEL_NOT_CALLABLE = "model must be a function model(theta, x); got {value}"
+
 
 def describe(value: Any) -> str:
     """A short description of a value for error messages (never its whole content)."""
@@ -22,7 +25,7 @@ def describe(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _numeric_numpy(value: Any, name: str) -> np.ndarray:
+def numeric_numpy(value: Any, name: str) -> np.ndarray:
     """Convert to a NumPy array and reject bool, string, object and complex data."""
     if isinstance(value, (str, bytes)):
         kind = type(value).__name__
@@ -57,7 +60,7 @@ def as_array(value: Any, name: str) -> Any:
     (and tracers, inside ``jit``/``grad``) pass through untouched, so this is jit-friendly."""
     if isinstance(value, jax.Array):
         return value
-    return jnp.asarray(_numeric_numpy(value, name))
+    return jnp.asarray(numeric_numpy(value, name))
 
 
 def _scalar(value: Any) -> Any:
@@ -130,7 +133,7 @@ def as_data(
     ``host=True`` host data stays a NumPy array (no copy when it already has the dtype), so
     large data is not copied into JAX before it is known to be needed there.
     """
-    array = _numeric_numpy(value, name)
+    array = numeric_numpy(value, name)
     if array.ndim not in ndims:
         allowed = " or ".join(f"{d}-D" for d in ndims)
         raise ValueError(f"{name} must be {allowed}; got shape {tuple(array.shape)}")
@@ -190,7 +193,7 @@ def as_params(theta: Any, name: str = "theta", *, dtype: Any = None) -> Any:
     converted = []
     for path, leaf in jax.tree_util.tree_flatten_with_path(theta)[0]:
         where = f"{name}{jax.tree_util.keystr(path)}"
-        array = _numeric_numpy(leaf, where)
+        array = numeric_numpy(leaf, where)
         if array.size == 0:
             raise ValueError(f"{where} must not be empty; got shape {tuple(array.shape)}")
         if _count_nonfinite(array):
@@ -227,3 +230,15 @@ def unpack_linear_params(theta: Any, name: str = "theta") -> tuple[Any, Any]:
         f"{name} must be a dict {{'w': ..., 'b': ...}}, a (w, b) tuple/list or a NamedTuple "
         f"with fields w and b; got {kind}"
     )
+
+
+def check_model(model: Any) -> None:
+    """Raise ``TypeError`` unless ``model`` is callable as ``model(theta, x)``."""
+    if not callable(model):
+        raise TypeError(MODEL_NOT_CALLABLE.format(value=describe(model)))
+
+
+def check_callable(function: Any, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` unless ``function`` is callable."""
+    if not callable(function):
+        raise TypeError(f"{name} must be callable; got {describe(function)}")

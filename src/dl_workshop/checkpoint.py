@@ -25,7 +25,6 @@ import hashlib
 import numbers
 import os
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,15 +33,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dl_workshop._validation import (
-    as_data,
-    as_params,
-    check_int,
-    check_positive,
-    describe,
-    float_dtype,
-)
-from dl_workshop.persistence import _describe_tree, _rebuild, load_arrays, save_arrays
+from dl_workshop import _version
+from dl_workshop.engine.state import LoopState, initial_state
+from dl_workshop.objectives.choose import Problem
+from dl_workshop.persistence import describe_tree, load_arrays, rebuild_tree, save_arrays
+from dl_workshop.settings import FitSettings
+from dl_workshop.solver import Start, solve
 
 __all__ = ["CheckpointInfo", "load_checkpoint"]
 
@@ -112,9 +108,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> CheckpointInfo:
         state = [arrays[f"state_{i}"] for i in range(n_state)]
         losses = arrays["losses"]
         step, status = int(layout["step"]), int(layout["status"])
-        # The loop state starts with params, opt_state, last_good (see optimization._LoopState).
+        # The loop state starts with params, opt_state, last_good (see engine.state.LoopState).
         leaves = state[n_params + n_opt : 2 * n_params + n_opt] if status == 2 else state[:n_params]
-        theta = _rebuild(layout["tree"], [leaves[i] for i in layout["order"]])
+        theta = rebuild_tree(layout["tree"], [leaves[i] for i in layout["order"]])
         n_steps = int(run["n_steps"])
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise ValueError(f"{str(path)!r} is corrupted: its checkpoint layout is invalid") from exc
@@ -196,47 +192,34 @@ class _Run(NamedTuple):
     treedef: Any  # of the parameters
 
 
-def _describe_run(arguments: dict[str, Any], every: int) -> _Run:
-    from dl_workshop.optimization import _initial_state
+def run_names(model: Any, loss: Any, objective: Any) -> dict[str, Any]:
+    """The functions of a run, by qualified name (``None`` for those it does not have)."""
+    return {
+        "model": None if model is None else _callable_name(model),
+        "loss": None if loss is None else _callable_name(loss),
+        "objective": None if objective is None else _callable_name(objective),
+    }
 
-    target = float_dtype(arguments["dtype"])
-    n_steps = check_int(arguments["n_steps"], "n_steps", minimum=1)
-    optimizer = arguments["optimizer"]
-    if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(
-            "optimizer must be an optax.GradientTransformation (e.g. optax.adam(1e-2)) or None; "
-            f"got {describe(optimizer)}"
-        )
-    step_size = check_positive(arguments["step_size"], "step_size")
-    tol = arguments["tol"]
-    tol = None if tol is None else check_positive(tol, "tol")
-    patience = check_int(arguments["patience"], "patience", minimum=1)
-    record_every = check_int(arguments["record_every"], "record_every", minimum=0)
-    params = as_params(arguments["theta"], "theta", dtype=target)
-    if arguments["data"] is not None:
-        data_leaves = jax.tree_util.tree_leaves(arguments["data"])
-    else:
-        data_leaves = [
-            as_data(arguments["x"], "x", dtype=target),
-            as_data(arguments["y"], "y", dtype=target),
-        ]
-    template = _initial_state(params, optimizer, target)
+
+def _describe_run(
+    settings: FitSettings, params: Any, data: Any, names: dict[str, Any], every: int
+) -> _Run:
+    optimizer = settings.optimizer
+    data_leaves = jax.tree_util.tree_leaves(data)
+    template = initial_state(params, optimizer, settings.dtype)
     leaves, treedef = jax.tree_util.tree_flatten(params)
-    objective = arguments["objective"]
-    settings = {
-        "n_steps": n_steps,
+    description = {
+        "n_steps": settings.n_steps,
         # The step size is ignored when an optax optimizer carries its own learning rate.
-        "step_size": None if optimizer is not None else step_size,
+        "step_size": None if optimizer is not None else settings.step_size,
         "optimizer": "built-in gradient descent"
         if optimizer is None
         else f"optax optimizer with state {jax.tree_util.tree_structure(template.opt_state)}",
-        "model": _callable_name(arguments["model"]),
-        "loss": _callable_name(arguments["loss"]),
-        "objective": None if objective is None else _callable_name(type(objective)),
-        "dtype": str(target),
-        "tol": tol,
-        "patience": patience,
-        "record_every": record_every,
+        **names,
+        "dtype": str(settings.dtype),
+        "tol": settings.tol,
+        "patience": settings.patience,
+        "record_every": settings.record_every,
         "theta": str(treedef),
         "theta_shapes": [list(np.shape(leaf)) for leaf in leaves],
         "data_shapes": [list(np.shape(leaf)) for leaf in data_leaves],
@@ -245,9 +228,8 @@ def _describe_run(arguments: dict[str, Any], every: int) -> _Run:
     }
     # Options of fit that change the iterates (minibatching, the sufficient-statistics path).
     for key in ("batch_size", "seed", "shuffle_window", "fast_path"):
-        if key in arguments:
-            settings[key] = _json_scalar(arguments[key])
-    return _Run(settings, _optimizer_probe(optimizer, params), template, treedef)
+        description[key] = _json_scalar(getattr(settings, key))
+    return _Run(description, _optimizer_probe(optimizer, params), template, treedef)
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -296,7 +278,7 @@ def _save(path: Path, state: Any, losses: np.ndarray, path_parts: list[Any], run
     order: list[int] = []
     indices = jax.tree_util.tree_unflatten(run.treedef, list(range(run.treedef.num_leaves)))
     layout = {
-        "tree": _describe_tree(indices, order),
+        "tree": describe_tree(indices, order),
         "order": order,
         "step": int(state.t),
         "status": int(state.status),
@@ -309,15 +291,14 @@ def _save(path: Path, state: Any, losses: np.ndarray, path_parts: list[Any], run
 
 
 def _restore(path: Path, run: _Run) -> tuple[Any, np.ndarray, list[Any]]:
-    from dl_workshop import __version__
-
+    version = _version.__version__
     arrays, header = load_arrays(path, kind=_KIND)
     refuse = f"cannot resume from {str(path)!r}"
     start_over = "pass resume=False (or delete the file) to start over"
-    if header.get("version") != __version__:
+    if header.get("version") != version:
         raise ValueError(
             f"{refuse}: it was written by dl-workshop {header.get('version')}, this is "
-            f"{__version__}; {start_over}"
+            f"{version}; {start_over}"
         )
     metadata = header.get("metadata", {})
     saved = metadata.get("run")
@@ -368,83 +349,59 @@ def _restore(path: Path, run: _Run) -> tuple[Any, np.ndarray, list[Any]]:
 
 
 class _Saver:
-    """The ``fit`` callback that writes the checkpoint; remembers the latest state for Ctrl-C."""
+    """The loop's callback that writes the checkpoint; remembers the latest state for Ctrl-C."""
 
-    def __init__(self, path: Path, run: _Run, user_callback: Callable[..., Any] | None) -> None:
+    def __init__(self, path: Path, run: _Run) -> None:
         self.path = path
         self.run = run
-        self.user_callback = user_callback
-        self.latest: tuple[Any, np.ndarray, list[Any]] | None = None
+        self.latest: Start | None = None
         self.saved_step: int | None = None
 
-    def __call__(self, state: Any, losses: np.ndarray, path_parts: list[Any]) -> None:
+    def __call__(self, state: LoopState, losses: np.ndarray, path_parts: list[Any]) -> None:
         self.latest = (state, losses, list(path_parts))
         self.save()
-        if self.user_callback is not None:
-            self.user_callback(state, losses, path_parts)
 
     def save(self) -> None:
         state, losses, path_parts = self.latest
         _save(self.path, state, losses, path_parts, self.run)
         self.saved_step = int(state.t)
 
-
-def _check_path(checkpoint: Any) -> Path:
-    if not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a file path (str or Path); got {describe(checkpoint)}")
-    path = Path(checkpoint)
-    if path.is_dir():
-        raise ValueError(f"checkpoint must be a file path, not a folder; got {str(path)!r}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"checkpoint's folder {str(path.parent)!r} does not exist; got {str(path)!r}"
-        )
-    return path
+    def save_latest(self, fallback: Start) -> None:
+        """After Ctrl-C: the file holds the latest state (``fallback`` if no chunk ran)."""
+        if self.latest is None:
+            self.latest = fallback
+        if self.saved_step != int(self.latest[0].t) or not self.path.exists():
+            self.save()
 
 
-def fit_with_checkpoint(fit: Callable[..., Any], **arguments: Any) -> Any:
-    """Run ``fit(**arguments)`` writing (and, with ``resume``, reading) ``arguments["checkpoint"]``.
+def solve_with_checkpoint(
+    settings: FitSettings,
+    params: Any,
+    problem: Problem,
+    *,
+    names: dict[str, Any],
+) -> Any:
+    """:func:`~dl_workshop.solver.solve` writing (and, with ``resume``, reading) the checkpoint.
 
-    Called by :func:`~dl_workshop.fit` when ``checkpoint`` is given; not meant to be called
-    directly.
+    Called by the front doors when ``settings.checkpoint`` is set; ``names`` (from
+    :func:`run_names`) records which model, loss or objective wrote the file.
     """
-    checkpoint = arguments.pop("checkpoint")
-    resume = arguments.pop("resume")
-    if not isinstance(resume, bool):
-        raise TypeError(f"resume must be True or False; got {describe(resume)}")
-    if checkpoint is None:
-        raise ValueError("resume=True needs checkpoint=PATH, the file to resume from; got None")
-    if arguments["initial_state"] is not None:
-        raise ValueError("pass either checkpoint or initial_state, not both")
-    path = _check_path(checkpoint)
-    target = float_dtype(arguments["dtype"])
-    if target == np.dtype(np.float64) and not jax.config.jax_enable_x64:
-        with jax.enable_x64(True):
-            return fit_with_checkpoint(fit, checkpoint=checkpoint, resume=resume, **arguments)
-    n_steps = check_int(arguments["n_steps"], "n_steps", minimum=1)
-    every = arguments["checkpoint_every"]
+    path = settings.checkpoint
+    every = settings.checkpoint_every
     if every is None:
-        every = max(1, -(-n_steps // DEFAULT_CHECKPOINTS_PER_RUN))
-    every = check_int(every, "checkpoint_every", minimum=1)
-    run = _describe_run(arguments, every)
-    initial_state = _restore(path, run) if resume and path.exists() else None
-    saver = _Saver(path, run, arguments["callback"])
-    arguments.update(checkpoint_every=every, callback=saver, initial_state=initial_state)
-    with warnings.catch_warnings():
-        # fit's own Ctrl-C warning is replaced by one that names the checkpoint.
-        warnings.filterwarnings(
-            "ignore", message="interrupted by the user", category=RuntimeWarning
-        )
-        result = fit(**arguments)
+        every = max(1, -(-settings.n_steps // DEFAULT_CHECKPOINTS_PER_RUN))
+    settings = settings._replace(checkpoint_every=every)
+    run = _describe_run(settings, params, problem.full_data, names, every)
+    start = _restore(path, run) if settings.resume and path.exists() else None
+    saver = _Saver(path, run)
+    result = solve(settings, params, problem, callback=saver, start=start)
     if result.status == "interrupted":
-        if saver.latest is None:
-            saver.latest = initial_state or (run.template, np.zeros(0, target), [])
-        if saver.saved_step != int(saver.latest[0].t) or not path.exists():
-            saver.save()
+        saver.save_latest(start or (run.template, np.zeros(0, settings.dtype), []))
         warnings.warn(
-            f"interrupted by the user after {result.n_steps} of {n_steps} steps; saved a "
-            f"checkpoint to {str(path)!r}: run again with resume=True to continue",
+            f"interrupted by the user after {result.n_steps} of {settings.n_steps} steps; saved "
+            f"a checkpoint to {str(path)!r}: run again with resume=True to continue",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return result
+

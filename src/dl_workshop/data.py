@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from dl_workshop._validation import _numeric_numpy, as_data, check_int, check_positive, describe
+from dl_workshop._validation import as_data, check_int, check_positive, describe, numeric_numpy
 from dl_workshop.model import linear_model
 
 __all__ = ["b_true", "make_y", "read_table", "w_true"]
@@ -58,7 +58,7 @@ def make_y(
         check_int(seed, "seed", minimum=0)
     inputs = as_data(x, "x")
     for name, value in (("w", w), ("b", b)):
-        if not np.all(np.isfinite(_numeric_numpy(value, name))):
+        if not np.all(np.isfinite(numeric_numpy(value, name))):
             raise ValueError(f"{name} must be finite; got {describe(value)}")
     clean = np.asarray(linear_model({"w": w, "b": b}, inputs), dtype=np.float64)
     rng = np.random.default_rng(seed)

@@ -43,9 +43,8 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from dl_workshop._validation import check_int, check_positive, describe, float_dtype
-from dl_workshop.losses import mseloss
 from dl_workshop.model import linear_model
-from dl_workshop.optimization import DivergenceError, estimate_curvature, fit
+from dl_workshop.optimization import DivergenceError, estimate_curvature, fit_objective
 from dl_workshop.persistence import load_arrays, save_arrays
 
 __all__ = ["GradientDescentRegressor", "load_model", "quadratic_linesearch", "save_model"]
@@ -396,12 +395,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
         step_size, optimizer = self._resolve_optimizer(settings, params0, problem)
         try:
-            result = fit(
+            result = fit_objective(
+                _objective,
                 params0,
-                linear_model,
-                mseloss,
-                None,
-                None,
+                problem,
                 n_steps=settings["max_iter"],
                 step_size=step_size if step_size is not None else 1.0,
                 optimizer=optimizer,
@@ -409,8 +406,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 tol=settings["tol"],
                 patience=settings["n_iter_no_change"],
                 dtype=settings["dtype"],
-                objective=_objective,
-                data=problem,
                 checkpoint=self.checkpoint,
                 # Without checkpoints, short chunks: steps after convergence still run to the
                 # end of their compiled chunk.

@@ -20,6 +20,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from dl_workshop._precision import precision
 from dl_workshop._validation import as_data, check_same_length, describe, float_dtype
 from dl_workshop.optimization import FitResult, fit
 
@@ -134,10 +135,8 @@ def fit_sharded(
     """
     mesh = data_mesh() if mesh is None else mesh
     dtype = options.get("dtype")
-    if float_dtype(dtype) == np.dtype(np.float64) and not jax.config.jax_enable_x64:
-        with jax.enable_x64(True):
-            return fit_sharded(theta, model, loss, x, y, n_steps, step_size, mesh=mesh, **options)
-    x_sharded = shard_rows(x, mesh, name="x", dtype=dtype)
-    y_sharded = shard_rows(y, mesh, name="y", dtype=dtype)
-    check_same_length(x_sharded, y_sharded)
-    return fit(theta, model, loss, x_sharded, y_sharded, n_steps, step_size, **options)
+    with precision(float_dtype(dtype)):
+        x_sharded = shard_rows(x, mesh, name="x", dtype=dtype)
+        y_sharded = shard_rows(y, mesh, name="y", dtype=dtype)
+        check_same_length(x_sharded, y_sharded)
+        return fit(theta, model, loss, x_sharded, y_sharded, n_steps, step_size, **options)

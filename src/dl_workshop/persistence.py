@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from dl_workshop._validation import _numeric_numpy, describe
+from dl_workshop import _version
+from dl_workshop._validation import describe, numeric_numpy
+from dl_workshop.model import LinearParams
 
 __all__ = ["load_params", "save_params"]
 
@@ -40,9 +42,7 @@ def _as_path(path: Any) -> Path:
 
 
 def _package_version() -> str:
-    from dl_workshop import __version__
-
-    return __version__
+    return _version.__version__
 
 
 def save_arrays(
@@ -182,7 +182,7 @@ def load_arrays(
     return arrays, header
 
 
-def _describe_tree(theta: Any, leaves: list[Any]) -> Any:
+def describe_tree(theta: Any, leaves: list[Any]) -> Any:
     """A JSON description of a params container (how to rebuild it without pickle); appends
     the leaves to ``leaves`` in the order the description lists them."""
     if isinstance(theta, Mapping):
@@ -190,34 +190,30 @@ def _describe_tree(theta: Any, leaves: list[Any]) -> Any:
         return {
             "type": "dict",
             "keys": keys,
-            "children": [_describe_tree(theta[k], leaves) for k in keys],
+            "children": [describe_tree(theta[k], leaves) for k in keys],
         }
     if isinstance(theta, tuple) and hasattr(theta, "_fields"):
-        from dl_workshop.model import LinearParams
-
-        children = [_describe_tree(v, leaves) for v in theta]
+        children = [describe_tree(v, leaves) for v in theta]
         if type(theta) is LinearParams:
             return {"type": "LinearParams", "children": children}
         return {"type": "dict", "keys": list(theta._fields), "children": children}
     if isinstance(theta, (tuple, list)):
         return {
             "type": type(theta).__name__,
-            "children": [_describe_tree(v, leaves) for v in theta],
+            "children": [describe_tree(v, leaves) for v in theta],
         }
     leaves.append(theta)
     return {"type": "leaf"}
 
 
-def _rebuild(spec: Any, leaves: list[np.ndarray]) -> Any:
+def rebuild_tree(spec: Any, leaves: list[np.ndarray]) -> Any:
     kind = spec["type"]
     if kind == "leaf":
         return leaves.pop(0)
-    children = [_rebuild(child, leaves) for child in spec["children"]]
+    children = [rebuild_tree(child, leaves) for child in spec["children"]]
     if kind == "dict":
         return dict(zip(spec["keys"], children, strict=True))
     if kind == "LinearParams":
-        from dl_workshop.model import LinearParams
-
         return LinearParams(*children)
     return tuple(children) if kind == "tuple" else list(children)
 
@@ -241,11 +237,11 @@ def save_params(path: str | os.PathLike[str], theta: Any) -> Path:
     if theta is None:
         raise TypeError("theta must be parameters (e.g. a dict {'w': ..., 'b': ...}); got None")
     leaves: list[Any] = []
-    tree = _describe_tree(theta, leaves)
+    tree = describe_tree(theta, leaves)
     if not leaves:
         raise ValueError(f"theta must contain at least one parameter array; got {describe(theta)}")
     for i, leaf in enumerate(leaves):
-        _numeric_numpy(leaf, f"theta's parameter {i + 1} of {len(leaves)}")
+        numeric_numpy(leaf, f"theta's parameter {i + 1} of {len(leaves)}")
     arrays = {f"leaf_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
     return save_arrays(path, arrays, kind="params", metadata={"tree": tree})
 
@@ -274,6 +270,6 @@ def load_params(path: str | os.PathLike[str]) -> Any:
     arrays, header = load_arrays(path, kind="params")
     leaves = [arrays[f"leaf_{i}"] for i in range(len(arrays))]
     try:
-        return _rebuild(header["metadata"]["tree"], leaves)
+        return rebuild_tree(header["metadata"]["tree"], leaves)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise ValueError(f"{str(path)!r} is corrupted: its parameter layout is invalid") from exc

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from dl_workshop import _version
 from dl_workshop.cli import demo, fit
 
 #: Subcommand modules, in the order ``--help`` lists them.
@@ -28,14 +29,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    from dl_workshop import __version__
-
     parser = _Parser(
         prog="dl-workshop",
         description="Gradient-based optimization of linear models with JAX: the lesson's demo, "
         "fitting your own data, predicting with a saved model.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version.__version__}")
     parser.add_argument(
         "--no-compile-cache",
         action="store_true",

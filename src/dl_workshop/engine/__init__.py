@@ -1,0 +1,31 @@
+"""The engine: the compiled optimization loop and nothing else.
+
+Layer 2 of the package (see ``docs/architecture.md``): it imports only ``dl_workshop._validation``,
+JAX and optax, and knows nothing of models, losses or data formats. Its parts:
+
+- :mod:`~dl_workshop.engine.state`: the loop state, the traced hyperparameters, status codes;
+- :mod:`~dl_workshop.engine.step`: one step (loss and gradient, divergence and convergence
+  checks, the optimizer update);
+- :mod:`~dl_workshop.engine.runner`: chunks of steps compiled with ``jax.lax.scan``, the
+  progress bar, the host callback and Ctrl-C;
+- :mod:`~dl_workshop.engine.result`: :class:`FitResult` and its packaging;
+- :mod:`~dl_workshop.engine.divergence`: :class:`DivergenceError`, the curvature estimate and
+  the message that suggests a stable step size;
+- :mod:`~dl_workshop.engine.shapecheck`: the traced shape check of an objective;
+- :mod:`~dl_workshop.engine.optimizers`: plain gradient descent as an optax optimizer.
+
+An *objective* is ``objective(params, t, data) -> (loss, grads)``, hashable, so that equal
+objectives share compiled code.
+"""
+
+from dl_workshop.engine.divergence import DivergenceError, DivergenceWarning, estimate_curvature
+from dl_workshop.engine.optimizers import gradient_descent
+from dl_workshop.engine.result import FitResult
+
+__all__ = [
+    "DivergenceError",
+    "DivergenceWarning",
+    "FitResult",
+    "estimate_curvature",
+    "gradient_descent",
+]

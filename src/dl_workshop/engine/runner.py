@@ -1,0 +1,162 @@
+"""The chunked runner: compiled chunks of steps, with a progress bar, a callback and Ctrl-C.
+
+The loop runs in chunks of steps; each chunk is one compiled call (``jax.jit`` over
+``jax.lax.scan``), so a progress bar can advance between chunks while no Python code runs per
+step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from dl_workshop.engine.state import RUNNING, Hyper, LoopState
+from dl_workshop.engine.step import step
+
+#: Runs estimated to take longer than this many seconds get a progress bar when progress=None.
+PROGRESS_THRESHOLD_S = 2.0
+
+
+class ChunkPlan(NamedTuple):
+    """How the steps are cut into compiled calls (all static: they select compiled code)."""
+
+    n_steps: int
+    chunk: int  # steps per compiled call
+    block: int  # steps between path records (== chunk without recording)
+    record: bool
+
+
+class LoopOutcome(NamedTuple):
+    """What the runner hands back: the last state and what was recorded on the host."""
+
+    state: LoopState
+    loss_parts: list[np.ndarray]
+    path_parts: list[Any]
+    interrupted: bool
+
+
+def chunk_plan(n_steps: int, record_every: int, checkpoint_every: int | None) -> ChunkPlan:
+    """Chunk length (steps per compiled call) and block length (steps between path records)."""
+    if checkpoint_every:
+        chunk = checkpoint_every
+    else:
+        # About 20 chunks: enough for a smooth progress bar, few enough that the per-call
+        # overhead (~0.1 ms) is noise. Rounded to a power of two so nearby n_steps share code.
+        chunk = max(1, 2 ** math.ceil(math.log2(max(1, n_steps / 20))))
+        chunk = min(chunk, 2 ** math.ceil(math.log2(n_steps)))
+    block = record_every if record_every else chunk
+    chunk = max(block, (chunk // block) * block)
+    return ChunkPlan(n_steps, chunk, block, bool(record_every))
+
+
+def _run_chunk_impl(state, data, hyper, *, objective, optimizer, chunk_len, block_len, record):
+    def steps(carry, length):
+        return jax.lax.scan(
+            lambda s, _: step(s, data, hyper, objective, optimizer), carry, None, length=length
+        )
+
+    if not record:
+        state, losses = steps(state, chunk_len)
+        return state, losses, None
+
+    def block(carry, _):
+        carry_out, losses = steps(carry, block_len)
+        return carry_out, (losses, carry.params)
+
+    state, (losses, path) = jax.lax.scan(block, state, None, length=chunk_len // block_len)
+    return state, losses.reshape(-1), path
+
+
+run_chunk = jax.jit(
+    _run_chunk_impl,
+    static_argnames=("objective", "optimizer", "chunk_len", "block_len", "record"),
+)
+
+
+def _progress_bar(total: int, start: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, unit="step", leave=False)
+
+
+def _chunk_starts(n_steps: int, chunk: int, start: int) -> Iterator[int]:
+    done = start
+    while done < n_steps:
+        yield done
+        done += chunk
+
+
+class _Progress:
+    """The progress bar: always, never, or (``None``) once the run looks longer than 2 s."""
+
+    def __init__(self, mode: bool | None, n_steps: int, start: int) -> None:
+        self.mode, self.n_steps = mode, n_steps
+        self.bar = _progress_bar(n_steps, start) if mode else None
+        self.chunk_times: list[float] = []
+
+    def update(self, state: LoopState, seconds: float, chunk: int) -> None:
+        self.chunk_times.append(seconds)
+        t = int(state.t)
+        if self.bar is not None:
+            self.bar.update(t - self.bar.n)
+        elif (
+            self.mode is None
+            and len(self.chunk_times) >= 2
+            and int(state.status) == RUNNING
+            # The first chunk includes compilation, so estimate from the latest one.
+            and self.chunk_times[-1] * (self.n_steps - t) / chunk > PROGRESS_THRESHOLD_S
+        ):
+            self.bar = _progress_bar(self.n_steps, t)
+
+    def close(self, state: LoopState) -> None:
+        if self.bar is not None:
+            self.bar.update(int(state.t) - self.bar.n)
+            self.bar.close()
+
+
+def run_loop(
+    objective: Any,
+    optimizer: Any,
+    state: LoopState,
+    data: Any,
+    hyper: Hyper,
+    plan: ChunkPlan,
+    *,
+    progress: bool | None,
+    callback: Callable[[LoopState, np.ndarray, list[Any]], None] | None = None,
+    history: tuple[list[np.ndarray], list[Any]] = ((), ()),
+) -> LoopOutcome:
+    """Run chunks until ``n_steps``, convergence or divergence; Ctrl-C stops between chunks.
+
+    ``callback(state, losses so far, path parts)`` runs on the host after every chunk
+    (checkpointing uses it); ``history`` holds the losses and path of steps run before
+    ``state`` (a resumed run).
+    """
+    loss_parts, path_parts = list(history[0]), list(history[1])
+    bar = _Progress(progress, plan.n_steps, int(state.t))
+    interrupted = False
+    try:
+        for _ in _chunk_starts(plan.n_steps, plan.chunk, int(state.t)):
+            if int(state.status) != RUNNING:
+                break
+            before, t0 = int(state.t), time.perf_counter()
+            state, losses, path = run_chunk(
+                state, data, hyper, objective=objective, optimizer=optimizer,
+                chunk_len=plan.chunk, block_len=plan.block, record=plan.record,
+            )
+            loss_parts.append(np.asarray(losses)[: int(state.t) - before])
+            if plan.record:
+                path_parts.append(path)
+            if callback is not None:
+                callback(state, np.concatenate(loss_parts), path_parts)
+            bar.update(state, time.perf_counter() - t0, plan.chunk)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close(state)
+    return LoopOutcome(state, loss_parts, path_parts, interrupted)
