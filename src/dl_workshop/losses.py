@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from dl_workshop._validation import as_array, describe
+from dl_workshop._validation import as_array, check_model
 
 __all__ = ["dmseloss", "mse", "mseloss"]
 
@@ -60,8 +60,7 @@ def mseloss(theta: Any, model: Callable[[Any, Any], Any], x: Any, y: Any) -> jax
         >>> float(mseloss({"w": 2.0, "b": 0.0}, linear_model, [1.0, 2.0], [2.0, 5.0]))
         0.5
     """
-    if not callable(model):
-        raise TypeError(f"model must be a function model(theta, x); got {describe(model)}")
+    check_model(model)
     return mse(y, model(theta, x))
 
 
