@@ -130,3 +130,14 @@ def test_usage_error_exits_2(csv_file, capsys):
         main(["fit", str(csv_file)])
     assert info.value.code == 2
     assert "--target" in capsys.readouterr().err
+
+
+def test_a_folder_given_as_the_data_file_is_named_a_folder(tmp_path, capsys):
+    folder = tmp_path / "some_folder"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"'.*some_folder' is a folder, not a data file"):
+        read_table(folder, target="y")
+    assert main(["fit", str(folder), "--target", "y"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a folder, not a data file" in err[0]
+    assert "does not exist" not in err[0]

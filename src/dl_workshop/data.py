@@ -110,6 +110,10 @@ def read_table(
     import pandas as pd
 
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{str(path)!r} is a folder, not a data file; pass one CSV or Parquet file in it"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"file {str(path)!r} does not exist")
     kind = TABLE_FORMATS.get(path.suffix.lower())
