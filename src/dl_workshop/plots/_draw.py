@@ -1,0 +1,127 @@
+"""Drawing the loss bowl: filled contours or a 3-D surface, the paths, and the optimum.
+
+:func:`draw_landscape` is the pipeline: compute the grid -> draw the bowl -> draw the paths ->
+their start and end markers -> the optimum -> labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dl_workshop.plots._bowl import Grid, Landscape, bowl_grid
+from dl_workshop.plots._trajectory import Trajectory
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+def _draw_surface(ax: Any, grid: Grid) -> None:
+    """The bowl as a 3-D surface, with its contours projected onto the floor."""
+    ax.plot_surface(
+        grid.w, grid.b, grid.loss, cmap="viridis", alpha=0.55, linewidth=0, antialiased=True,
+        gid="landscape",
+    )  # fmt: skip
+    ax.contour(
+        grid.w, grid.b, grid.loss, levels=grid.levels, cmap="viridis", linewidths=0.6,
+        offset=grid.low,
+    )  # fmt: skip
+    ax.set_zlabel("mse", labelpad=8)
+
+
+def _draw_contours(ax: Axes, grid: Grid) -> None:
+    """The bowl as grey filled contours with contour lines and a colour bar."""
+    from matplotlib import colormaps
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    # One shade per band (the levels are geometric, a linear norm would leave most bands
+    # white), light enough that the paths drawn on top stay visible.
+    bands = np.r_[grid.low, grid.levels]
+    shades = ListedColormap(colormaps["Greys"](np.linspace(0.0, 0.5, 256)))
+    filled = ax.contourf(
+        grid.w, grid.b, grid.loss, levels=bands, cmap=shades,
+        norm=BoundaryNorm(bands, ncolors=256),
+    )  # fmt: skip
+    filled.set_gid("landscape")
+    lines = ax.contour(grid.w, grid.b, grid.loss, levels=grid.levels, colors="0.35", linewidths=0.5)
+    lines.set_gid("contours")
+    colorbar = ax.figure.colorbar(filled, ax=ax, shrink=0.9, format="%.3g")
+    colorbar.set_label("mse")
+
+
+def _plotter(ax: Any, landscape: Landscape, surface: bool) -> Callable[..., Any]:
+    """``plot(w, b, **style)``: ``ax.plot`` in the plane, or at the loss's height on a surface."""
+    if surface:
+        return lambda w, b, **style: ax.plot(w, b, landscape.values(w, b), **style)
+    return ax.plot
+
+
+def _draw_paths(plot: Callable[..., Any], paths: list[Trajectory]) -> None:
+    """Each path as a line with one dot per recorded step."""
+    for label, w_path, b_path, color in paths:
+        plot(
+            w_path, b_path, color=color, linewidth=1.8, marker=".", markersize=3, gid="path",
+            label=label,
+        )  # fmt: skip
+
+
+def _draw_ends(plot: Callable[..., Any], paths: list[Trajectory]) -> None:
+    """Each path's start (circle) and end (square); only the first path's go into the legend."""
+    for index, (_, w_path, b_path, color) in enumerate(paths):
+        plot(
+            w_path[:1], b_path[:1], color=color, marker="o", markersize=8, linestyle="none",
+            markeredgecolor="white", gid="path-start", label="start" if index == 0 else None,
+        )  # fmt: skip
+        plot(
+            w_path[-1:], b_path[-1:], color=color, marker="s", markersize=7, linestyle="none",
+            markeredgecolor="white", gid="path-end", label="end" if index == 0 else None,
+        )  # fmt: skip
+
+
+def _draw_optimum(plot: Callable[..., Any], grid: Grid) -> None:
+    """The optimum as a hollow star."""
+    w_opt, b_opt = np.array([grid.optimum[0]]), np.array([grid.optimum[1]])
+    plot(
+        w_opt, b_opt, color="black", marker="*", markersize=16, markerfacecolor="none",
+        markeredgewidth=1.4, linestyle="none", gid="optimum", label=grid.optimum_label,
+    )  # fmt: skip
+
+
+def draw_landscape(
+    ax: Any,
+    landscape: Landscape,
+    paths: list[Trajectory],
+    *,
+    surface: bool,
+    resolution: int,
+) -> Axes:
+    """Draw the bowl of ``landscape`` on a ``resolution``² grid with ``paths`` on it into ``ax``.
+
+    Args:
+        ax: a 2-D Axes, or a 3-D one when ``surface`` is true.
+        landscape: the data, model and loss.
+        paths: the paths to draw, in legend order (possibly none).
+        surface: draw a 3-D surface instead of filled contours.
+        resolution: grid points along each axis.
+
+    Returns:
+        ``ax``, labelled ``w`` / ``b``, with a legend.
+    """
+    grid = bowl_grid(landscape, paths, resolution)
+    if surface:
+        _draw_surface(ax, grid)
+    else:
+        _draw_contours(ax, grid)
+    plot = _plotter(ax, landscape, surface)
+    _draw_paths(plot, paths)
+    # Markers after all the lines, so the legend lists the paths first, then start and end.
+    _draw_ends(plot, paths)
+    # Hollow, and drawn last, so that a path ending on the optimum still shows its end marker.
+    _draw_optimum(plot, grid)
+    ax.set_xlabel("w")
+    ax.set_ylabel("b")
+    ax.set_title("loss landscape over (w, b)")
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return ax
