@@ -1,0 +1,266 @@
+"""The least-squares problem the engine solves, in scaled variables, and its objective.
+
+The estimator optimizes over centred and scaled features and targets (:func:`fit_scaling`), a
+change of variables that leaves the minimizer unchanged but shrinks the Hessian's condition
+number by orders of magnitude. Small problems are padded with zero rows and columns to a few
+shared shapes (:func:`padded_shape`) so that similar fits reuse compiled code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dl_workshop.model import linear_model
+
+#: Added to the objective, as a fraction of the targets' variance, so that ``tol`` is relative
+#: to ``loss + LOSS_FLOOR * variance``: an exact fit, whose loss shrinks to rounding noise, still
+#: stops; fits with R² below ``1 - LOSS_FLOOR`` are measured relative to their own loss.
+LOSS_FLOOR = 1e-6
+
+#: Problems of at most PAD_TINY_ROWS rows are padded to powers of two of at least
+#: PAD_TINY_SHAPE (rows, features, targets) to share compiled code (see padded_shape).
+PAD_TINY_ROWS = 1 << 12
+PAD_TINY_SHAPE = (512, 32, 8)
+
+
+class Scaling(NamedTuple):
+    """The affine change of variables between the user's data and the optimized problem."""
+
+    x_offset: np.ndarray  # (d,)
+    x_scale: np.ndarray  # (d,)
+    y_offset: np.ndarray  # (k,)
+    y_scale: float
+
+
+class Problem(NamedTuple):
+    """The data pytree handed to the engine: the least-squares problem in scaled variables.
+
+    Attributes:
+        z: scaled features, shape ``(n, d)``.
+        target: scaled targets, shape ``(n, k)``.
+        weights: sample weights summing to 1, shape ``(n,)``.
+        penalty: L2 penalty of each scaled coefficient row, shape ``(d,)``.
+        intercept_mask: 1.0, or 0.0 to keep the intercept at zero (``fit_intercept=False``).
+        inv_k: one over the number of real targets (the loss is a mean over targets).
+        offset: ``LOSS_FLOOR`` times the loss of the best constant prediction (the targets'
+            variance), added to the objective (see :func:`objective`).
+    """
+
+    z: Any
+    target: Any
+    weights: Any
+    penalty: Any
+    intercept_mask: Any
+    inv_k: Any
+    offset: Any
+
+
+def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dict]:
+    """``(J̃ + offset, ∇J̃)``: the weighted, penalized mean squared error in scaled variables.
+
+    The constant ``offset`` changes neither the gradient nor the minimizer; it keeps the
+    engine's relative-decrease test (``tol``) meaningful for exact fits, whose loss shrinks to
+    rounding noise that fluctuates by 100% from one step to the next and would never pass it.
+    Zero rows with zero weight, and zero feature or target columns, leave the solution
+    unchanged (their gradient stays zero), which is how small problems are padded to a few
+    shapes. A module-level function, so every fit hands the engine the same object and reuses
+    its compiled code.
+
+    Args:
+        params: ``{"w": (d, k), "b": (k,)}`` in scaled variables.
+        t: the step (unused: the objective is the same at every step).
+        data: the :class:`Problem`.
+
+    Returns:
+        The scalar objective and its gradient, shaped like ``params``.
+
+    Example:
+        >>> import numpy as np
+        >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
+        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0))
+        >>> value, grads = objective({"w": np.zeros((1, 1)), "b": np.zeros(1)}, 0, data)
+        >>> float(value), grads["w"].tolist()
+        (1.0, [[-2.0]])
+    """
+    del t
+
+    def loss(p):
+        theta = {"w": p["w"], "b": data.intercept_mask * p["b"]}
+        residual = linear_model(theta, data.z) - data.target
+        data_term = jnp.sum(data.weights[:, None] * residual**2)
+        return (data_term + jnp.sum(data.penalty[:, None] * p["w"] ** 2)) * data.inv_k
+
+    value, grads = jax.value_and_grad(loss)(params)
+    return value + data.offset, grads
+
+
+def curvature_loss(theta: dict, model: Any, x: Problem, y: Any) -> jax.Array:
+    """:func:`objective`'s value in the ``loss(theta, model, x, y)`` form of the engine."""
+    del model, y
+    return objective(theta, jnp.zeros((), jnp.int32), x)[0]
+
+
+def fit_scaling(x, ys, weights, fit_intercept: bool, standardize: bool) -> Scaling:
+    """Weighted centring and scaling (identity when ``standardize=False``).
+
+    Example:
+        >>> import numpy as np
+        >>> s = fit_scaling(np.array([[0.0], [2.0]]), np.array([[1.0], [3.0]]), np.ones(2),
+        ...                 True, True)
+        >>> s.x_offset.tolist(), s.x_scale.tolist(), s.y_offset.tolist(), s.y_scale
+        ([1.0], [1.0], [2.0], 1.0)
+    """
+    d, k = x.shape[1], ys.shape[1]
+    if not standardize:
+        return Scaling(np.zeros(d), np.ones(d), np.zeros(k), 1.0)
+    p = weights / weights.sum()
+    x_offset = p @ x if fit_intercept else np.zeros(d)
+    y_offset = p @ ys if fit_intercept else np.zeros(k)
+    x_scale = np.sqrt(p @ (x - x_offset) ** 2)
+    # Constant columns (or a column of zeros) keep scale 1, as in scikit-learn's scalers.
+    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(x_offset), 1.0)
+    x_scale = np.where(x_scale > tiny, x_scale, 1.0)
+    y_scale = float(np.sqrt(np.mean(p @ (ys - y_offset) ** 2)))
+    if not np.isfinite(y_scale) or y_scale <= 0:
+        y_scale = 1.0
+    return Scaling(x_offset, x_scale, y_offset, y_scale)
+
+
+def scaled_data(x, ys, weights, scaling: Scaling, alpha: float, fit_intercept: bool) -> Problem:
+    """The problem in scaled variables (NumPy float64), unpadded."""
+    total = weights.sum()
+    p = weights / total
+    z = (x - scaling.x_offset) / scaling.x_scale
+    target = (ys - scaling.y_offset) / scaling.y_scale
+    centred = target - p @ target if fit_intercept else target
+    offset = float(np.mean(p @ centred**2))
+    return Problem(
+        z=z,
+        target=target,
+        weights=p,
+        penalty=alpha / (total * scaling.x_scale**2),
+        intercept_mask=np.asarray(1.0 if fit_intercept else 0.0),
+        inv_k=np.asarray(1.0 / ys.shape[1]),
+        offset=np.asarray(LOSS_FLOOR * (offset if offset > 0 else 1.0)),
+    )
+
+
+def padded_shape(n: int, d: int, k: int, *, features: bool = True) -> tuple[int, int, int]:
+    """Shapes to compile for.
+
+    Compiling takes about a second; fitting small data, milliseconds. So problems of at most
+    ``PAD_TINY_ROWS`` rows are padded (zero rows of zero weight, zero feature and target
+    columns) to powers of two of at least ``PAD_TINY_SHAPE``, so that fits on similar data
+    (cross-validation folds, scikit-learn's checks) share compiled code. Larger problems,
+    where compiling is cheap next to running, keep their shape. ``features=False`` pads the
+    rows only.
+
+    Example:
+        >>> padded_shape(100, 3, 1), padded_shape(1000, 40, 1, features=False)
+        ((512, 32, 8), (1024, 40, 1))
+    """
+    if n > PAD_TINY_ROWS:
+        return n, d, k
+    rows = max(PAD_TINY_SHAPE[0], _next_power_of_two(n))
+    if not features:
+        return rows, d, k
+    cols = max(PAD_TINY_SHAPE[1], _next_power_of_two(d))
+    return rows, cols, max(PAD_TINY_SHAPE[2], _next_power_of_two(k))
+
+
+def _next_power_of_two(m: int) -> int:
+    return 1 << (m - 1).bit_length()
+
+
+def _pad_problem(problem: Problem, shape: tuple[int, int, int]) -> Problem:
+    (n, d), k = problem.z.shape, problem.target.shape[1]
+    rows, cols, outs = shape
+    return problem._replace(
+        z=np.pad(problem.z, ((0, rows - n), (0, cols - d))),
+        target=np.pad(problem.target, ((0, rows - n), (0, outs - k))),
+        weights=np.pad(problem.weights, (0, rows - n)),
+        penalty=np.pad(problem.penalty, (0, cols - d)),
+    )
+
+
+def pad_params(params: dict, shape: tuple[int, int, int]) -> dict:
+    """``{"w": (d, k), "b": (k,)}`` padded with zeros to the ``(rows, cols, outs)`` shape."""
+    d, k = params["w"].shape
+    _, cols, outs = shape
+    return {
+        "w": np.pad(params["w"], ((0, cols - d), (0, outs - k))),
+        "b": np.pad(params["b"], (0, outs - k)),
+    }
+
+
+def unpad_params(params: dict, d: int, k: int) -> dict:
+    """The first ``d`` features and ``k`` targets of padded parameters, as NumPy arrays."""
+    return {"w": np.asarray(params["w"])[:d, :k], "b": np.asarray(params["b"])[:k]}
+
+
+def as_dtype(tree: Any, dtype: np.dtype) -> Any:
+    """Every leaf of ``tree`` as a NumPy array of ``dtype``."""
+    return jax.tree_util.tree_map(lambda a: np.asarray(a, dtype=dtype), tree)
+
+
+def build_problem(
+    x, ys, weights, scaling: Scaling, *, alpha: float, fit_intercept: bool, dtype: np.dtype,
+    pad_features: bool = True,
+) -> tuple[Problem, tuple[int, int, int]]:
+    """The scaled problem, padded (see :func:`padded_shape`) and in ``dtype``, and its shape.
+
+    Args:
+        x: features, shape ``(n, d)``, float64.
+        ys: targets, shape ``(n, k)``, float64.
+        weights: non-negative sample weights, shape ``(n,)``.
+        scaling: the change of variables (:func:`fit_scaling`).
+        alpha: the L2 penalty.
+        fit_intercept: whether the intercept is fitted.
+        dtype: the dtype of the optimization.
+        pad_features: pad the feature and target columns too, not only the rows.
+
+    Returns:
+        ``(problem, (rows, cols, outs))``.
+
+    Example:
+        >>> import numpy as np
+        >>> x, ys, w = np.array([[0.0], [1.0]]), np.array([[1.0], [3.0]]), np.ones(2)
+        >>> problem, shape = build_problem(x, ys, w, fit_scaling(x, ys, w, True, True),
+        ...                                alpha=0.0, fit_intercept=True, dtype=np.float64)
+        >>> shape, problem.z.shape, problem.weights.sum()
+        ((512, 32, 8), (512, 32), np.float64(1.0))
+    """
+    problem = scaled_data(x, ys, weights, scaling, alpha, fit_intercept)
+    shape = padded_shape(*x.shape, ys.shape[1], features=pad_features)
+    return as_dtype(_pad_problem(problem, shape), dtype), shape
+
+
+def initial_params(previous, scaling: Scaling, d: int, k: int, fit_intercept: bool) -> dict:
+    """Zeros, or (warm start) the previous solution expressed in the scaled variables.
+
+    ``previous`` is ``(coef_, intercept_, n_features_in_)`` of a fitted estimator, or ``None``.
+    """
+    if previous is not None:
+        coef, intercept, n_features = previous
+        coef = np.asarray(coef, dtype=np.float64).reshape(-1, n_features).T  # (d, k)
+        intercept = np.broadcast_to(np.asarray(intercept, dtype=np.float64), (coef.shape[1],))
+        if coef.shape == (d, k):
+            w = coef * scaling.x_scale[:, None] / scaling.y_scale
+            b = (intercept - scaling.y_offset + scaling.x_offset @ coef) / scaling.y_scale
+            return {"w": w, "b": b if fit_intercept else np.zeros(k)}
+    return {"w": np.zeros((d, k)), "b": np.zeros(k)}
+
+
+def original_units(theta: dict, scaling: Scaling, fit_intercept: bool) -> tuple[Any, Any]:
+    """``(coef (d, k), intercept (k,))``: a scaled solution mapped back to the user's units."""
+    w = np.asarray(theta["w"], dtype=np.float64)
+    b = np.asarray(theta["b"], dtype=np.float64) if fit_intercept else 0.0
+    coef = w * scaling.y_scale / scaling.x_scale[:, None]  # (d, k)
+    intercept = scaling.y_offset + scaling.y_scale * b - scaling.x_offset @ coef
+    if not fit_intercept:
+        intercept = np.zeros_like(intercept)
+    return coef, intercept
