@@ -1,0 +1,181 @@
+"""The checker of ``mseloss(theta, model, x, y)``, the mean squared error."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from dl_workshop._validation import describe, unpack_linear_params
+from dl_workshop.checks import hints
+from dl_workshop.checks.compare import _as_float_array, _close, _flat, _show_params
+from dl_workshop.checks.inputs import (
+    _check_seed,
+    _linear_loss_cases,
+    _loss_case,
+    _LossCase,
+    _sine_model,
+)
+from dl_workshop.checks.runner import (
+    _attempt,
+    _error_fail,
+    _fail,
+    _require_callable,
+    _require_signature,
+    _success,
+)
+from dl_workshop.model import linear_model
+
+_EXERCISE = "mseloss"
+_ARGUMENT_NAMES = ("theta", "model", "x", "y")
+
+
+def check_mseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None = None) -> bool:
+    """Check the learner's ``mseloss(theta, model, x, y)`` against the reference.
+
+    Draws fresh random data on every call and compares the loss value (a scalar) and its
+    gradient with respect to ``theta``, for dict and tuple params, one and several outputs, and a
+    model other than ``linear_model`` (so the loss must use its ``model`` argument). The sign of
+    the residual does not matter: ``(y_pred - y) ** 2`` is accepted.
+
+    Args:
+        fn: the learner's function ``fn(theta, model, x, y) -> scalar``.
+        seed: make the random inputs reproducible (tests); by default fresh ones are drawn.
+
+    Returns:
+        ``True`` (after printing one line) when the function is right.
+
+    Raises:
+        ExerciseError: with what was expected, what came back and a hint.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from dl_workshop.checks import check_mseloss
+        >>> def mseloss(theta, model, x, y):
+        ...     return jnp.mean((y - model(theta, x)) ** 2)
+        >>> check_mseloss(mseloss, seed=0)  # doctest: +ELLIPSIS
+        ✓ mseloss ...
+        True
+    """
+    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
+    rng = _check_seed(seed)
+    _require_callable(fn, _EXERCISE, hints.MSELOSS_DEFINITION)
+    _require_signature(fn, _EXERCISE, hints.MSELOSS_CALL, None, None, None, None)
+    linear_cases = _linear_loss_cases(rng)
+    cases = [*linear_cases, _loss_case(rng, "dict", "scalar", _sine_model)]
+    for case in cases:
+        _check_loss_value(fn, case)
+    for case in linear_cases:
+        _check_loss_gradient(fn, case)
+    return _success(hints.MSELOSS_SUCCESS.format(n_cases=len(cases)))
+
+
+def _args(case: _LossCase) -> tuple[Any, Any, Any, Any]:
+    return (case.theta, case.model, case.x, case.y)
+
+
+def _check_loss_value(fn: Callable[..., Any], case: _LossCase) -> None:
+    """The loss runs, returns one number and the mean squared error's value."""
+    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
+    expected = hints.EXPECTED_LOSS.format(value=case.loss)
+    outcome = _attempt(fn, *_args(case))
+    if not outcome.ok:
+        _require_theta_first(fn, case)
+        got = hints.GOT_CASE_ERROR.format(case=case.description)
+        raise _error_fail(_EXERCISE, expected, got, outcome.value)
+    if outcome.value is None:
+        raise _fail(_EXERCISE, expected, "None", hints.HINT_LOSS_RETURNS_NONE)
+    got = _as_float_array(outcome.value)
+    if got is None:
+        raise _fail(_EXERCISE, expected, describe(outcome.value), hints.HINT_LOSS_NUMBER)
+    if got.shape != ():
+        hint = hints.HINT_PER_SAMPLE if got.shape == np.shape(case.y) else hints.HINT_LOSS_SCALAR
+        raise _fail(_EXERCISE, expected, hints.GOT_ARRAY_SHAPE.format(shape=got.shape), hint)
+    if not _close(got, case.loss):
+        raise _fail(_EXERCISE, expected, _got_loss(got, case), _loss_value_hint(got, case))
+
+
+def _require_theta_first(fn: Callable[..., Any], case: _LossCase) -> None:
+    """A loss that fails as called but gives the right value with its arguments in another
+    order has them in that order."""
+    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
+    args = _args(case)
+    for order in itertools.permutations(range(len(args))):
+        if order == tuple(range(len(args))):
+            continue
+        permuted = _attempt(fn, *(args[i] for i in order))
+        if permuted.ok and permuted.value is not None:
+            got = _as_float_array(permuted.value)
+            if got is not None and got.size == 1 and _close(got.ravel()[0], case.loss):
+                theirs = ", ".join(_ARGUMENT_NAMES[i] for i in order)
+                raise _fail(
+                    _EXERCISE,
+                    hints.EXPECTED_THETA_FIRST,
+                    hints.GOT_PERMUTED.format(order=theirs),
+                    hints.HINT_ARGUMENT_ORDER,
+                )
+
+
+def _got_loss(got: np.ndarray, case: _LossCase) -> str:
+    """The wrong loss value, with its ratio to the right one (when that is not 0)."""
+    ratio = hints.GOT_RATIO.format(ratio=float(got) / case.loss) if case.loss else ""
+    return hints.GOT_LOSS_VALUE.format(value=float(got), ratio=ratio, case=case.description)
+
+
+def _loss_value_hint(got: np.ndarray, case: _LossCase) -> str:
+    """The known mistake whose value ``got`` is, else the likely one."""
+    for candidate, hint in _loss_mistakes(case.residual):
+        if _close(got, candidate):
+            return hint
+    if case.model is not linear_model:
+        w, b = unpack_linear_params(case.theta)
+        linear_value = float(np.mean((case.y - (w * case.x + b)) ** 2))
+        if _close(got, linear_value):
+            return hints.HINT_IGNORES_MODEL
+    return hints.HINT_LOSS_FROM_ARGUMENTS
+
+
+def _loss_mistakes(residual: np.ndarray) -> list[tuple[float, str]]:
+    """The values of the usual wrong losses for these residuals, each with its hint."""
+    mean_sq = float(np.mean(residual**2))
+    mistakes = [
+        (float(np.sum(residual**2)), hints.HINT_SUM_OF_SQUARES),
+        (float(np.sum(residual) ** 2), hints.HINT_SQUARE_OF_SUM),
+        (float(np.mean(residual) ** 2), hints.HINT_SQUARE_OF_MEAN),
+        (float(np.mean(residual)), hints.HINT_NOT_SQUARED),
+        (-float(np.mean(residual)), hints.HINT_NOT_SQUARED),
+        (float(np.mean(np.abs(residual))), hints.HINT_ABSOLUTE),
+        (float(np.sqrt(mean_sq)), hints.HINT_ROOT),
+        (mean_sq / 2, hints.HINT_HALVED),
+        (-mean_sq, hints.HINT_NEGATIVE),
+    ]
+    if residual.ndim == 2:
+        rows = residual.shape[0]
+        per_row = hints.HINT_PER_ROW.format(rows=rows, size=residual.size)
+        mistakes.insert(0, (float(np.sum(residual**2) / rows), per_row))
+    return mistakes
+
+
+def _check_loss_gradient(fn: Callable[..., Any], case: _LossCase) -> None:
+    """jax.grad of the loss runs and gives the reference gradient."""
+    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
+    outcome = _attempt(jax.grad(fn), *_args(case))
+    if not outcome.ok:
+        raise _error_fail(
+            _EXERCISE,
+            hints.EXPECTED_DIFFERENTIABLE_LOSS,
+            hints.GOT_GRAD_MSELOSS_FAILED,
+            outcome.value,
+        )
+    if not _close(_flat(outcome.value), _flat(case.grad), rtol=1e-3):
+        raise _fail(
+            _EXERCISE,
+            hints.EXPECTED_LOSS_GRADIENT.format(
+                gradient=_show_params(case.grad), case=case.description
+            ),
+            _show_params(outcome.value),
+            hints.HINT_LOSS_HIDDEN_GRADIENT,
+        )

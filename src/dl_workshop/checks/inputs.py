@@ -1,0 +1,103 @@
+"""The random inputs the checkers draw, and the reference answers that go with them.
+
+Inputs are fresh on every call unless a seed is given, so that a function that special-cases
+the checker's inputs is caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from dl_workshop._validation import check_int
+from dl_workshop.checks import hints
+from dl_workshop.model import linear_model
+
+# Fixed, small sample counts (values are fresh on every call): JAX compiles each operation once
+# per shape, so fixed shapes keep repeated checks fast. None is 100, the lesson's size, so that a
+# hard-coded 100 is caught.
+_N_MODEL = 9
+_N_LOSS = 11
+
+
+def _check_seed(seed: Any) -> np.random.Generator:
+    if seed is not None:
+        check_int(seed, "seed", minimum=0)
+    # No seed: fresh entropy on every call, so a learner cannot special-case the inputs.
+    return np.random.default_rng(seed)
+
+
+def _signed(rng: np.random.Generator, low: float, high: float, size: Any = None) -> Any:
+    """Random magnitudes in [low, high) with random signs: far from 0 and from each other."""
+    magnitude = rng.uniform(low, high, size)
+    sign = rng.choice([-1.0, 1.0], size)
+    return magnitude * sign
+
+
+def _containers(w: Any, b: Any) -> list[tuple[str, Any]]:
+    return [("dict", {"w": w, "b": b}), ("tuple", (w, b))]
+
+
+def _sine_model(theta: Any, x: Any) -> Any:
+    """A model that is not ``linear_model``, to see whether the loss uses its model argument."""
+    w, b = (theta["w"], theta["b"]) if isinstance(theta, Mapping) else theta
+    return w * jnp.sin(x) + b
+
+
+class _LossCase(NamedTuple):
+    theta: Any
+    model: Callable[..., Any]
+    x: np.ndarray
+    y: np.ndarray
+    description: str
+    loss: float  # the reference mean squared error, computed with NumPy in float64
+    grad: Any  # its gradient, in theta's structure
+    residual: np.ndarray  # y - model(theta, x)
+
+
+def _loss_data(rng: np.random.Generator, form: str) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """Parameters ``w, b`` and data ``x, y`` for one loss case."""
+    if form == "scalar":
+        x = np.sort(rng.uniform(-5.0, 5.0, _N_LOSS))
+        w_true, b_true = float(_signed(rng, 1.0, 3.0)), float(_signed(rng, 2.0, 9.0))
+        y = w_true * x + b_true + rng.normal(size=_N_LOSS)
+        # Start away from the truth, with a clear offset in b, so that the residuals have a
+        # non-zero mean and "square of the mean" differs from "mean of the squares".
+        w, b = w_true + float(_signed(rng, 0.5, 1.5)), b_true + float(_signed(rng, 2.0, 4.0))
+        return w, b, x, y
+    d_in, d_out = 2, 3
+    x = rng.uniform(-5.0, 5.0, (_N_LOSS, d_in))
+    w = _signed(rng, 0.5, 2.0, (d_in, d_out))
+    b = _signed(rng, 1.0, 4.0, (d_out,))
+    y = x @ w + b + _signed(rng, 1.0, 3.0, (_N_LOSS, d_out))
+    return w, b, x, y
+
+
+def _loss_case(rng: np.random.Generator, container: str, form: str, model: Any) -> _LossCase:
+    w, b, x, y = _loss_data(rng, form)
+    features = np.sin(x) if model is _sine_model else x
+    prediction = features @ w + b if form == "matrix" else features * w + b
+    residual = y - prediction
+    # The gradient of mean(residual ** 2) by hand: d loss / d prediction = -2 residual / size.
+    upstream = -2.0 * residual / residual.size
+    if form == "matrix":
+        grad_w, grad_b = features.T @ upstream, upstream.sum(axis=0)
+    else:
+        grad_w, grad_b = float(np.sum(upstream * features)), float(np.sum(upstream))
+    theta = {"w": w, "b": b} if container == "dict" else (w, b)
+    grad = {"w": grad_w, "b": grad_b} if container == "dict" else (grad_w, grad_b)
+    model_name = "linear_model" if model is linear_model else hints.ANOTHER_MODEL
+    description = hints.CASE_DESCRIPTION.format(form=form, container=container, model=model_name)
+    return _LossCase(theta, model, x, y, description, float(np.mean(residual**2)), grad, residual)
+
+
+def _linear_loss_cases(rng: np.random.Generator) -> list[_LossCase]:
+    """Scalar form with dict and tuple params, then matrix form: the loss exercises' cases."""
+    return [
+        _loss_case(rng, "dict", "scalar", linear_model),
+        _loss_case(rng, "tuple", "scalar", linear_model),
+        _loss_case(rng, "dict", "matrix", linear_model),
+    ]
