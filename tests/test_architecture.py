@@ -1,0 +1,175 @@
+"""The layout keeps its promises: layers import downwards only, no cycles, small modules and
+functions (see docs/architecture.md). Read from the source's syntax trees, so function-level
+imports count as much as module-level ones."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "dl_workshop"
+SRC = Path(__file__).resolve().parent.parent / "src" / PACKAGE
+
+#: Layers, lowest first; a module may import modules of its own layer or lower ones only.
+#: A name stands for a module or a subpackage and everything in it.
+LAYERS = [
+    ["_validation", "_precision", "_version"],
+    ["model", "losses", "data", "persistence", "chunks"],
+    ["engine", "checks"],
+    ["objectives", "settings", "fastpath", "multihost"],
+    ["solver"],
+    ["checkpoint"],
+    ["optimization"],
+    ["streaming", "parallel"],
+    ["estimator", "plots", "diagrams"],
+    ["answers", "cli", "__main__", "__init__"],
+]
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join([PACKAGE, *parts])
+
+
+MODULES = {_module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    top = parts[1] if len(parts) > 1 else "__init__"
+    assert top in RANK, f"{module} is in no layer of LAYERS (add it, and to the docs)"
+    return RANK[top]
+
+
+def _resolve(name: str) -> str:
+    """The package module that ``import name`` loads (the longest known prefix)."""
+    parts = name.split(".")
+    while parts and ".".join(parts) not in MODULES:
+        parts.pop()
+    return ".".join(parts)
+
+
+def _targets(node: ast.AST, package: str) -> list[str]:
+    """The module names an import statement loads (``from m import n`` loads ``m.n`` when
+    that is a module, else ``m``)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if node.level:  # relative: from the package, one level up per extra dot
+        anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*anchor, base] if base else anchor)
+    return [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+
+
+def _imports(module: str) -> set[str]:
+    """Every package module that ``module`` imports, anywhere in its code."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for name in _targets(node, package):
+                if name == PACKAGE or name.startswith(PACKAGE + "."):
+                    found.add(_resolve(name))
+    found.discard(module)
+    return found
+
+
+GRAPH = {module: _imports(module) for module in MODULES}
+
+
+def test_every_module_is_in_a_layer():
+    for module in MODULES:
+        _layer(module)
+
+
+def test_imports_flow_downwards_only():
+    upward = [
+        f"{module} (layer {_layer(module)}) imports {target} (layer {_layer(target)})"
+        for module, targets in GRAPH.items()
+        for target in sorted(targets)
+        if _layer(target) > _layer(module)
+    ]
+    assert upward == []
+
+
+def test_no_module_but_the_top_imports_the_package_root():
+    top = {PACKAGE, f"{PACKAGE}.__main__", f"{PACKAGE}.answers"}
+    offenders = [m for m, targets in GRAPH.items() if PACKAGE in targets and m not in top]
+    assert offenders == []
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_cycle():
+    assert _cycle(GRAPH) is None, " -> ".join(_cycle(GRAPH))
+
+
+def test_the_cycle_detector_finds_cycles():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_is_under_the_line_limit(module):
+    lines = len(MODULES[module].read_text().splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{module} has {lines} lines"
+
+
+def _code_lines(node: ast.AST, source: list[str]) -> int:
+    """Lines of a function without its docstring, blank lines and comment-only lines."""
+    skip = set()
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        if isinstance(body[0].value.value, str):
+            skip = set(range(body[0].lineno, body[0].end_lineno + 1))
+    count = 0
+    for number in range(node.lineno, node.end_lineno + 1):
+        text = source[number - 1].strip()
+        if number not in skip and text and not text.startswith("#"):
+            count += 1
+    return count
+
+
+def test_functions_are_under_the_line_limit():
+    long = []
+    for module, path in MODULES.items():
+        source = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(source))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = _code_lines(node, source)
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{module}.{node.name}: {lines} lines")
+    assert long == []
+
+
+def test_code_lines_skip_docstrings_and_comments():
+    source = ['def f():', '    """Doc.', '    more."""', '    # why', '', '    return 1']
+    node = ast.parse("\n".join(source)).body[0]
+    assert _code_lines(node, source) == 2
