@@ -146,9 +146,10 @@ def _code_lines(node: ast.AST, source: list[str]) -> int:
     """Lines of a function without its docstring, blank lines and comment-only lines."""
     skip = set()
     body = node.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        if isinstance(body[0].value.value, str):
-            skip = set(range(body[0].lineno, body[0].end_lineno + 1))
+    first = body[0] if body else None
+    value = getattr(first, "value", None)
+    if isinstance(first, ast.Expr) and isinstance(getattr(value, "value", None), str):
+        skip = set(range(first.lineno, first.end_lineno + 1))
     count = 0
     for number in range(node.lineno, node.end_lineno + 1):
         text = source[number - 1].strip()
