@@ -1,6 +1,6 @@
-"""Build the lesson's two notebooks from their single source, so they can never drift apart.
+"""Build each lesson's two notebooks from its single source, so they can never drift apart.
 
-The source, ``notebooks/source/optimizing_linear_models.py``, is a jupytext "percent" script
+Each source, ``notebooks/source/<lesson>.py`` (:data:`LESSONS`), is a jupytext "percent" script
 holding both versions: a cell tagged ``exercise`` appears only in the exercise notebook (the stub
 the learner fills in), a cell tagged ``solution`` only in the solutions notebook; every other
 cell, including the ``check_...`` call after each exercise, appears in both. An exercise and its
@@ -26,13 +26,26 @@ import jupytext
 import nbformat
 
 HERE = Path(__file__).resolve().parent
+#: The chapter's lessons in order: source stem (``source/<stem>.py``) -> notebooks' stem.
+LESSONS = {
+    "gradient_optimization": "gradient-based-optimization",
+    "optimizing_linear_models": "optimizing-linear-models",
+    "logistic_regression": "logistic-regression",
+}
 SOURCE = HERE / "source" / "optimizing_linear_models.py"
 STEM = "optimizing-linear-models"
-#: version -> (output file, tag of the cells that version leaves out)
-VERSIONS = {
-    "exercises": (HERE / f"{STEM}-exercises.ipynb", "solution"),
-    "solutions": (HERE / f"{STEM}-solutions.ipynb", "exercise"),
-}
+
+
+def versions(stem: str) -> dict[str, tuple[Path, str]]:
+    """version -> (output file, tag of the cells that version leaves out), for a lesson."""
+    return {
+        "exercises": (HERE / f"{stem}-exercises.ipynb", "solution"),
+        "solutions": (HERE / f"{stem}-solutions.ipynb", "exercise"),
+    }
+
+
+#: The first lesson's versions ("Optimizing linear models").
+VERSIONS = versions(STEM)
 METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -83,8 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     stale = []
-    for version, (path, _) in VERSIONS.items():
-        text = render(build(version))
+    outputs = [
+        (version, path, HERE / "source" / f"{source}.py")
+        for source, stem in LESSONS.items()
+        for version, (path, _) in versions(stem).items()
+    ]
+    for version, path, source in outputs:
+        text = render(build(version, source))
         if args.check:
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
                 stale.append(path.name)

@@ -14,14 +14,14 @@ SRC = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 #: A name stands for a module or a subpackage and everything in it.
 LAYERS = [
     ["_validation", "_precision", "_version"],
-    ["model", "losses", "data", "persistence", "chunks"],
+    ["model", "losses", "data", "persistence", "chunks", "sampling", "polynomial", "logistic"],
     ["engine", "checks"],
     ["objectives", "settings", "fastpath", "multihost"],
     ["solver"],
     ["checkpoint"],
     ["optimization"],
     ["streaming", "parallel"],
-    ["estimator", "plots", "diagrams"],
+    ["estimator", "plots", "diagrams", "widgets"],
     ["answers", "cli", "__main__", "__init__"],
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

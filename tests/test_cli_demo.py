@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dl_workshop.cli import main
-from dl_workshop.cli.demo import DEFAULT_OUT, FIGURES
+from dl_workshop.cli.demo import ANIMATION, ANIMATION_FRAMES, DEFAULT_OUT, FIGURES
 from dl_workshop.data import make_y, x
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -108,6 +108,25 @@ def test_help_documents_every_option(capsys):
     for option in ("--out DIR", "--steps N", "--step-size S", "--seed K", "--no-progress"):
         assert option in text
     assert all(name in text for name in FIGURES)
+    assert "--animate" in text and ANIMATION in text
+
+
+def test_animate_writes_the_descent_gif_too(tmp_path, capsys):
+    from PIL import Image
+
+    assert main(["demo", "--out", str(tmp_path), "--no-progress", "--animate"]) == 0
+    stdout = capsys.readouterr().out
+    assert f"wrote 5 figures to {tmp_path}" in stdout
+    assert f"  {ANIMATION} ({ANIMATION_FRAMES} frames)" in stdout
+    assert_figures(tmp_path)
+    with Image.open(tmp_path / ANIMATION) as gif:
+        assert gif.format == "GIF" and gif.n_frames == ANIMATION_FRAMES >= 10
+
+
+def test_without_animate_no_gif_is_written(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--no-progress", "--steps", "300"]) == 0
+    assert not (tmp_path / ANIMATION).exists()
+    assert ANIMATION not in capsys.readouterr().out
 
 
 def run_module(*args, cwd):

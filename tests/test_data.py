@@ -42,3 +42,11 @@ def test_make_y_matrix_form():
 def test_make_y_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_y(x, **kwargs)
+
+
+def test_make_y_without_seed_follows_np_random_seed():
+    np.random.seed(11)
+    first = make_y(x)
+    np.random.seed(11)
+    np.testing.assert_array_equal(make_y(x), first)
+    assert not np.array_equal(make_y(x), first)  # the global generator moved on

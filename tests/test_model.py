@@ -116,3 +116,14 @@ def test_initialize_with_jax_key_is_reproducible():
 def test_initialize_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
         initialize_linear_params(**kwargs)
+
+
+def test_initialize_without_seed_follows_np_random_seed():
+    np.random.seed(11)
+    scalar, matrix = initialize_linear_params(), initialize_linear_params(3, 2)
+    np.random.seed(11)
+    assert initialize_linear_params() == scalar
+    np.testing.assert_array_equal(initialize_linear_params(3, 2)["w"], matrix["w"])
+    # seed= uses its own generator: the same values whatever the global state.
+    np.random.seed(12)
+    assert initialize_linear_params(seed=3) == initialize_linear_params(seed=3)

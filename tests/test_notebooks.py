@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import re
+import time
 from pathlib import Path
 
 import nbformat
@@ -152,3 +153,76 @@ def test_unfilled_exercise_notebook_stops_at_the_first_check_with_its_hint():
     assert info.value.ename == "ExerciseError"
     assert "linear_model is not right yet" in info.value.evalue
     assert "returns None: replace `pass`" in info.value.evalue
+
+
+# --- The chapter's other lessons: built from their sources, and each runs within a minute. ---
+
+#: notebook stem -> (number of checks that pass, texts the run prints, the first failure's texts)
+CHAPTER = {
+    "gradient-based-optimization": (
+        4,
+        ("after 1000 steps: w = -1.5000", "with grad(f): w = -1.5000", "compiled: w = -1.5000"),
+        ("f is not right yet", "your function returns None"),
+    ),
+    "logistic-regression": (
+        4,
+        ("fitted:    w = ", "boundary at x = ", "written out with jnp.log: inf"),
+        ("logistic is not right yet", "your function returns None"),
+    ),
+}
+
+#: Longest a lesson notebook may take to run, kernel start included (seconds).
+CHAPTER_TIME_LIMIT_S = 60
+
+
+def _read_lesson(stem: str, version: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / f"{stem}-{version}.ipynb", as_version=4)
+
+
+@pytest.mark.parametrize("version", ["exercises", "solutions"])
+@pytest.mark.parametrize("stem", CHAPTER)
+def test_chapter_notebooks_are_what_the_generator_builds(builder, stem, version):
+    source = {s: n for n, s in builder.LESSONS.items()}[stem]
+    path, _ = builder.versions(stem)[version]
+    built = builder.render(builder.build(version, NOTEBOOKS / "source" / f"{source}.py"))
+    assert path.read_text(encoding="utf-8") == built, f"{path.name} is stale"
+
+
+@pytest.mark.parametrize("stem", CHAPTER)
+def test_chapter_exercises_have_a_stub_a_solution_and_a_check(stem):
+    exercises, solutions = _read_lesson(stem, "exercises"), _read_lesson(stem, "solutions")
+    names = _exercise_names(exercises, "exercise")
+    assert len(names) == CHAPTER[stem][0]
+    assert names == _exercise_names(solutions, "solution")
+    for index, cell in enumerate(exercises.cells):
+        if "exercise" in cell.metadata.get("tags", []):
+            following = exercises.cells[index + 1]
+            assert re.match(rf"check_{names.pop(0)}\(", following.source), following.source
+    sources = "\n".join(cell.source for cell in solutions.cells)
+    assert "dl_workshop.widgets" in sources and "dl_workshop.answers" not in sources
+
+
+@pytest.mark.parametrize("stem", CHAPTER)
+def test_chapter_filled_in_exercise_notebook_runs_top_to_bottom_within_a_minute(stem):
+    """Filled in, the exercise notebook is cell for cell the solutions notebook, so this runs
+    both; every check passes and the lesson's results are printed."""
+    n_checks, printed, _ = CHAPTER[stem]
+    filled = _filled_in(_read_lesson(stem, "exercises"), _read_lesson(stem, "solutions"))
+    solutions = _read_lesson(stem, "solutions")
+    assert [c.source for c in filled.cells] == [c.source for c in solutions.cells]
+    start = time.perf_counter()
+    text = _stream_text(_execute(filled))
+    elapsed = time.perf_counter() - start
+    assert text.count("\u2713 ") == n_checks, text
+    for expected in printed:
+        assert expected in text, text
+    assert elapsed < CHAPTER_TIME_LIMIT_S, f"{stem} took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("stem", CHAPTER)
+def test_chapter_unfilled_exercise_notebook_stops_at_the_first_check(stem):
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as info:
+        _execute(_read_lesson(stem, "exercises"))
+    assert info.value.ename == "ExerciseError"
+    for expected in CHAPTER[stem][2]:
+        assert expected in info.value.evalue

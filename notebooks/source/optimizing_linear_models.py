@@ -16,6 +16,11 @@
 #
 # Run the cells from top to bottom. If a checker complains, fix your answer and run the answer
 # cell and its checker again.
+#
+# Stuck? `hint("linear_model")` gives a first hint for an exercise, `hint("linear_model", 2)` a
+# more specific one, and `solution("linear_model")` shows our answer. `progress()` lists which
+# exercises you have passed so far. A checker's message ends with `seed=N`: passing that seed,
+# e.g. `check_linear_model(linear_model, seed=N)`, repeats the check on the same inputs.
 
 # %%
 # %matplotlib inline
@@ -35,6 +40,9 @@ from dl_workshop.checks import (
     check_linear_model,
     check_mseloss,
     check_optimization_loop,
+    hint,
+    progress,
+    solution,
 )
 from dl_workshop.data import b_true, make_y, w_true, x
 
@@ -279,7 +287,11 @@ plot_fit(theta, x, y);
 #   `grad(mseloss)` says how to change $\theta$ to make it smaller.
 # * The **optimization routine** is a plain loop: step against the gradient, again and again.
 #
-# The same three ingredients, with a bigger model, are how neural networks are trained.
+# The same three ingredients, with a bigger model, are how neural networks are trained. Where
+# do you stand?
+
+# %%
+progress()
 
 # %% [markdown]
 # ## Linear regression in pictures

@@ -8,6 +8,13 @@ or any optax optimizer.
 
 from dl_workshop._version import __version__
 from dl_workshop.data import b_true, make_y, w_true
+from dl_workshop.logistic import (
+    binary_cross_entropy,
+    dlogistic_loss,
+    logistic,
+    logistic_loss,
+    logistic_model,
+)
 from dl_workshop.losses import dmseloss, mse, mseloss
 from dl_workshop.model import LinearParams, initialize_linear_params, linear_model
 from dl_workshop.optimization import (
@@ -21,6 +28,8 @@ from dl_workshop.optimization import (
     model_optimization_loop,
 )
 from dl_workshop.persistence import load_params, save_params
+from dl_workshop.polynomial import df, f
+from dl_workshop.sampling import noise
 
 # Heavier modules (scikit-learn, matplotlib, pyarrow) load on first use, so that
 # `import dl_workshop` stays quick for the lesson and the CLI.
@@ -28,11 +37,22 @@ _LAZY = {
     "checkpoint": ["CheckpointInfo", "load_checkpoint"],
     "checks": [
         "ExerciseError",
+        "check_descend",
+        "check_df",
+        "check_dfdw",
+        "check_dlogistic_loss",
         "check_dmseloss",
+        "check_f",
         "check_initialize_linear_params",
         "check_linear_model",
+        "check_logistic",
+        "check_logistic_loss",
+        "check_logistic_model",
         "check_mseloss",
         "check_optimization_loop",
+        "hint",
+        "progress",
+        "solution",
     ],
     "data": ["read_table"],
     "diagrams": [
@@ -44,7 +64,13 @@ _LAZY = {
         "draw_matrix_form",
         "draw_neural_diagram",
     ],
-    "estimator": ["GradientDescentRegressor", "load_model", "quadratic_linesearch", "save_model"],
+    "estimator": [
+        "CollinearityWarning",
+        "GradientDescentRegressor",
+        "load_model",
+        "quadratic_linesearch",
+        "save_model",
+    ],
     "fastpath": [
         "LinearMSEObjective",
         "LinearMSEStats",
@@ -52,7 +78,13 @@ _LAZY = {
         "sufficient_statistics",
     ],
     "parallel": ["data_mesh", "fit_sharded", "shard_rows"],
-    "plots": ["plot_fit", "plot_loss", "plot_loss_landscape", "plot_optimizer_paths"],
+    "plots": [
+        "animate_descent",
+        "plot_fit",
+        "plot_loss",
+        "plot_loss_landscape",
+        "plot_optimizer_paths",
+    ],
     "streaming": [
         "MinibatchObjective",
         "fit_stream",
@@ -60,6 +92,7 @@ _LAZY = {
         "shuffle_positions",
         "window_key",
     ],
+    "widgets": ["explore_line", "explore_step_size"],
 }
 _LAZY_OWNER = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -86,18 +119,26 @@ __all__ = [
     "LinearParams",
     "__version__",
     "b_true",
+    "binary_cross_entropy",
+    "df",
+    "dlogistic_loss",
     "dmseloss",
     "estimate_curvature",
+    "f",
     "fit",
     "fit_objective",
     "gradient_descent",
     "initialize_linear_params",
     "linear_model",
     "load_params",
+    "logistic",
+    "logistic_loss",
+    "logistic_model",
     "make_y",
     "model_optimization_loop",
     "mse",
     "mseloss",
+    "noise",
     "save_params",
     "w_true",
     *_LAZY_OWNER,

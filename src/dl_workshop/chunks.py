@@ -1,19 +1,23 @@
-"""Reading ``(x, y)`` in fixed windows of rows from Parquet/CSV files, datasets or iterables.
+"""Reading ``(x, y)`` in fixed windows of rows from Parquet/CSV files, datasets, Dask data or
+iterables.
 
-Only one window (plus one record batch of a file) is in memory at a time; streaming
-(:func:`~dl_workshop.streaming.fit_stream`) steps over the windows one by one.
+Only one window (plus one record batch of a file, or one partition of Dask data) is in memory
+at a time; streaming (:func:`~dl_workshop.streaming.fit_stream`) steps over the windows one by
+one. Dask is imported only when Dask data is given.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dl_workshop._validation import check_int, describe, float_dtype
+from dl_workshop._validation import check_int, check_same_length, describe, float_dtype
 
 __all__ = ["iter_chunks"]
 
@@ -53,20 +57,35 @@ def _open_dataset(source: Any, file_format: str | None) -> Any:
     return ds.dataset(str(path), format=file_format)
 
 
+def _resolve_columns(
+    names: list[str], x_columns: Any, y_columns: Any, what: str = "a file"
+) -> tuple[list, list]:
+    """The x and y column names among ``names`` (x: every other column when not given)."""
+    y_names = _columns(y_columns, "y_columns")
+    if y_names is None:
+        raise ValueError(f"y_columns is required when reading {what}: name the target column(s)")
+    x_names = _columns(x_columns, "x_columns")
+    if x_names is None:
+        x_names = [name for name in names if name not in y_names]
+    missing = [c for c in x_names + y_names if c not in names]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the data; its columns are {names}")
+    return x_names, y_names
+
+
+def _split(values: np.ndarray, n_x: int, x_columns: Any, y_columns: Any) -> tuple[Any, Any]:
+    """Rows of ``[x | y]`` as ``(x, y)``, 1-D where a single column name was given."""
+    x, y = values[:, :n_x], values[:, n_x:]
+    return (
+        x[:, 0] if isinstance(x_columns, str) else x,
+        y[:, 0] if isinstance(y_columns, str) else y,
+    )
+
+
 def _dataset_chunks(
     dataset: Any, x_columns: Any, y_columns: Any, dtype: np.dtype, chunk_size: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    y_names = _columns(y_columns, "y_columns")
-    if y_names is None:
-        raise ValueError("y_columns is required when reading a file: name the target column(s)")
-    x_names = _columns(x_columns, "x_columns")
-    if x_names is None:
-        x_names = [name for name in dataset.schema.names if name not in y_names]
-    missing = [c for c in x_names + y_names if c not in dataset.schema.names]
-    if missing:
-        raise ValueError(
-            f"columns {missing} are not in the data; its columns are {dataset.schema.names}"
-        )
+    x_names, y_names = _resolve_columns(dataset.schema.names, x_columns, y_columns)
     batches = _record_batches(dataset, x_names + y_names, min(max(chunk_size, 1024), 1 << 17))
     for batch in batches:
         if batch.num_rows == 0:
@@ -75,12 +94,7 @@ def _dataset_chunks(
             np.asarray(batch.column(i).to_numpy(zero_copy_only=False), dtype)
             for i in range(batch.num_columns)
         ]
-        x = np.column_stack(cols[: len(x_names)])
-        y = np.column_stack(cols[len(x_names) :])
-        yield (
-            x[:, 0] if isinstance(x_columns, str) else x,
-            y[:, 0] if isinstance(y_columns, str) else y,
-        )
+        yield _split(np.column_stack(cols), len(x_names), x_columns, y_columns)
 
 
 def _record_batches(dataset: Any, columns: list[str], batch_size: int) -> Iterator[Any]:
@@ -107,9 +121,110 @@ def _record_batches(dataset: Any, columns: list[str], batch_size: int) -> Iterat
             yield from reader.iter_batches(batch_size=batch_size, columns=columns)
 
 
+def is_dask(value: Any) -> bool:
+    """Whether ``value`` is a Dask collection (array, DataFrame, Series); never imports Dask."""
+    if "dask" not in sys.modules:  # no Dask object can exist before Dask is imported
+        return False
+    import dask
+
+    return dask.is_dask_collection(value)
+
+
+def as_dask_array(value: Any, name: str) -> Any:
+    """A Dask array of ``value`` (a Dask array, DataFrame or Series, or data in memory that is
+    paired with Dask data), its rows in one column chunk.
+
+    Raises ``TypeError`` for non-numeric data and ``ValueError`` for data neither 1-D nor 2-D,
+    as ``fit`` does for data in memory.
+    """
+    import dask.array as da
+
+    if isinstance(value, da.Array):
+        array = value
+    elif is_dask(value):
+        array = value.to_dask_array()  # a DataFrame or Series: partitions of unknown lengths
+    else:
+        array = da.asarray(value)
+    kind = np.dtype(array.dtype).kind
+    if kind == "b":
+        raise TypeError(f"{name} must be numeric, not boolean; got a Dask array of {array.dtype}")
+    if kind not in "iuf":
+        raise TypeError(f"{name} must be numeric (int or float); got dtype {array.dtype}")
+    if array.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D or 2-D; got shape {tuple(array.shape)}")
+    if array.ndim == 2 and array.numblocks[1] > 1:
+        array = array.rechunk({1: -1})  # part of the same graph: still one read of each block
+    return array
+
+
+def aligned_blocks(x: Any, y: Any) -> list[tuple[Any, Any]]:
+    """``(x, y)`` Dask arrays as a list of delayed ``(x_block, y_block)`` with the same rows.
+
+    ``y`` is rechunked to ``x``'s row chunks when both are known; with unknown chunk sizes (from
+    a DataFrame) the blocks pair up by position, and their lengths are checked on the workers.
+    """
+    known = not (any(map(math.isnan, x.chunks[0])) or any(map(math.isnan, y.chunks[0])))
+    if known:
+        check_same_length(x, y)
+        if y.chunks[0] != x.chunks[0]:
+            y = y.rechunk({0: x.chunks[0]})
+    elif x.numblocks[0] != y.numblocks[0]:
+        raise ValueError(
+            "x and y of unknown lengths must have the same number of partitions; got "
+            f"{x.numblocks[0]} and {y.numblocks[0]}"
+        )
+    x_blocks = x.to_delayed().reshape(-1)
+    y_blocks = y.to_delayed().reshape(-1)
+    return list(zip(x_blocks, y_blocks, strict=True))
+
+
+def is_dask_source(source: Any) -> bool:
+    """Whether ``source`` is Dask data for :func:`iter_chunks`: a Dask DataFrame, or a pair
+    ``(x, y)`` of which at least one is a Dask collection."""
+    if isinstance(source, (tuple, list)) and len(source) == 2:
+        return any(is_dask(part) for part in source)
+    return is_dask(source) and hasattr(source, "columns")
+
+
+def _dask_pair_chunks(source: Any, dtype: np.dtype) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The partitions of Dask ``(x, y)``, computed one at a time (x's and y's together)."""
+    import dask
+
+    x, y = as_dask_array(source[0], "x"), as_dask_array(source[1], "y")
+    for x_block, y_block in aligned_blocks(x, y):
+        x_part, y_part = dask.compute(x_block, y_block)
+        yield np.asarray(x_part, dtype), np.asarray(y_part, dtype)
+
+
+def _dask_frame_chunks(
+    frame: Any, x_columns: Any, y_columns: Any, dtype: np.dtype
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The partitions of a Dask DataFrame (only the columns used), computed one at a time."""
+    names = list(frame.columns)
+    x_names, y_names = _resolve_columns(names, x_columns, y_columns, "a Dask DataFrame")
+    used = frame[x_names + y_names]
+    for i in range(used.npartitions):
+        values = used.get_partition(i).compute().to_numpy(dtype)
+        if len(values):
+            yield _split(values, len(x_names), x_columns, y_columns)
+
+
+def _dask_rows(source: Any) -> int | None:
+    """Rows of Dask data when its chunks say so (a pair of arrays of known shape), else None."""
+    first = source[0] if isinstance(source, (tuple, list)) else source
+    rows = getattr(first, "shape", (math.nan,))[0]
+    return None if not isinstance(rows, int) else rows
+
+
 def is_file_source(source: Any) -> bool:
     """Whether ``source`` is read as a file (a path or a pyarrow dataset), not as an iterable."""
     return isinstance(source, (str, os.PathLike)) or type(source).__module__.startswith("pyarrow")
+
+
+def is_rereadable_source(source: Any) -> bool:
+    """Whether :func:`iter_chunks` reads ``source`` itself, afresh on every call (files and
+    Dask data), rather than iterating over it."""
+    return is_file_source(source) or is_dask_source(source)
 
 
 def iter_chunks(
@@ -126,12 +241,15 @@ def iter_chunks(
     Only one window (plus one record batch of the file) is in memory at a time.
 
     Args:
-        source: a Parquet or CSV file (or folder of them), a ``pyarrow.dataset.Dataset``, or an
-            iterable of ``(x, y)`` chunks (NumPy arrays with the same number of rows).
-        x_columns: input column(s) of a file: a name gives ``x`` of shape ``(rows,)``, a list
-            gives ``(rows, d)``; ``None`` means every column not in ``y_columns``.
-        y_columns: target column(s) of a file: a name gives ``y`` of shape ``(rows,)``, a list
-            gives ``(rows, k)``. Required for files.
+        source: a Parquet or CSV file (or folder of them), a ``pyarrow.dataset.Dataset``, a
+            pair ``(x, y)`` of Dask arrays (or DataFrame and Series), a Dask DataFrame (with
+            ``y_columns``; read one partition at a time), or an iterable of ``(x, y)`` chunks
+            (NumPy arrays with the same number of rows).
+        x_columns: input column(s) of a file or Dask DataFrame: a name gives ``x`` of shape
+            ``(rows,)``, a list gives ``(rows, d)``; ``None`` means every column not in
+            ``y_columns``.
+        y_columns: target column(s) of a file or Dask DataFrame: a name gives ``y`` of shape
+            ``(rows,)``, a list gives ``(rows, k)``. Required for files and DataFrames.
         chunk_size: rows per window, >= 1 (the last window may be shorter).
         dtype: ``"float32"`` or ``"float64"``; ``None`` uses JAX's default float.
         format: ``"parquet"`` or ``"csv"``; ``None`` infers it from the file suffix.
@@ -150,17 +268,38 @@ def iter_chunks(
     """
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     target = float_dtype(dtype)
+    # A generator, so that every error surfaces when the first window is read, as it always has.
+    raw = _raw_chunks(source, x_columns, y_columns, chunk_size, target, format)
+    yield from _windows_of_rows(raw, chunk_size, target)
+
+
+def _raw_chunks(source, x_columns, y_columns, chunk_size, target, file_format) -> Iterable[Any]:
+    """The chunks of ``source`` as they come (record batches, partitions or the user's)."""
     if is_file_source(source):
-        raw: Iterable[Any] = _dataset_chunks(
-            _open_dataset(source, format), x_columns, y_columns, target, chunk_size
+        return _dataset_chunks(
+            _open_dataset(source, file_format), x_columns, y_columns, target, chunk_size
         )
-    elif isinstance(source, Iterable):
-        raw = source
-    else:
+    if is_dask_source(source):
+        if isinstance(source, (tuple, list)):
+            return _dask_pair_chunks(source, target)
+        return _dask_frame_chunks(source, x_columns, y_columns, target)
+    if is_dask(source):
         raise TypeError(
-            "source must be a file path, a pyarrow dataset or an iterable of (x, y) chunks; got "
-            f"{describe(source)}"
+            "source as Dask data must be a pair (x, y) of Dask arrays or a Dask DataFrame "
+            f"with y_columns; got {describe(source)}"
         )
+    if isinstance(source, Iterable):
+        return source
+    raise TypeError(
+        "source must be a file path, a pyarrow dataset or an iterable of (x, y) chunks; got "
+        f"{describe(source)}"
+    )
+
+
+def _windows_of_rows(
+    raw: Iterable[Any], chunk_size: int, target: np.dtype
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``raw``'s chunks checked and regrouped into windows of exactly ``chunk_size`` rows."""
     pending_x: list[np.ndarray] = []
     pending_y: list[np.ndarray] = []
     held = 0
@@ -193,7 +332,10 @@ def iter_chunks(
 
 
 def count_rows(source: Any, file_format: str | None) -> int | None:
-    """Rows in a Parquet source from its metadata (cheap); ``None`` when unknown."""
+    """Rows in a Parquet source from its metadata, or in Dask arrays from their chunks (cheap);
+    ``None`` when unknown."""
+    if is_dask_source(source):
+        return _dask_rows(source)
     try:
         dataset = _open_dataset(source, file_format)
         if dataset.format.default_extname == "parquet":

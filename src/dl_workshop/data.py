@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from dl_workshop._validation import as_data, check_int, check_positive, describe, numeric_numpy
+from dl_workshop._validation import as_data, check_positive, describe, numeric_numpy
 from dl_workshop.model import linear_model
+from dl_workshop.sampling import generator
 
 __all__ = ["b_true", "make_y", "read_table", "w_true"]
 
@@ -43,7 +44,8 @@ def make_y(
         w: the true weights (default the lesson's ``w_true = 2``).
         b: the true bias (default the lesson's ``b_true = 20``).
         noise: standard deviation of the noise, ``>= 0`` (``0`` gives the exact line).
-        seed: seed of the noise; the same seed gives the same ``y``.
+        seed: seed of the noise; the same seed gives the same ``y``. Without it the noise
+            comes from NumPy's global generator, so ``np.random.seed(...)`` makes it repeatable.
 
     Returns:
         A NumPy float array of shape ``(n,)`` or ``(n, d_out)``.
@@ -54,14 +56,13 @@ def make_y(
         array([-16.        , -15.69696903])
     """
     noise = check_positive(noise, "noise", allow_zero=True)
-    if seed is not None:
-        check_int(seed, "seed", minimum=0)
+    # Validated (and the generator chosen) before the work, so a bad seed fails first.
+    rng = generator(seed)
     inputs = as_data(x, "x")
     for name, value in (("w", w), ("b", b)):
         if not np.all(np.isfinite(numeric_numpy(value, name))):
             raise ValueError(f"{name} must be finite; got {describe(value)}")
     clean = np.asarray(linear_model({"w": w, "b": b}, inputs), dtype=np.float64)
-    rng = np.random.default_rng(seed)
     return clean + noise * rng.normal(size=clean.shape)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
 from dl_workshop._validation import as_array, check_int, describe, unpack_linear_params
+from dl_workshop.sampling import generator
 
 __all__ = ["LinearParams", "initialize_linear_params", "linear_model"]
 
@@ -124,7 +125,9 @@ def initialize_linear_params(
             lesson's scalar form: ``w`` and ``b`` are single floats.
         n_outputs: number of outputs ``d_out``. ``None`` with ``n_inputs`` given means one
             output: ``w`` of shape ``(n_inputs,)`` and a scalar ``b``.
-        seed: seed for NumPy's generator; the same seed gives the same parameters.
+        seed: seed for NumPy's generator; the same seed gives the same parameters. Without
+            ``seed`` and ``key`` the values come from NumPy's global generator, so
+            ``np.random.seed(...)`` (the lesson's ``npr.seed``) makes them repeatable.
         key: a JAX PRNG key (``jax.random.key(0)``), used instead of ``seed``.
 
     Returns:
@@ -166,9 +169,7 @@ def initialize_linear_params(
         w = np.asarray(jax.random.normal(w_key, w_shape))
         b = np.asarray(jax.random.normal(b_key, b_shape))
     else:
-        if seed is not None:
-            check_int(seed, "seed", minimum=0)
-        rng = np.random.default_rng(seed)
+        rng = generator(seed)
         w = rng.normal(size=w_shape)
         b = rng.normal(size=b_shape)
     if not w_shape:

@@ -8,7 +8,10 @@ The result is the one-device result up to the order of floating-point additions.
 
 Multi-host: after ``jax.distributed.initialize()`` in every process, ``jax.devices()`` lists the
 devices of all hosts; build the mesh from them and assemble each host's rows with
-``jax.make_array_from_process_local_data`` (see ``docs/multihost.md``).
+``jax.make_array_from_process_local_data`` (see ``docs/multihost.md``). Every process must hold
+the same number of rows: :func:`fit_sharded` (and ``fit``) first check that the processes agree
+(:func:`~dl_workshop.multihost.check_process_shards`) and raise the same ``ValueError`` on every
+process when they do not.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from dl_workshop._precision import precision
 from dl_workshop._validation import as_data, check_same_length, describe, float_dtype
+from dl_workshop.multihost import check_process_shards
 from dl_workshop.optimization import FitResult, fit
 
 __all__ = ["data_mesh", "fit_sharded", "shard_rows"]
@@ -124,6 +128,11 @@ def fit_sharded(
     Returns:
         A :class:`~dl_workshop.FitResult`, as :func:`~dl_workshop.fit` returns.
 
+    Raises:
+        ValueError: among others, on every process when arrays assembled across processes
+            (``jax.make_array_from_process_local_data``) have different numbers of rows in
+            different processes.
+
     Example:
         >>> import numpy as np
         >>> from dl_workshop import linear_model, mseloss
@@ -133,6 +142,8 @@ def fit_sharded(
         >>> round(float(result.theta["w"]), 2), round(float(result.theta["b"]), 2)
         (3.0, 1.0)
     """
+    # Before anything computes on arrays spread over processes that might disagree on them.
+    check_process_shards(x, y)
     mesh = data_mesh() if mesh is None else mesh
     dtype = options.get("dtype")
     with precision(float_dtype(dtype)):

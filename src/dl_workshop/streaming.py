@@ -25,7 +25,7 @@ import optax
 
 from dl_workshop._precision import precision
 from dl_workshop._validation import as_params, check_callable, check_int, check_model
-from dl_workshop.chunks import count_rows, is_file_source, iter_chunks
+from dl_workshop.chunks import count_rows, is_rereadable_source, iter_chunks
 from dl_workshop.engine.divergence import DivergenceError
 from dl_workshop.engine.result import FitResult
 from dl_workshop.objectives.choose import placed_problem
@@ -112,16 +112,18 @@ def fit_stream(
         theta: starting parameters (any pytree the model accepts); not modified.
         model: ``model(theta, x) -> predictions``.
         loss: ``loss(theta, model, x, y) -> scalar``.
-        source: a Parquet or CSV file (or folder), a ``pyarrow.dataset.Dataset``, or an iterable
-            of ``(x, y)`` NumPy chunks; for ``n_epochs > 1`` it must be re-iterable (a list, or
-            an object whose ``__iter__`` starts over), not a one-shot iterator.
+        source: a Parquet or CSV file (or folder), a ``pyarrow.dataset.Dataset``, Dask data (a
+            pair ``(x, y)`` of Dask arrays, or a Dask DataFrame with ``y_columns``: one
+            partition in memory at a time, computed where Dask runs), or an iterable of
+            ``(x, y)`` NumPy chunks; for ``n_epochs > 1`` it must be re-iterable (a list, or an
+            object whose ``__iter__`` starts over), not a one-shot iterator.
         batch_size: rows per step, >= 1.
         n_epochs: passes over the data, >= 1.
         step_size: learning rate of plain SGD, > 0 (ignored when ``optimizer`` is given).
         seed: shuffling seed, an integer in ``[0, 2**32)``.
         chunk_size: rows read and shuffled at a time (memory scales with it), >= 1.
-        x_columns: input column(s) of a file (see :func:`iter_chunks`).
-        y_columns: target column(s) of a file; required for files.
+        x_columns: input column(s) of a file or Dask DataFrame (see :func:`iter_chunks`).
+        y_columns: target column(s) of a file or Dask DataFrame; required for them.
         format: ``"parquet"`` or ``"csv"``; ``None`` infers it from the suffix.
         optimizer: an optax optimizer instead of plain SGD.
         tol: stop when the relative improvement of the batch loss stays below ``tol`` for
@@ -166,7 +168,7 @@ def _check_stream(source, batch_size, n_epochs, chunk_size, x_columns, y_columns
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     n_epochs = check_int(n_epochs, "n_epochs", minimum=1)
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
-    if not is_file_source(source) and n_epochs > 1 and iter(source) is source:
+    if not is_rereadable_source(source) and n_epochs > 1 and iter(source) is source:
         raise TypeError(ONE_SHOT_SOURCE)
     return _Stream(source, batch_size, n_epochs, chunk_size, x_columns, y_columns, file_format)
 
@@ -215,7 +217,8 @@ def _solve_window(settings, stream, params, objective, window, t, carry):
 
 
 def _solve_stream(settings: FitSettings, stream: _Stream, params: Any, objective: Any):
-    total_rows = count_rows(stream.source, stream.format) if is_file_source(stream.source) else None
+    source = stream.source
+    total_rows = count_rows(source, stream.format) if is_rereadable_source(source) else None
     carry, loss_parts, last, t = _Carry(), [], None, 0
     bar, started = None, time.perf_counter()
     try:

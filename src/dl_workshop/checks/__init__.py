@@ -16,21 +16,71 @@ text), :mod:`~dl_workshop.checks.compare` (comparing and showing values),
 :mod:`~dl_workshop.checks.inputs` (the random inputs and their reference answers) and one module
 per exercise: :mod:`~dl_workshop.checks.exercise_linear_model`,
 :mod:`~dl_workshop.checks.exercise_init`, :mod:`~dl_workshop.checks.exercise_mseloss`,
-:mod:`~dl_workshop.checks.exercise_dmseloss` and :mod:`~dl_workshop.checks.exercise_loop`.
+:mod:`~dl_workshop.checks.exercise_dmseloss` and :mod:`~dl_workshop.checks.exercise_loop`; for
+the chapter's other lessons :mod:`~dl_workshop.checks.exercise_polynomial` (``f``, ``df``,
+``descend``, ``dfdw``) and :mod:`~dl_workshop.checks.exercise_logistic` (``logistic``,
+``logistic_model``, ``logistic_loss``, ``dlogistic_loss``), with their texts in
+:mod:`~dl_workshop.checks.hints_chapter`.
+
+**On request.** :func:`hint` (``hint("mseloss", 2)``: hint 2, gentle to specific),
+:func:`solution` (the reference solution's source, from the lesson's notebook source) and
+:func:`progress` (each exercise ``"passed"``, ``"failed"`` or ``"not attempted"`` in this
+kernel). Every failure message ends with ``seed=N``; ``check_x(fn, seed=N)`` draws the same
+inputs and gives the same message. :class:`ExerciseError` is an ``AssertionError``, so a check
+also works as an nbgrader or otter-grader test cell; ``dl-workshop grade`` grades whole
+notebooks (:mod:`~dl_workshop.checks.grade`).
+
+**Adding an exercise.** Write its checker so that its work runs inside
+``with registry.checking("<name>", seed=seed) as rng:`` (the inputs drawn from ``rng``), and
+register an entry in the module of its lesson, as
+:mod:`~dl_workshop.checks.optimizing_linear_models` does::
+
+    from dl_workshop.checks.registry import Exercise, register
+
+    register(Exercise("<name>", "<lesson source stem>", check_x, (gentle_hint, specific_hint)))
+
+then import that module below. Its solution and stub are the cells tagged ``solution`` /
+``exercise`` and ``ex-<name>`` in ``notebooks/source/<lesson>.py``, copied into
+:mod:`~dl_workshop.checks.solution_sources` by ``python notebooks/build_solutions.py``.
 """
 
+# Each lesson's module registers its exercises when imported (hint, solution, progress, grade).
+from dl_workshop.checks import optimizing_linear_models  # noqa: F401
+
+# isort: split
+# The chapter's other lessons register after the first one (exercises() keeps that order).
+from dl_workshop.checks import gradient_optimization, logistic_regression  # noqa: F401
 from dl_workshop.checks.exercise_dmseloss import check_dmseloss
 from dl_workshop.checks.exercise_init import check_initialize_linear_params
 from dl_workshop.checks.exercise_linear_model import check_linear_model
+from dl_workshop.checks.exercise_logistic import (
+    check_dlogistic_loss,
+    check_logistic,
+    check_logistic_loss,
+    check_logistic_model,
+)
 from dl_workshop.checks.exercise_loop import check_optimization_loop
 from dl_workshop.checks.exercise_mseloss import check_mseloss
+from dl_workshop.checks.exercise_polynomial import check_descend, check_df, check_dfdw, check_f
+from dl_workshop.checks.registry import hint, progress, solution
 from dl_workshop.checks.runner import ExerciseError
 
 __all__ = [
     "ExerciseError",
+    "check_descend",
+    "check_df",
+    "check_dfdw",
+    "check_dlogistic_loss",
     "check_dmseloss",
+    "check_f",
     "check_initialize_linear_params",
     "check_linear_model",
+    "check_logistic",
+    "check_logistic_loss",
+    "check_logistic_model",
     "check_mseloss",
     "check_optimization_loop",
+    "hint",
+    "progress",
+    "solution",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dl_workshop._validation import describe
+from dl_workshop._validation import describe, unpack_linear_params
 from dl_workshop.checks import hints
 from dl_workshop.checks.compare import (
     _as_float_array,
@@ -17,12 +17,14 @@ from dl_workshop.checks.compare import (
     _show,
     _show_params,
 )
-from dl_workshop.checks.inputs import _check_seed, _linear_loss_cases, _LossCase
+from dl_workshop.checks.inputs import _linear_loss_cases, _LossCase
+from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     _attempt,
     _error_fail,
     _fail,
     _require_callable,
+    _require_signature,
     _success,
 )
 
@@ -40,13 +42,14 @@ def check_dmseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None 
 
     Args:
         fn: the learner's function ``fn(theta, model, x, y) -> gradient shaped like theta``.
-        seed: make the random inputs reproducible (tests); by default fresh ones are drawn.
+        seed: draw the same random inputs as the check whose message ended with ``seed=N``;
+            by default fresh ones are drawn.
 
     Returns:
         ``True`` (after printing one line) when the function is right.
 
     Raises:
-        ExerciseError: with what was expected, what came back and a hint.
+        ExerciseError: with what was expected, what came back, a hint and the seed.
 
     Example:
         >>> import jax
@@ -57,12 +60,22 @@ def check_dmseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None 
         True
     """
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    rng = _check_seed(seed)
-    _require_gradient_function(fn)
-    cases = _linear_loss_cases(rng)
-    for case in cases:
-        _check_gradient_case(fn, case)
-    return _success(hints.DMSELOSS_SUCCESS.format(n_cases=len(cases)))
+    with checking(_EXERCISE, seed=seed) as rng:
+        _require_gradient_function(fn)
+        _require_signature(
+            fn,
+            _EXERCISE,
+            hints.DMSELOSS_CALL,
+            None,
+            None,
+            None,
+            None,
+            hint=hints.HINT_GRADIENT_SIGNATURE,
+        )
+        cases = _linear_loss_cases(rng)
+        for case in cases:
+            _check_gradient_case(fn, case)
+        return _success(hints.DMSELOSS_SUCCESS.format(n_cases=len(cases)))
 
 
 def _require_gradient_function(fn: Any) -> None:
@@ -92,6 +105,7 @@ def _check_gradient_case(fn: Callable[..., Any], case: _LossCase) -> None:
     if value is None:
         raise _fail(_EXERCISE, expected, "None", hints.HINT_GRADIENT_RETURNS_NONE)
     _reject_a_loss(value, case, expected)
+    _reject_other_arguments(value, case, expected)
     _require_structure(value, case, expected)
     got, want = _flat(value), _flat(case.grad)
     if got.shape != want.shape:
@@ -118,6 +132,36 @@ def _reject_a_loss(value: Any, case: _LossCase, expected: str) -> None:
         and _same_structure(value[1], case.theta)
     ):
         raise _fail(_EXERCISE, expected, hints.GOT_VALUE_AND_GRAD, hints.HINT_VALUE_AND_GRAD)
+
+
+def _reject_other_arguments(value: Any, case: _LossCase, expected: str) -> None:
+    """A gradient with respect to x or y (or to several arguments) names its ``argnums``."""
+    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
+    if (
+        isinstance(value, tuple)
+        and len(value) >= 2
+        and _same_structure(value[0], case.theta)
+        and not _same_structure(value, case.theta)
+    ):
+        argument = hints.SEVERAL_ARGUMENTS
+        got = hints.GOT_GRADIENT_OF.format(argument=argument, value=describe(value))
+        hint = hints.HINT_ARGNUMS.format(argument=argument, argnums=hints.SEVERAL_ARGNUMS)
+        raise _fail(_EXERCISE, expected, got, hint)
+    got = _as_float_array(value) if not isinstance(value, (dict, tuple, list)) else None
+    if got is None or got.ndim == 0:
+        return
+    # d loss / d y is 2 (y - y_pred) / size; d loss / d x is that times -w, summed over outputs.
+    w, _ = unpack_linear_params(case.theta)
+    by_y = 2.0 * case.residual / case.residual.size
+    by_x = -by_y * w if np.ndim(w) == 0 else -by_y @ np.asarray(w).T
+    for argument, argnums, gradient in (("y", 3, by_y), ("x", 2, by_x)):
+        if got.shape == gradient.shape and _close(got, gradient, rtol=_GRAD_RTOL):
+            raise _fail(
+                _EXERCISE,
+                expected,
+                hints.GOT_GRADIENT_OF.format(argument=argument, value=_show(got)),
+                hints.HINT_ARGNUMS.format(argument=argument, argnums=argnums),
+            )
 
 
 def _require_structure(value: Any, case: _LossCase, expected: str) -> None:

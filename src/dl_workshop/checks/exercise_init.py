@@ -11,7 +11,8 @@ import numpy as np
 from dl_workshop._validation import describe
 from dl_workshop.checks import hints
 from dl_workshop.checks.compare import _as_float_array, _same_values
-from dl_workshop.checks.inputs import _N_MODEL, _check_seed, _signed
+from dl_workshop.checks.inputs import _N_MODEL, _containers, _signed
+from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     _attempt,
     _error_fail,
@@ -39,7 +40,8 @@ def check_initialize_linear_params(
 ) -> bool:
     """Check the learner's ``initialize_linear_params()``: random starting values ``model`` takes.
 
-    Calls ``fn()`` twice and checks that it returns numbers (floats, so ``jax.grad`` can
+    First checks that ``model`` returns something (an unfinished model is named as the fault),
+    then calls ``fn()`` twice and checks that it returns numbers (floats, so ``jax.grad`` can
     differentiate them) in a structure ``model`` accepts, giving one prediction per input, and
     that two calls give different random values.
 
@@ -47,13 +49,13 @@ def check_initialize_linear_params(
         fn: the learner's function, called with no arguments, returning ``theta``.
         model: the ``linear_model`` the parameters must work with; pass the learner's own to
             check the two fit together. Default: the package's :func:`~dl_workshop.linear_model`.
-        seed: make the checker's random data reproducible (tests).
+        seed: draw the same random data as the check whose message ended with ``seed=N``.
 
     Returns:
         ``True`` (after printing one line) when the function is right.
 
     Raises:
-        ExerciseError: with what was expected, what came back and a hint.
+        ExerciseError: with what was expected, what came back, a hint and the seed.
 
     Example:
         >>> import numpy.random as npr
@@ -65,20 +67,32 @@ def check_initialize_linear_params(
         True
     """
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    rng = _check_seed(seed)
-    _require_callable(fn, _EXERCISE, hints.INIT_DEFINITION)
-    model = linear_model if model is None else model
-    _require_callable(model, _MODEL_ARGUMENT, hints.INIT_MODEL_EXAMPLE)
-    theta = _first_params(fn)
-    leaves = _require_numbers(theta)
-    x = np.sort(rng.uniform(-5.0, 5.0, _N_MODEL))
-    prediction = _require_model_takes(model, theta, leaves, x)
-    _require_one_prediction_per_input(prediction, theta, len(x))
-    _require_finite_floats(theta, leaves)
-    _require_fresh_values(fn, theta)
-    y = x * float(_signed(rng, 1.0, 3.0)) + float(_signed(rng, 2.0, 9.0))
-    _require_differentiable(theta, model, x, y)
-    return _success(hints.INIT_SUCCESS.format(kind=type(theta).__name__))
+    with checking(_EXERCISE, seed=seed) as rng:
+        _require_callable(fn, _EXERCISE, hints.INIT_DEFINITION)
+        model = linear_model if model is None else model
+        _require_callable(model, _MODEL_ARGUMENT, hints.INIT_MODEL_EXAMPLE)
+        x = np.sort(rng.uniform(-5.0, 5.0, _N_MODEL))
+        # The learner's own model may be unfinished: then it, not the parameters, is at fault.
+        _require_model_predicts(model, x)
+        theta = _first_params(fn)
+        leaves = _require_numbers(theta)
+        prediction = _require_model_takes(model, theta, leaves, x)
+        _require_one_prediction_per_input(prediction, theta, len(x))
+        _require_finite_floats(theta, leaves)
+        _require_fresh_values(fn, theta)
+        y = x * float(_signed(rng, 1.0, 3.0)) + float(_signed(rng, 2.0, 9.0))
+        _require_differentiable(theta, model, x, y)
+        return _success(hints.INIT_SUCCESS.format(kind=type(theta).__name__))
+
+
+def _require_model_predicts(model: Callable[..., Any], x: np.ndarray) -> None:
+    """A model that returns None for dict and tuple parameters alike is still a stub."""
+    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
+    outcomes = [_attempt(model, theta, x) for _, theta in _containers(1.5, -0.5)]
+    if all(outcome.ok and outcome.value is None for outcome in outcomes):
+        raise _fail(
+            _EXERCISE, hints.EXPECTED_MODEL_PREDICTS, hints.GOT_MODEL_NONE, hints.HINT_FINISH_MODEL
+        )
 
 
 def _first_params(fn: Callable[[], Any]) -> Any:

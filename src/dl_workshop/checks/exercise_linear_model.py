@@ -12,7 +12,8 @@ import numpy as np
 from dl_workshop._validation import describe
 from dl_workshop.checks import hints
 from dl_workshop.checks.compare import _as_float_array, _close, _flat, _show, _show_params
-from dl_workshop.checks.inputs import _N_MODEL, _check_seed, _containers, _signed
+from dl_workshop.checks.inputs import _N_MODEL, _containers, _signed
+from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     ExerciseError,
     _attempt,
@@ -29,6 +30,13 @@ _EXERCISE = "linear_model"
 
 #: The forms each value of ``form`` checks, in order.
 _FORMS = {"scalar": ("scalar",), "matrix": ("matrix",), "both": ("scalar", "matrix")}
+
+#: The exercises (see :mod:`~dl_workshop.checks.registry`) a check of each form is a check of.
+_EXERCISES = {
+    "scalar": ("linear_model",),
+    "matrix": ("linear_model_matrix",),
+    "both": ("linear_model", "linear_model_matrix"),
+}
 
 #: Random cases per form.
 _CASES_PER_FORM = 2
@@ -60,13 +68,14 @@ def check_linear_model(
         form: ``"scalar"`` (the lesson's exercise: scalar ``w`` and ``b``, ``x`` of shape
             ``(n,)``), ``"matrix"`` (``w`` of shape ``(d_in, d_out)``, ``b`` of shape
             ``(d_out,)``, ``x`` of shape ``(n, d_in)``) or ``"both"``.
-        seed: make the random inputs reproducible (tests); by default fresh ones are drawn.
+        seed: draw the same random inputs as the check whose message ended with ``seed=N``;
+            by default fresh ones are drawn.
 
     Returns:
         ``True`` (after printing one line) when the function is right.
 
     Raises:
-        ExerciseError: with what was expected, what came back and a hint.
+        ExerciseError: with what was expected, what came back, a hint and the seed.
         ValueError: if ``form`` is not one of the three forms.
 
     Example:
@@ -80,18 +89,20 @@ def check_linear_model(
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
     if form not in _FORMS:
         raise ValueError(hints.BAD_FORM.format(form=form))
-    rng = _check_seed(seed)
-    _require_callable(fn, _EXERCISE, hints.MODEL_DEFINITION)
-    _require_signature(fn, _EXERCISE, hints.MODEL_CALL, None, None)
-    accepted: set[str] = set()
-    for which in _FORMS[form]:
-        for _ in range(_CASES_PER_FORM):
-            accepted.update(_check_model_case(fn, _model_case(rng, which)))
-    kinds = " and ".join(hints.PARAMS_KIND.format(container=c) for c in sorted(accepted))
-    message = hints.MODEL_SUCCESS.format(
-        n_cases=len(_FORMS[form]) * _CASES_PER_FORM, forms=" and ".join(_FORMS[form]), kinds=kinds
-    )
-    return _success(message)
+    with checking(*_EXERCISES[form], seed=seed) as rng:
+        _require_callable(fn, _EXERCISE, hints.MODEL_DEFINITION)
+        _require_signature(fn, _EXERCISE, hints.MODEL_CALL, None, None)
+        accepted: set[str] = set()
+        for which in _FORMS[form]:
+            for _ in range(_CASES_PER_FORM):
+                accepted.update(_check_model_case(fn, _model_case(rng, which)))
+        kinds = " and ".join(hints.PARAMS_KIND.format(container=c) for c in sorted(accepted))
+        message = hints.MODEL_SUCCESS.format(
+            n_cases=len(_FORMS[form]) * _CASES_PER_FORM,
+            forms=" and ".join(_FORMS[form]),
+            kinds=kinds,
+        )
+        return _success(message)
 
 
 def _model_case(rng: np.random.Generator, form: str) -> _ModelCase:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from dl_workshop._validation import describe, unpack_linear_params
-from dl_workshop.checks import hints
+from dl_workshop._validation import describe
+from dl_workshop.checks import hints, hints_steps, loop_steps
 from dl_workshop.checks.compare import _as_float_array, _close, _same_structure, _same_values
-from dl_workshop.checks.inputs import _check_seed, _containers, _signed
+from dl_workshop.checks.inputs import _containers, _signed
+from dl_workshop.checks.loop_steps import EXERCISE as _EXERCISE
+from dl_workshop.checks.loop_steps import FirstStep, LoopData, loss_and_grad, wb
+from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     _attempt,
     _error_fail,
@@ -24,7 +27,7 @@ from dl_workshop.checks.runner import (
 from dl_workshop.losses import mseloss
 from dl_workshop.model import linear_model
 
-_EXERCISE = "the optimization loop"
+_NAME = "model_optimization_loop"
 
 #: Steps the optimization-loop checker asks for: few, so that a slow Python loop stays quick.
 _LOOP_STEPS = 25
@@ -35,21 +38,14 @@ _N_LOOP = 30
 #: Recorded losses are compared loosely: the learner's loss may run in float32.
 _LOSS_RTOL = 1e-3
 
+#: The starting point is drawn again (at most this often) until both gradient entries are
+#: larger than 1 and differ by a factor of 1.5 or more, so that a mix-up of the two shows.
+_MAX_DRAWS = 50
+_MIN_GRADIENT = 1.0
+_MIN_GRADIENT_RATIO = 1.5
 
-class _LoopData(NamedTuple):
-    x: np.ndarray
-    y: np.ndarray
-    w0: float  # the starting parameters, away from the line the data scatter around
-    b0: float
-
-
-class _FirstStep(NamedTuple):
-    theta0: Any  # the starting theta the loop accepted (dict, else tuple)
-    theta1: Any  # theta after one step
-    loss0: float  # the loss at theta0 and at theta1
-    loss1: float
-    delta: np.ndarray  # theta1 - theta0 as [w, b]
-    grad0: np.ndarray  # the gradient at theta0 as [d/dw, d/db]
+#: The step size given to a loop with a ``step_size`` argument, as a fraction of 2 / L.
+_STEP_FRACTION = 0.25
 
 
 def check_optimization_loop(
@@ -60,22 +56,26 @@ def check_optimization_loop(
     """Check the learner's optimization loop ``fn(theta, model, loss, x, y, n_steps=...)``.
 
     Runs the loop on fresh random data with :func:`~dl_workshop.linear_model` and
-    :func:`~dl_workshop.mseloss`, for 1 step and for a few (25) steps (few, so that a slow Python
+    :func:`~dl_workshop.mseloss`, for 1, 2 and a few (25) steps (few, so that a slow Python
     loop still checks quickly), and checks that it returns ``(losses, theta)`` with one loss per
-    step, that the first step moves theta downhill, that the recorded losses are the losses of
-    the parameters along the way, and that the loss falls. A diverging loop is told whether its
-    step size is above the largest stable one, ``2 / L``.
+    step; that after one step every parameter moved against its own gradient with one step size
+    (inferred from the step; a loop with a ``step_size`` argument is given one); that the second
+    step starts where the first ended and uses the gradient there; that the run ends where
+    gradient descent with that step size ends; and that the recorded losses are those of the
+    parameters along the way. A diverging loop is told whether its step size is above the
+    largest stable one, ``2 / L``.
 
     Args:
-        fn: the learner's loop, ``fn(theta, model, loss, x, y, n_steps=...) -> (losses, theta)``,
-            with its own step size. It is given dict params, and tuple params if dicts fail.
-        seed: make the random inputs reproducible (tests); by default fresh ones are drawn.
+        fn: the learner's loop, ``fn(theta, model, loss, x, y, n_steps=...) -> (losses, theta)``.
+            It is given dict params, and tuple params if dicts fail.
+        seed: draw the same random inputs as the check whose message ended with ``seed=N``;
+            by default fresh ones are drawn.
 
     Returns:
         ``True`` (after printing one line) when the loop is right.
 
     Raises:
-        ExerciseError: with what was expected, what came back and a hint.
+        ExerciseError: with what was expected, what came back, a hint and the seed.
 
     Example:
         >>> from dl_workshop import model_optimization_loop
@@ -85,17 +85,24 @@ def check_optimization_loop(
         True
     """
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    rng = _check_seed(seed)
-    _require_callable(fn, _EXERCISE, hints.LOOP_DEFINITION)
-    _require_loop_signature(fn)
-    data = _loop_data(rng)
-    # One step first: it reveals the update's direction and size without a long run.
-    first = _first_step(fn, data)
-    losses, final_loss = _full_run(fn, first.theta0, data)
-    _require_no_divergence(losses, final_loss, first, data)
-    _require_recorded_losses(losses, first)
-    message = hints.LOOP_SUCCESS.format(start=first.loss0, end=final_loss, n_steps=_LOOP_STEPS)
-    return _success(message)
+    with checking(_NAME, seed=seed) as rng:
+        _require_callable(fn, _EXERCISE, hints.LOOP_DEFINITION)
+        _require_loop_signature(fn)
+        data = _loop_data(rng)
+        # One step first: it reveals each parameter's update without a long run.
+        first = _first_step(fn, data)
+        _second_step(fn, first, data)
+        losses, theta = _full_run(fn, first, data)
+        final_loss, _ = loss_and_grad(wb(theta), data.x, data.y)
+        _require_no_divergence(losses, final_loss, first, data)
+        path = loop_steps.reference_path(first, data, _LOOP_STEPS)
+        loop_steps.require_path_end(theta, path)
+        _require_recorded_losses(losses, first)
+        loop_steps.require_losses_along(losses, path, data)
+        message = hints.LOOP_SUCCESS.format(
+            start=first.loss0, end=final_loss, n_steps=_LOOP_STEPS
+        )
+        return _success(message)
 
 
 def _require_loop_signature(fn: Callable[..., Any]) -> None:
@@ -113,41 +120,47 @@ def _require_loop_signature(fn: Callable[..., Any]) -> None:
         pass
 
 
-def _loop_data(rng: np.random.Generator) -> _LoopData:
+def _loop_data(rng: np.random.Generator) -> LoopData:
     x = np.sort(rng.uniform(-5.0, 5.0, _N_LOOP))
     w_true, b_true = float(_signed(rng, 1.0, 3.0)), float(_signed(rng, 5.0, 20.0))
     y = w_true * x + b_true + rng.normal(size=_N_LOOP)
-    w0, b0 = w_true + float(_signed(rng, 1.0, 2.0)), b_true + float(_signed(rng, 2.0, 5.0))
-    return _LoopData(x, y, w0, b0)
+    for _ in range(_MAX_DRAWS):
+        w0, b0 = w_true + float(_signed(rng, 1.0, 2.0)), b_true + float(_signed(rng, 2.0, 5.0))
+        gradient = np.abs(loss_and_grad(np.array([w0, b0]), x, y)[1])
+        ratio = max(gradient) / min(gradient)
+        if min(gradient) > _MIN_GRADIENT and ratio >= _MIN_GRADIENT_RATIO:
+            break
+    step_size = float(f"{_STEP_FRACTION * 2.0 / loop_steps.curvature(x):.2g}")
+    return LoopData(x, y, w0, b0, step_size)
 
 
-def _wb(theta: Any) -> np.ndarray:
-    w, b = unpack_linear_params(theta)
-    return np.array([np.asarray(w, dtype=float).item(), np.asarray(b, dtype=float).item()])
+def _takes_step_size(fn: Callable[..., Any]) -> bool:
+    try:
+        parameter = inspect.signature(fn).parameters.get("step_size")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
 
 
-def _scalar_loss_and_grad(theta: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean squared error of the scalar-form line and its gradient ``[d/dw, d/db]`` (NumPy)."""
-    w, b = _wb(theta)
-    residual = y - (w * x + b)
-    upstream = -2.0 * residual / residual.size
-    return float(np.mean(residual**2)), np.array([np.sum(upstream * x), np.sum(upstream)])
-
-
-def _loop_result(fn: Callable[..., Any], theta: Any, data: _LoopData, n_steps: int) -> _Outcome:
+def _loop_result(fn: Callable[..., Any], theta: Any, data: LoopData, n_steps: int) -> _Outcome:
     # A deep copy: a loop that updates theta in place must not change the checker's copy.
     theta = copy.deepcopy(theta)
-    return _attempt(fn, theta, linear_model, mseloss, data.x, data.y, n_steps=n_steps)
+    options = {"step_size": data.step_size} if _takes_step_size(fn) else {}
+    return _attempt(fn, theta, linear_model, mseloss, data.x, data.y, n_steps=n_steps, **options)
 
 
-def _first_step(fn: Callable[..., Any], data: _LoopData) -> _FirstStep:
-    """One step, with dict params (tuple params if dicts fail): one loss, theta moves downhill."""
+def _first_step(fn: Callable[..., Any], data: LoopData) -> FirstStep:
+    """One step, with dict params (tuple params if dicts fail): one loss, a gradient step."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
     attempts = []
     for _label, theta0 in _containers(data.w0, data.b0):
         outcome = _loop_result(fn, theta0, data, 1)
         attempts.append((theta0, outcome))
-        if outcome.ok:
+        # A loop that never ends is not given a second container to run forever on.
+        if outcome.ok or isinstance(outcome.value, TimeoutError):
             break
     theta0, one_step = attempts[-1]
     if not one_step.ok:
@@ -168,22 +181,7 @@ def _first_step(fn: Callable[..., Any], data: _LoopData) -> _FirstStep:
             hints.GOT_UNCHANGED,
             hints.HINT_THETA_NOT_UPDATED,
         )
-    return _require_downhill(theta0, theta1, data)
-
-
-def _require_downhill(theta0: Any, theta1: Any, data: _LoopData) -> _FirstStep:
-    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    loss0, grad0 = _scalar_loss_and_grad(theta0, data.x, data.y)
-    loss1, _ = _scalar_loss_and_grad(theta1, data.x, data.y)
-    delta = np.subtract(_wb(theta1), _wb(theta0))
-    if float(np.dot(delta, grad0)) > 0:
-        raise _fail(
-            _EXERCISE,
-            hints.EXPECTED_DOWNHILL.format(loss=loss0),
-            hints.GOT_UPHILL.format(loss=loss1),
-            hints.HINT_UPDATE_SIGN,
-        )
-    return _FirstStep(theta0, theta1, loss0, loss1, delta, grad0)
+    return loop_steps.first_step(theta0, theta1, data)
 
 
 def _unpack_loop_result(value: Any, theta0: Any, n_steps: int) -> tuple[np.ndarray, Any]:
@@ -201,7 +199,7 @@ def _unpack_loop_result(value: Any, theta0: Any, n_steps: int) -> tuple[np.ndarr
     if array is None:
         got = hints.GOT_LOSSES.format(losses=describe(losses))
         raise _fail(_EXERCISE, expected, got, hints.HINT_LOSSES_NUMBERS)
-    if not _attempt(_wb, theta).ok:
+    if not _attempt(wb, theta).ok:
         got = hints.GOT_THETA.format(theta=describe(theta))
         raise _fail(_EXERCISE, expected, got, hints.HINT_RETURN_THETA)
     return np.atleast_1d(array), theta
@@ -215,27 +213,43 @@ def _loop_length_hint(got: int, n_steps: int) -> str:
     return hints.HINT_N_STEPS.format(got=got, n_steps=n_steps)
 
 
-def _full_run(fn: Callable[..., Any], theta0: Any, data: _LoopData) -> tuple[np.ndarray, float]:
-    """A few steps from ``theta0``: one loss per step; the losses and the final theta's loss."""
+def _run(fn: Callable[..., Any], first: FirstStep, data: LoopData, n_steps: int) -> tuple:
+    """``n_steps`` steps from the first step's start: one loss per step; losses and theta."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    run = _loop_result(fn, theta0, data, _LOOP_STEPS)
+    run = _loop_result(fn, first.theta0, data, n_steps)
     if not run.ok:
-        expected = hints.EXPECTED_RESULT_AFTER.format(n_steps=_LOOP_STEPS)
+        expected = hints.EXPECTED_RESULT_AFTER.format(n_steps=n_steps)
         raise _error_fail(_EXERCISE, expected, hints.GOT_AN_ERROR, run.value)
-    losses, theta = _unpack_loop_result(run.value, theta0, _LOOP_STEPS)
-    if len(losses) != _LOOP_STEPS:
+    losses, theta = _unpack_loop_result(run.value, first.theta0, n_steps)
+    if len(losses) != n_steps:
+        if len(losses) == 1 and loop_steps.moved_once(theta, first):
+            hint = hints_steps.HINT_RETURN_IN_LOOP
+        else:
+            hint = _loop_length_hint(len(losses), n_steps)
         raise _fail(
             _EXERCISE,
-            hints.EXPECTED_LOSS_PER_STEP.format(n_steps=_LOOP_STEPS),
+            hints.EXPECTED_LOSS_PER_STEP.format(n_steps=n_steps),
             hints.GOT_N_LOSSES_OR_ONE.format(n=len(losses)),
-            _loop_length_hint(len(losses), _LOOP_STEPS),
+            hint,
         )
-    final_loss, _ = _scalar_loss_and_grad(theta, data.x, data.y)
-    return losses, final_loss
+    return losses, theta
+
+
+def _second_step(fn: Callable[..., Any], first: FirstStep, data: LoopData) -> None:
+    """Two steps: the second starts where the first ended and uses the gradient there."""
+    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
+    _, theta2 = _run(fn, first, data, 2)
+    loop_steps.require_second_step(theta2, first, data)
+
+
+def _full_run(fn: Callable[..., Any], first: FirstStep, data: LoopData) -> tuple:
+    """A few steps from the start: the recorded losses and the final theta."""
+    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
+    return _run(fn, first, data, _LOOP_STEPS)
 
 
 def _require_no_divergence(
-    losses: np.ndarray, final_loss: float, first: _FirstStep, data: _LoopData
+    losses: np.ndarray, final_loss: float, first: FirstStep, data: LoopData
 ) -> None:
     """Finite losses, and a final loss no higher than the start's."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
@@ -244,20 +258,17 @@ def _require_no_divergence(
         raise _fail(_EXERCISE, hints.EXPECTED_LOSS_TO_FALL, got, _divergence_hint(first, data))
 
 
-def _divergence_hint(first: _FirstStep, data: _LoopData) -> str:
+def _divergence_hint(first: FirstStep, data: LoopData) -> str:
     """Whether the first step's size is above 2 / L, the largest stable one on this data."""
-    x = data.x
-    hessian = 2.0 * np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
-    curvature = float(np.max(np.linalg.eigvalsh(hessian)))
-    step = -float(np.dot(first.delta, first.grad0)) / float(np.dot(first.grad0, first.grad0))
-    if step > 2.0 / curvature:
+    curvature = loop_steps.curvature(data.x)
+    if first.eta > 2.0 / curvature:
         return hints.HINT_STEP_TOO_LARGE.format(
-            step=step, limit=2 / curvature, curvature=curvature, suggested=1 / curvature
+            step=first.eta, limit=2 / curvature, curvature=curvature, suggested=1 / curvature
         )
     return hints.HINT_LOSS_GROWS
 
 
-def _require_recorded_losses(losses: np.ndarray, first: _FirstStep) -> None:
+def _require_recorded_losses(losses: np.ndarray, first: FirstStep) -> None:
     """The losses recorded are those of theta along the way, and they fall."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
     if np.ptp(losses) == 0:

@@ -12,13 +12,8 @@ import numpy as np
 from dl_workshop._validation import describe, unpack_linear_params
 from dl_workshop.checks import hints
 from dl_workshop.checks.compare import _as_float_array, _close, _flat, _show_params
-from dl_workshop.checks.inputs import (
-    _check_seed,
-    _linear_loss_cases,
-    _loss_case,
-    _LossCase,
-    _sine_model,
-)
+from dl_workshop.checks.inputs import _linear_loss_cases, _loss_case, _LossCase, _sine_model
+from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     _attempt,
     _error_fail,
@@ -32,6 +27,15 @@ from dl_workshop.model import linear_model
 _EXERCISE = "mseloss"
 _ARGUMENT_NAMES = ("theta", "model", "x", "y")
 
+#: Relative tolerance of the loss value. A float32 mean of these few squares is within about
+#: 2e-6 of the float64 reference (the residuals are >= 1 against targets <= 30), while float16
+#: arithmetic is off by 1e-4 to 5e-4, and "nearly right" answers by more: tests pin both sides.
+_VALUE_RTOL = 1e-5
+
+#: A wrong loss within this fraction of the right one is "nearly" right (float16, a rounding,
+#: a small extra term): the values must agree to the comparison's 1e-4.
+_NEARLY = 0.05
+
 
 def check_mseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None = None) -> bool:
     """Check the learner's ``mseloss(theta, model, x, y)`` against the reference.
@@ -43,13 +47,14 @@ def check_mseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None =
 
     Args:
         fn: the learner's function ``fn(theta, model, x, y) -> scalar``.
-        seed: make the random inputs reproducible (tests); by default fresh ones are drawn.
+        seed: draw the same random inputs as the check whose message ended with ``seed=N``;
+            by default fresh ones are drawn.
 
     Returns:
         ``True`` (after printing one line) when the function is right.
 
     Raises:
-        ExerciseError: with what was expected, what came back and a hint.
+        ExerciseError: with what was expected, what came back, a hint and the seed.
 
     Example:
         >>> import jax.numpy as jnp
@@ -61,16 +66,16 @@ def check_mseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None =
         True
     """
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    rng = _check_seed(seed)
-    _require_callable(fn, _EXERCISE, hints.MSELOSS_DEFINITION)
-    _require_signature(fn, _EXERCISE, hints.MSELOSS_CALL, None, None, None, None)
-    linear_cases = _linear_loss_cases(rng)
-    cases = [*linear_cases, _loss_case(rng, "dict", "scalar", _sine_model)]
-    for case in cases:
-        _check_loss_value(fn, case)
-    for case in linear_cases:
-        _check_loss_gradient(fn, case)
-    return _success(hints.MSELOSS_SUCCESS.format(n_cases=len(cases)))
+    with checking(_EXERCISE, seed=seed) as rng:
+        _require_callable(fn, _EXERCISE, hints.MSELOSS_DEFINITION)
+        _require_signature(fn, _EXERCISE, hints.MSELOSS_CALL, None, None, None, None)
+        linear_cases = _linear_loss_cases(rng)
+        cases = [*linear_cases, _loss_case(rng, "dict", "scalar", _sine_model)]
+        for case in cases:
+            _check_loss_value(fn, case)
+        for case in linear_cases:
+            _check_loss_gradient(fn, case)
+        return _success(hints.MSELOSS_SUCCESS.format(n_cases=len(cases)))
 
 
 def _args(case: _LossCase) -> tuple[Any, Any, Any, Any]:
@@ -83,7 +88,9 @@ def _check_loss_value(fn: Callable[..., Any], case: _LossCase) -> None:
     expected = hints.EXPECTED_LOSS.format(value=case.loss)
     outcome = _attempt(fn, *_args(case))
     if not outcome.ok:
-        _require_theta_first(fn, case)
+        # Trying other argument orders would let a function that never ends run 23 times more.
+        if not isinstance(outcome.value, TimeoutError):
+            _require_theta_first(fn, case)
         got = hints.GOT_CASE_ERROR.format(case=case.description)
         raise _error_fail(_EXERCISE, expected, got, outcome.value)
     if outcome.value is None:
@@ -94,7 +101,7 @@ def _check_loss_value(fn: Callable[..., Any], case: _LossCase) -> None:
     if got.shape != ():
         hint = hints.HINT_PER_SAMPLE if got.shape == np.shape(case.y) else hints.HINT_LOSS_SCALAR
         raise _fail(_EXERCISE, expected, hints.GOT_ARRAY_SHAPE.format(shape=got.shape), hint)
-    if not _close(got, case.loss):
+    if not _close(got, case.loss, rtol=_VALUE_RTOL):
         raise _fail(_EXERCISE, expected, _got_loss(got, case), _loss_value_hint(got, case))
 
 
@@ -121,7 +128,9 @@ def _require_theta_first(fn: Callable[..., Any], case: _LossCase) -> None:
 
 def _got_loss(got: np.ndarray, case: _LossCase) -> str:
     """The wrong loss value, with its ratio to the right one (when that is not 0)."""
-    ratio = hints.GOT_RATIO.format(ratio=float(got) / case.loss) if case.loss else ""
+    near = case.loss and abs(float(got) / case.loss - 1.0) < _NEARLY
+    # A ratio of about 1 would print as "1 x": the hint gives the difference instead.
+    ratio = hints.GOT_RATIO.format(ratio=float(got) / case.loss) if case.loss and not near else ""
     return hints.GOT_LOSS_VALUE.format(value=float(got), ratio=ratio, case=case.description)
 
 
@@ -135,6 +144,9 @@ def _loss_value_hint(got: np.ndarray, case: _LossCase) -> str:
         linear_value = float(np.mean((case.y - (w * case.x + b)) ** 2))
         if _close(got, linear_value):
             return hints.HINT_IGNORES_MODEL
+    off = abs(float(got) / case.loss - 1.0) if case.loss else np.inf
+    if off < _NEARLY:
+        return hints.HINT_LOSS_NEARLY.format(percent=100 * off)
     return hints.HINT_LOSS_FROM_ARGUMENTS
 
 

@@ -13,6 +13,8 @@ FAILURE = "{exercise} is not right yet.\n  Expected: {expected}\n  Got:      {go
 SUCCESS = "\u2713 {message}"
 STILL_RUNNING = "still running after {seconds:g} s"
 GOT_AN_ERROR = "an error: "
+#: The last line of every failure: the seed that draws the same inputs again.
+SEED_LINE = "\n  Same random inputs again: seed={seed}"
 
 HINT_NUMPY_IN_JAX = (
     "JAX cannot differentiate through NumPy: a NumPy function (np....) received a value "
@@ -158,6 +160,8 @@ GOT_FROM_MODEL = "{got} from linear_model(theta, x) with theta = {theta}"
 GOT_DTYPE = "{theta} with a {dtype} value"
 GOT_SAME_TWICE = "the same values twice: {theta}"
 GOT_GRAD_MSELOSS_FAILED = "jax.grad(mseloss) failed: "
+EXPECTED_MODEL_PREDICTS = "a linear_model that returns predictions, to try the parameters on"
+GOT_MODEL_NONE = "linear_model(theta, x) returns None"
 
 HINT_NO_ARGUMENTS = (
     "the lesson calls initialize_linear_params() with no arguments: draw the random "
@@ -166,6 +170,10 @@ HINT_NO_ARGUMENTS = (
 HINT_INIT_RETURNS_NONE = (
     "your function returns None: replace `pass` with `return` and the parameters, "
     "e.g. return {'w': npr.normal(), 'b': npr.normal()}."
+)
+HINT_FINISH_MODEL = (
+    "your linear_model still returns None, so no parameters can be tried on it: finish "
+    "linear_model first (check_linear_model), run its cell, then run this check again."
 )
 HINT_NOT_A_NUMBER = "every parameter must be a number; the structure holds something else."
 HINT_SINGLE_NUMBERS = (
@@ -236,6 +244,11 @@ HINT_LOSS_FROM_ARGUMENTS = (
     "compute y_pred = model(theta, x) from the arguments passed in (not global "
     "variables), then jnp.mean((y - y_pred) ** 2)."
 )
+HINT_LOSS_NEARLY = (
+    "your loss is nearly the mean squared error ({percent:.2g}% off) but not quite: compute "
+    "exactly jnp.mean((y - y_pred) ** 2), in float32 or float64 (not float16), with no "
+    "extra terms or rounding."
+)
 HINT_SUM_OF_SQUARES = (
     "you sum the squared errors instead of averaging them: use jnp.mean (the sum grows "
     "with the number of samples, and so would the step size you need)."
@@ -277,6 +290,7 @@ HINT_LOSS_HIDDEN_GRADIENT = (
 # ----------------------------------------------------------------------------------------------
 
 DMSELOSS_DEFINITION = "dmseloss = grad(mseloss)"
+DMSELOSS_CALL = "dmseloss(theta, model, x, y)"
 DMSELOSS_SUCCESS = (
     "dmseloss matches jax.grad of the reference loss on {n_cases} fresh random inputs "
     "(dict and tuple params, one and several outputs)."
@@ -287,6 +301,9 @@ EXPECTED_GRADIENT = "{structure} = {gradient} ({case})"
 DICT_GRADIENT = "a dict {'w': dw, 'b': db}"
 TUPLE_GRADIENT = "a tuple (dw, db)"
 GOT_VALUE_AND_GRAD = "a pair (loss, gradient)"
+GOT_GRADIENT_OF = "the gradient with respect to {argument}: {value}"
+SEVERAL_ARGUMENTS = "theta and other arguments at once"
+SEVERAL_ARGNUMS = "(0, ...)"
 
 HINT_GRADIENT_CALLED = (
     "dmseloss must be the gradient *function*, grad(mseloss), not the gradient "
@@ -307,6 +324,15 @@ HINT_VALUE_AND_GRAD = (
 HINT_GRADIENT_STRUCTURE = (
     "the gradient must have the same structure as theta (jax.grad does this for "
     "you): a dict for dict params, a tuple for tuple params."
+)
+HINT_GRADIENT_SIGNATURE = (
+    "dmseloss takes the arguments of mseloss, theta, model, x and y: define it from the "
+    "lesson's four-argument mseloss, dmseloss = grad(mseloss)."
+)
+HINT_ARGNUMS = (
+    "that is the gradient with respect to {argument}: grad(mseloss, argnums={argnums}) "
+    "differentiates the argument that argnums names. Leave argnums out, dmseloss = "
+    "grad(mseloss), to differentiate with respect to theta, the first argument."
 )
 HINT_GRADIENT_SHAPES = "each gradient entry must have the shape of its parameter."
 HINT_GRADIENT_SIGN = (
@@ -420,3 +446,15 @@ HINT_LOSS_ARGUMENTS = (
 HINT_RECORD_CURRENT = (
     "record the loss of the current theta at every step, after computing it afresh."
 )
+
+# ----------------------------------------------------------------------------------------------
+# Hints and solutions on request, progress
+# ----------------------------------------------------------------------------------------------
+
+HINT_HEADER = "Hint {n} of {total} for {name}: {hint}"
+LAST_HINT_NOTE = "\n(That is the last hint, {total} of {total}; solution(...) shows our answer.)"
+BAD_HINT_NUMBER = "n must be an integer >= 1; got {n!r}"
+UNKNOWN_EXERCISE = "unknown exercise {name!r}; the exercises are: {known}"
+NO_SOLUTION = "no reference solution is recorded for {name!r}"
+TOO_FEW_HINTS = "exercise {name!r} needs at least {n} hints, from gentle to specific"
+PROGRESS_HEADER = ("exercise", "status")

@@ -1,11 +1,13 @@
 """The random inputs the checkers draw, and the reference answers that go with them.
 
 Inputs are fresh on every call unless a seed is given, so that a function that special-cases
-the checker's inputs is caught.
+the checker's inputs is caught; every call draws from one seed, which a failure message names so
+that the same inputs can be drawn again.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -21,6 +23,23 @@ from dl_workshop.model import linear_model
 # hard-coded 100 is caught.
 _N_MODEL = 9
 _N_LOSS = 11
+
+#: A loss case's starting point is drawn again (at most this often) until the mean of the
+#: residuals' absolute values exceeds the absolute value of their mean by this fraction of it.
+_MAX_DRAWS = 100
+_SIGN_MIX = 0.1
+
+
+#: Seeds drawn when none is given lie below this: short enough to copy from a message.
+_SEED_RANGE = 10**6
+
+
+def _replay_seed(seed: Any) -> int:
+    """``seed`` validated, or a freshly drawn one: the one number that fixes a check's inputs."""
+    if seed is not None:
+        return check_int(seed, "seed", minimum=0)
+    # Fresh entropy on every call, so a learner cannot special-case the inputs.
+    return secrets.randbelow(_SEED_RANGE)
 
 
 def _check_seed(seed: Any) -> np.random.Generator:
@@ -65,8 +84,15 @@ def _loss_data(rng: np.random.Generator, form: str) -> tuple[Any, Any, np.ndarra
         w_true, b_true = float(_signed(rng, 1.0, 3.0)), float(_signed(rng, 2.0, 9.0))
         y = w_true * x + b_true + rng.normal(size=_N_LOSS)
         # Start away from the truth, with a clear offset in b, so that the residuals have a
-        # non-zero mean and "square of the mean" differs from "mean of the squares".
-        w, b = w_true + float(_signed(rng, 0.5, 1.5)), b_true + float(_signed(rng, 2.0, 4.0))
+        # non-zero mean and "square of the mean" differs from "mean of the squares"; and with
+        # residuals of both signs (drawn again until there are), so that "mean of the errors"
+        # differs clearly from "mean of their absolute values".
+        for _ in range(_MAX_DRAWS):
+            w, b = w_true + float(_signed(rng, 0.5, 1.5)), b_true + float(_signed(rng, 2.0, 4.0))
+            residual = y - (w * x + b)
+            mean_abs = float(np.mean(np.abs(residual)))
+            if mean_abs - abs(float(np.mean(residual))) >= _SIGN_MIX * mean_abs:
+                break
         return w, b, x, y
     d_in, d_out = 2, 3
     x = rng.uniform(-5.0, 5.0, (_N_LOSS, d_in))

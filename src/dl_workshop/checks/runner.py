@@ -43,8 +43,10 @@ _MAX_ERROR_LINE = 160
 class ExerciseError(AssertionError):
     """An exercise answer that does not match the reference, with a hint about the likely cause.
 
-    A subclass of ``AssertionError``, so a failed check reads like a failed test. The message has
-    three parts: what was expected, what came back and a hint.
+    A subclass of ``AssertionError``, so a failed check reads like a failed test, and a check
+    works as a test cell of nbgrader or otter-grader. The message has three parts, what was
+    expected, what came back and a hint, then the seed that draws the same inputs again
+    (``seed=N``, its last line).
 
     Example:
         >>> from dl_workshop.checks import ExerciseError, check_linear_model
@@ -115,6 +117,24 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def learner_time_limit(seconds: float) -> Iterator[None]:
+    """Give each call of learner code at most ``seconds`` inside the block (the grader's
+    per-cell timeout), instead of the default 30 s.
+
+    Example:
+        >>> from dl_workshop.checks.runner import learner_time_limit
+        >>> with learner_time_limit(5.0):
+        ...     pass
+    """
+    global _TIME_LIMIT_S
+    previous, _TIME_LIMIT_S = _TIME_LIMIT_S, float(seconds)
+    try:
+        yield
+    finally:
+        _TIME_LIMIT_S = previous
+
+
 class _Outcome(NamedTuple):
     ok: bool
     value: Any  # the return value, or the exception raised
@@ -165,8 +185,11 @@ def _require_callable(fn: Any, exercise: str, example: str) -> None:
         raise _fail(exercise, expected, describe(fn), hints.HINT_NOT_CALLABLE)
 
 
-def _require_signature(fn: Callable[..., Any], exercise: str, example: str, *args: Any) -> None:
-    """Fail early, with the expected signature, when ``fn`` cannot take the lesson's arguments."""
+def _require_signature(
+    fn: Callable[..., Any], exercise: str, example: str, *args: Any, hint: str | None = None
+) -> None:
+    """Fail early, with the expected signature, when ``fn`` cannot take the lesson's arguments
+    (``hint``: the advice, by default to give it exactly the lesson's arguments)."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
     try:
         signature = inspect.signature(fn)
@@ -180,5 +203,5 @@ def _require_signature(fn: Callable[..., Any], exercise: str, example: str, *arg
             exercise,
             hints.EXPECTED_CALLED_AS.format(example=example),
             hints.GOT_SIGNATURE.format(signature=f"{name}{signature}"),
-            hints.HINT_SIGNATURE.format(example=example),
+            hint or hints.HINT_SIGNATURE.format(example=example),
         ) from None

@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 
 from dl_workshop import _version
-from dl_workshop.cli import demo, fit
+from dl_workshop.cli import demo, fit, grade
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = [demo, fit]
+COMMANDS = [demo, fit, grade]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dl-workshop",
         description="Gradient-based optimization of linear models with JAX: the lesson's demo, "
-        "fitting your own data, predicting with a saved model.",
+        "fitting your own data, predicting with a saved model, grading learners' notebooks.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version.__version__}")
     parser.add_argument(

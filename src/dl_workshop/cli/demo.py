@@ -2,7 +2,8 @@
 
 Fits ``y = w x + b`` to the lesson's 100 noisy points (``x = linspace(-5, 5, 100)``,
 ``w_true = 2``, ``b_true = 20``) with compiled gradient descent, prints learned vs least-squares
-vs true parameters and the losses, and writes five PNG figures into the output folder.
+vs true parameters and the losses, and writes five PNG figures into the output folder (with
+``--animate`` also ``descent.gif``, the path moving over the loss bowl beside the loss curve).
 
 The steps are plain functions (:func:`fit_lesson`, :func:`least_squares`,
 :func:`write_figures`) so that ``benchmarks/bench_demo.py`` can time each phase.
@@ -17,13 +18,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_OUT", "FIGURES", "fit_lesson", "least_squares", "register", "run"]
+__all__ = [
+    "ANIMATION",
+    "ANIMATION_FRAMES",
+    "DEFAULT_OUT",
+    "FIGURES",
+    "fit_lesson",
+    "least_squares",
+    "register",
+    "run",
+    "write_animation",
+]
 
 #: Output folder (relative to the current directory) when ``--out`` is not given.
 DEFAULT_OUT = "dl-workshop-demo"
 
 #: The files the demo writes, in the order it writes them.
 FIGURES = ("loss.png", "fit.png", "landscape.png", "matrix_form.png", "neural_diagram.png")
+
+#: The animation ``--animate`` writes, and its number of frames (fewer if fewer path points).
+ANIMATION = "descent.gif"
+ANIMATION_FRAMES = 16
 
 #: About this many points of the parameter path are recorded for the bowl figure.
 PATH_POINTS = 200
@@ -41,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "w_true = 2, b_true = 20) with gradient descent; print learned vs least-squares vs true "
         "parameters and the mean squared error; write the loss curve, the fit, the loss bowl "
         "with the optimizer's path and the two diagrams of the model as PNG files.",
-        epilog=f"Files written into --out: {', '.join(FIGURES)}.",
+        epilog=f"Files written into --out: {', '.join(FIGURES)} (and {ANIMATION} with "
+        "--animate).",
     )
     parser.add_argument(
         "--out",
@@ -62,6 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--seed", type=int, default=0, metavar="K", help="seed of the data noise and the start"
+    )
+    parser.add_argument(
+        "--animate",
+        action="store_true",
+        help=f"also write {ANIMATION}: the path moving over the loss bowl beside the loss curve "
+        f"({ANIMATION_FRAMES} frames)",
     )
     parser.add_argument(
         "--no-progress",
@@ -160,6 +182,23 @@ def write_figures(out: Path, x: np.ndarray, y: np.ndarray, result: Any) -> list[
     return written
 
 
+def write_animation(out: Path, x: np.ndarray, y: np.ndarray, result: Any) -> tuple[Path, int]:
+    """Write :data:`ANIMATION` into ``out``; return its path and its number of frames.
+
+    Example:
+        >>> import tempfile
+        >>> x, y, result = fit_lesson(300, 0.01, 0)
+        >>> path, frames = write_animation(Path(tempfile.mkdtemp()), x, y, result)
+        >>> path.name, frames
+        ('descent.gif', 16)
+    """
+    from dl_workshop.plots import animate_descent
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = animate_descent(result, out / ANIMATION, x=x, y=y, frames=ANIMATION_FRAMES)
+    return path, min(ANIMATION_FRAMES, len(result.path_steps))
+
+
 def run(args: argparse.Namespace) -> int:
     """Fit the lesson data, print the comparison table and write the figures."""
     from dl_workshop.data import b_true, w_true
@@ -198,4 +237,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {len(written)} figures to {folder}{'/' if str(folder) != '/' else ''}:")
     for path in written:
         print(f"  {path.name}")
+    if args.animate:
+        path, frames = write_animation(args.out, x, y, result)
+        print(f"  {path.name} ({frames} frames)")
     return 0

@@ -244,10 +244,28 @@ def _closed_form(x: np.ndarray, y: np.ndarray, alpha: float, *, fit_intercept: b
     return (solution[:-1], float(solution[-1])) if fit_intercept else (solution, 0.0)
 
 
-def _r2(y: np.ndarray, prediction: np.ndarray) -> float:
+#: The difference column of a parameter that the data do not determine (collinear columns,
+#: a constant column next to the intercept, fewer rows than parameters): any value fits.
+NOT_UNIQUE = "not unique"
+#: R² of a constant target (its total sum of squares is zero).
+R2_UNDEFINED = "undefined (constant target)"
+
+
+def _r2(y: np.ndarray, prediction: np.ndarray) -> float | None:
+    """R², or ``None`` for a constant target."""
     total = float(np.sum((y - y.mean()) ** 2))
     residual = float(np.sum((y - prediction) ** 2))
-    return 1.0 - residual / total if total > 0 else float("nan")
+    return 1.0 - residual / total if total > 0 else None
+
+
+def _not_unique(model: Any, n_features: int, fit_intercept: bool) -> list[bool]:
+    """Per table row (intercept first): whether the data leave that parameter free."""
+    if model.rank_ is None or model.rank_ >= n_features:
+        return [False] * (n_features + fit_intercept)
+    from dl_workshop.estimator.conditioning import undetermined_parameters
+
+    mask, intercept = undetermined_parameters(model)
+    return ([intercept] if fit_intercept else []) + [bool(m) for m in mask]
 
 
 def _print_report(args, model: Any, reference, features, y: np.ndarray, elapsed: float) -> None:
@@ -257,6 +275,7 @@ def _print_report(args, model: Any, reference, features, y: np.ndarray, elapsed:
     rows = list(zip(map(str, features.columns), model.coef_, coef_ref, strict=True))
     if not args.no_intercept:
         rows.insert(0, ("intercept", model.intercept_, intercept_ref))
+    free = _not_unique(model, x.shape[1], not args.no_intercept)
     width = max(12, *(len(name) for name, _, _ in rows)) + 2
     status = "converged" if model.n_iter_ < args.max_iter else "max_iter reached"
     print(
@@ -264,11 +283,14 @@ def _print_report(args, model: Any, reference, features, y: np.ndarray, elapsed:
         f"{args.optimizer}, {model.n_iter_} iterations ({status}), {elapsed:.3f} s"
     )
     print(f"{'parameter':<{width}}{'fitted':>22}{label:>22}{'difference':>14}")
-    for name, fitted, exact in rows:
-        print(f"{name:<{width}}{fitted:>22.12g}{exact:>22.12g}{fitted - exact:>14.3g}")
+    for (name, fitted, exact), undetermined in zip(rows, free, strict=True):
+        difference = NOT_UNIQUE if undetermined else f"{fitted - exact:.3g}"
+        print(f"{name:<{width}}{fitted:>22.12g}{exact:>22.12g}{difference:>14}")
     r2_fit = _r2(y, model.predict(features))
     r2_ref = _r2(y, x @ coef_ref + intercept_ref)
-    print(f"R²: {r2_fit:.10f} (closed form {r2_ref:.10f}); final loss {model.loss_curve_[-1]:.6g}")
+    # A constant target leaves both undefined (the same y); say so once.
+    r2 = R2_UNDEFINED if r2_fit is None else f"{r2_fit:.10f} (closed form {r2_ref:.10f})"
+    print(f"R²: {r2}; final loss {model.loss_curve_[-1]:.6g}")
 
 
 def _save_loss_plot(losses: np.ndarray, path: Path) -> None:

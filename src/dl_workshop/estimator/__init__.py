@@ -16,7 +16,14 @@ unchanged but shrinks the Hessian's condition number by orders of magnitude (Lon
 (:func:`quadratic_linesearch`: a second directional derivative per step, no loss differences)
 then converges superlinearly, and float64 keeps the gradient accurate enough to resolve the
 remaining ill-conditioning. Plain gradient descent on the same problems would need about
-``condition number`` steps per digit.
+``condition number`` steps per digit. Where the loss's rounding noise exceeds ``tol`` (NIST
+Filip), a certificate from the gradient ends the fit once the gradient is rounding noise too
+(:mod:`~dl_workshop.estimator.certificate`).
+
+Degenerate data is named: linearly dependent columns, constant columns next to the intercept
+and fewer samples than parameters raise a :class:`CollinearityWarning` (the coefficients are not
+unique; the predictions are); ``rank_`` and ``condition_number_`` describe the standardized
+design (:mod:`~dl_workshop.estimator.conditioning`).
 
 Models are saved by :func:`save_model` and read by :func:`load_model` as ``.npz`` arrays plus a
 JSON header (never pickle).
@@ -24,6 +31,8 @@ JSON header (never pickle).
 The parts: :mod:`~dl_workshop.estimator.regressor` (the scikit-learn class),
 :mod:`~dl_workshop.estimator.params` (the hyperparameters' constraint table),
 :mod:`~dl_workshop.estimator.problem` (scaling, padding, the objective),
+:mod:`~dl_workshop.estimator.conditioning` (rank, condition number, the collinearity warning),
+:mod:`~dl_workshop.estimator.certificate` (the stopping certificate),
 :mod:`~dl_workshop.estimator.optimizers` (optimizer choice, ``learning_rate="auto"``, the line
 search), :mod:`~dl_workshop.estimator.solve` (the one call of the engine),
 :mod:`~dl_workshop.estimator.partial` (``partial_fit``'s steps) and
@@ -32,6 +41,7 @@ search), :mod:`~dl_workshop.estimator.solve` (the one call of the engine),
 
 # The constants are importable from here as before (``X as X``: an explicit re-export); the
 # package root re-exports the names of __all__ only.
+from dl_workshop.estimator.conditioning import CollinearityWarning
 from dl_workshop.estimator.model_file import MODEL_KIND as MODEL_KIND
 from dl_workshop.estimator.model_file import load_model, save_model
 from dl_workshop.estimator.optimizers import LBFGS_MEMORY as LBFGS_MEMORY
@@ -44,4 +54,10 @@ from dl_workshop.estimator.problem import PAD_TINY_SHAPE as PAD_TINY_SHAPE
 from dl_workshop.estimator.regressor import GradientDescentRegressor
 from dl_workshop.estimator.solve import CHUNK_STEPS as CHUNK_STEPS
 
-__all__ = ["GradientDescentRegressor", "load_model", "quadratic_linesearch", "save_model"]
+__all__ = [
+    "CollinearityWarning",
+    "GradientDescentRegressor",
+    "load_model",
+    "quadratic_linesearch",
+    "save_model",
+]

@@ -8,12 +8,16 @@ shared shapes (:func:`padded_shape`) so that similar fits reuse compiled code.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
+from dl_workshop.estimator.certificate import held_gradient, noise_weights
+from dl_workshop.estimator.conditioning import Conditioning, analyze
 from dl_workshop.model import linear_model
 
 #: Added to the objective, as a fraction of the targets' variance, so that ``tol`` is relative
@@ -48,6 +52,13 @@ class Problem(NamedTuple):
         inv_k: one over the number of real targets (the loss is a mean over targets).
         offset: ``LOSS_FLOOR`` times the loss of the best constant prediction (the targets'
             variance), added to the objective (see :func:`objective`).
+        whiten: ``W`` of the certificate, shape ``(d + 1, m)`` (the last row for the intercept;
+            ``m = 0``: no certificate), see :mod:`~dl_workshop.estimator.conditioning`.
+        noise_columns: shape ``(2, d + 1)``, and
+        noise_targets: shape ``(2, k)``: the weights of the rounding-noise model (see
+            :func:`~dl_workshop.estimator.certificate.noise_weights`).
+        certify_tol: ``tol`` for the stopping certificate, ``inf`` to turn it off (see
+            :mod:`~dl_workshop.estimator.certificate`).
     """
 
     z: Any
@@ -57,6 +68,10 @@ class Problem(NamedTuple):
     intercept_mask: Any
     inv_k: Any
     offset: Any
+    whiten: Any
+    noise_columns: Any
+    noise_targets: Any
+    certify_tol: Any
 
 
 def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dict]:
@@ -65,6 +80,7 @@ def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dic
     The constant ``offset`` changes neither the gradient nor the minimizer; it keeps the
     engine's relative-decrease test (``tol``) meaningful for exact fits, whose loss shrinks to
     rounding noise that fluctuates by 100% from one step to the next and would never pass it.
+
     Zero rows with zero weight, and zero feature or target columns, leave the solution
     unchanged (their gradient stays zero), which is how small problems are padded to a few
     shapes. A module-level function, so every fit hands the engine the same object and reuses
@@ -81,21 +97,81 @@ def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dic
     Example:
         >>> import numpy as np
         >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
-        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0))
+        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0), np.zeros((2, 0)),
+        ...                np.zeros((2, 2)), np.zeros((2, 1)), np.asarray(np.inf))
         >>> value, grads = objective({"w": np.zeros((1, 1)), "b": np.zeros(1)}, 0, data)
         >>> float(value), grads["w"].tolist()
         (1.0, [[-2.0]])
     """
     del t
+    value, grads = jax.value_and_grad(lambda p: _loss_and_residual(p, data)[0])(params)
+    return value + data.offset, grads
+
+
+def certified_objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dict]:
+    """:func:`objective` with the stopping certificate (:mod:`~dl_workshop.estimator.certificate`).
+
+    The same value; the gradient is reported as zero where the certificate holds the fit (the
+    loss's rounding noise exceeds ``data.certify_tol`` and the gradient is rounding noise too).
+    Fits without a certificate use :func:`objective` (see :func:`objective_for`).
+
+    Example:
+        >>> import numpy as np
+        >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
+        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0), np.eye(2),
+        ...                np.ones((2, 2)), np.ones((2, 1)), np.asarray(1e-12))
+        >>> value, grads = certified_objective({"w": np.zeros((1, 1)), "b": np.zeros(1)}, 0, data)
+        >>> float(value), grads["w"].tolist()
+        (1.0, [[-2.0]])
+    """
+    del t
+    value, grads, residual_power = certified_parts(params, data)
+    return value, held_gradient(params, grads, value, residual_power, data)
+
+
+def certified_parts(params: dict, data: Problem) -> tuple[jax.Array, dict, jax.Array]:
+    """``(J̃ + offset, ∇J̃, Σ_i p_i² r_i² per target)``: what the certificate is computed from.
+
+    Example:
+        >>> import numpy as np
+        >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
+        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0), np.eye(2),
+        ...                np.ones((2, 2)), np.ones((2, 1)), np.asarray(1e-12))
+        >>> value, grads, power = certified_parts({"w": np.zeros((1, 1)), "b": np.zeros(1)}, data)
+        >>> float(value), power.tolist()
+        (1.0, [0.5])
+    """
 
     def loss(p):
-        theta = {"w": p["w"], "b": data.intercept_mask * p["b"]}
-        residual = linear_model(theta, data.z) - data.target
-        data_term = jnp.sum(data.weights[:, None] * residual**2)
-        return (data_term + jnp.sum(data.penalty[:, None] * p["w"] ** 2)) * data.inv_k
+        value, residual = _loss_and_residual(p, data)
+        return value, jnp.sum((data.weights[:, None] * residual) ** 2, axis=0)
 
-    value, grads = jax.value_and_grad(loss)(params)
-    return value + data.offset, grads
+    (value, residual_power), grads = jax.value_and_grad(loss, has_aux=True)(params)
+    return value + data.offset, grads, residual_power
+
+
+def objective_for(problem: Problem):
+    """:func:`certified_objective` when the problem has a certificate, else :func:`objective`.
+
+    Example:
+        >>> import numpy as np
+        >>> x, ys, w = np.array([[0.0], [1.0]]), np.array([[1.0], [3.0]]), np.ones(2)
+        >>> s = fit_scaling(x, ys, w, True, True)
+        >>> options = dict(alpha=0.0, fit_intercept=True, dtype=np.float64)
+        >>> objective_for(build_problem(x, ys, w, s, **options)[0]).__name__
+        'objective'
+        >>> objective_for(build_problem(x, ys, w, s, certify_tol=1e-12, **options)[0]).__name__
+        'certified_objective'
+    """
+    return certified_objective if np.isfinite(problem.certify_tol) else objective
+
+
+def _loss_and_residual(p: dict, data: Problem) -> tuple[jax.Array, jax.Array]:
+    """``(J̃, residuals (n, k))`` in scaled variables, without the offset."""
+    theta = {"w": p["w"], "b": data.intercept_mask * p["b"]}
+    residual = linear_model(theta, data.z) - data.target
+    data_term = jnp.sum(data.weights[:, None] * residual**2)
+    return (data_term + jnp.sum(data.penalty[:, None] * p["w"] ** 2)) * data.inv_k, residual
 
 
 def curvature_loss(theta: dict, model: Any, x: Problem, y: Any) -> jax.Array:
@@ -131,7 +207,7 @@ def fit_scaling(x, ys, weights, fit_intercept: bool, standardize: bool) -> Scali
 
 
 def scaled_data(x, ys, weights, scaling: Scaling, alpha: float, fit_intercept: bool) -> Problem:
-    """The problem in scaled variables (NumPy float64), unpadded."""
+    """The problem in scaled variables (NumPy float64), unpadded, without a certificate."""
     total = weights.sum()
     p = weights / total
     z = (x - scaling.x_offset) / scaling.x_scale
@@ -146,6 +222,10 @@ def scaled_data(x, ys, weights, scaling: Scaling, alpha: float, fit_intercept: b
         intercept_mask=np.asarray(1.0 if fit_intercept else 0.0),
         inv_k=np.asarray(1.0 / ys.shape[1]),
         offset=np.asarray(LOSS_FLOOR * (offset if offset > 0 else 1.0)),
+        whiten=np.zeros((x.shape[1] + 1, 0)),
+        noise_columns=np.zeros((2, x.shape[1] + 1)),
+        noise_targets=np.zeros((2, ys.shape[1])),
+        certify_tol=np.asarray(np.inf),
     )
 
 
@@ -179,11 +259,24 @@ def _next_power_of_two(m: int) -> int:
 def _pad_problem(problem: Problem, shape: tuple[int, int, int]) -> Problem:
     (n, d), k = problem.z.shape, problem.target.shape[1]
     rows, cols, outs = shape
+    # Padded features get zero rows of W (their gradient is zero); the intercept's row moves
+    # to the end; zero columns pad m to d + 1 so that shapes stay shared.
+    m = problem.whiten.shape[1]
+    whiten = np.zeros((cols + 1, cols + 1 if m else 0))
+    whiten[:d, :m] = problem.whiten[:d]
+    whiten[cols, :m] = problem.whiten[d]
+    noise_columns = np.zeros((2, cols + 1))
+    noise_columns[:, :d], noise_columns[:, cols] = (
+        problem.noise_columns[:, :d], problem.noise_columns[:, d]
+    )
     return problem._replace(
         z=np.pad(problem.z, ((0, rows - n), (0, cols - d))),
         target=np.pad(problem.target, ((0, rows - n), (0, outs - k))),
         weights=np.pad(problem.weights, (0, rows - n)),
         penalty=np.pad(problem.penalty, (0, cols - d)),
+        whiten=whiten,
+        noise_columns=noise_columns,
+        noise_targets=np.pad(problem.noise_targets, ((0, 0), (0, outs - k))),
     )
 
 
@@ -209,9 +302,13 @@ def as_dtype(tree: Any, dtype: np.dtype) -> Any:
 
 def build_problem(
     x, ys, weights, scaling: Scaling, *, alpha: float, fit_intercept: bool, dtype: np.dtype,
-    pad_features: bool = True,
-) -> tuple[Problem, tuple[int, int, int]]:
+    pad_features: bool = True, certify_tol: float | None = None,
+) -> tuple[Problem, tuple[int, int, int], Conditioning | None]:
     """The scaled problem, padded (see :func:`padded_shape`) and in ``dtype``, and its shape.
+
+    With ``pad_features`` (``fit``), the scaled design is also factorized
+    (:func:`~dl_workshop.estimator.conditioning.analyze`): its rank and condition number, and
+    the certificate's ``W`` (see :mod:`~dl_workshop.estimator.certificate`).
 
     Args:
         x: features, shape ``(n, d)``, float64.
@@ -221,22 +318,47 @@ def build_problem(
         alpha: the L2 penalty.
         fit_intercept: whether the intercept is fitted.
         dtype: the dtype of the optimization.
-        pad_features: pad the feature and target columns too, not only the rows.
+        pad_features: pad the feature and target columns too, not only the rows, and analyze
+            the design.
+        certify_tol: ``tol`` of the stopping certificate, ``None`` for none; needs
+            ``pad_features``.
 
     Returns:
-        ``(problem, (rows, cols, outs))``.
+        ``(problem, (rows, cols, outs), conditioning)``, ``conditioning`` ``None`` without
+        ``pad_features``.
 
     Example:
         >>> import numpy as np
         >>> x, ys, w = np.array([[0.0], [1.0]]), np.array([[1.0], [3.0]]), np.ones(2)
-        >>> problem, shape = build_problem(x, ys, w, fit_scaling(x, ys, w, True, True),
-        ...                                alpha=0.0, fit_intercept=True, dtype=np.float64)
-        >>> shape, problem.z.shape, problem.weights.sum()
-        ((512, 32, 8), (512, 32), np.float64(1.0))
+        >>> problem, shape, c = build_problem(x, ys, w, fit_scaling(x, ys, w, True, True),
+        ...                                   alpha=0.0, fit_intercept=True, dtype=np.float64)
+        >>> shape, problem.z.shape, problem.weights.sum(), c.rank
+        ((512, 32, 8), (512, 32), np.float64(1.0), 1)
     """
     problem = scaled_data(x, ys, weights, scaling, alpha, fit_intercept)
+    conditioning = None
+    if pad_features:
+        # One BLAS thread: these products are small, and idle BLAS threads spinning after them
+        # would compete with the engine's threads on small machines.
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            conditioning = analyze(problem.z, problem.weights, problem.penalty, fit_intercept,
+                                   eps=float(np.finfo(dtype).eps),
+                                   leverage=certify_tol is not None)
+            problem = problem._replace(whiten=conditioning.whiten)
+            if conditioning.leverage is not None:
+                problem = problem._replace(
+                    certify_tol=np.asarray(certify_tol),
+                    **noise_weights(problem.z, problem.target, problem.weights, fit_intercept,
+                                    conditioning.leverage),
+                )
     shape = padded_shape(*x.shape, ys.shape[1], features=pad_features)
-    return as_dtype(_pad_problem(problem, shape), dtype), shape
+    return as_dtype(_pad_problem(problem, shape), dtype), shape, conditioning
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """The BLAS libraries' thread controls, looked up once (a lookup takes milliseconds)."""
+    return ThreadpoolController()
 
 
 def initial_params(previous, scaling: Scaling, d: int, k: int, fit_intercept: bool) -> dict:

@@ -17,6 +17,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from dl_workshop.estimator.conditioning import Conditioning, undetermined, warn_if_collinear
+from dl_workshop.estimator.finish import finish
 from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
 from dl_workshop.estimator.params import Hyperparameters, validate_hyperparameters
 from dl_workshop.estimator.partial import start_stream, stream_update
@@ -41,6 +43,10 @@ NO_TARGETS_MESSAGE = "y must have at least one target column; got shape (n, 0)"
 WEIGHTS_NOT_FINITE_MESSAGE = "sample_weight must be finite; got NaN or infinite weights"
 TARGETS_CHANGED_MESSAGE = "y has {given} target(s), but this model was fitted with {fitted}"
 
+#: Optimizers that hold still on a zero gradient, so that the stopping certificate (see
+#: :mod:`~dl_workshop.estimator.certificate`) ends their fits; momentum and Adam would coast on.
+CERTIFIED_OPTIMIZERS = ("lbfgs", "gd")
+
 
 class Prepared(NamedTuple):
     """One call's validated settings and scaled problem (what ``fit`` and ``partial_fit`` share).
@@ -53,6 +59,8 @@ class Prepared(NamedTuple):
         single: whether ``y`` is one-dimensional (``coef_`` of shape ``(n_features,)``).
         d: the number of features.
         k: the number of targets.
+        conditioning: the scaled design's rank, condition number and certificate (``fit``
+            only; ``None`` for ``partial_fit``).
     """
 
     settings: Hyperparameters
@@ -62,6 +70,14 @@ class Prepared(NamedTuple):
     single: bool
     d: int
     k: int
+    conditioning: Conditioning | None
+
+
+def _certify_tol(settings: Hyperparameters) -> float | None:
+    """The stopping certificate's ``tol``: with a ``tol > 0``, for the optimizers it can stop
+    (``tol=None`` or ``0`` asks for all ``max_iter`` iterations)."""
+    named = isinstance(settings.optimizer, str) and settings.optimizer in CERTIFIED_OPTIMIZERS
+    return settings.tol if named and settings.tol else None
 
 
 def _is_stochastic(estimator: GradientDescentRegressor) -> bool:
@@ -99,7 +115,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             stop too); ``None`` runs ``max_iter`` iterations. The default suits ``"lbfgs"``
             and ``"gd"``, whose loss decreases monotonically; ``"momentum"`` and ``"adam"``
             can raise the loss for several iterations in a row and stop early: give them
-            ``tol=None`` or a larger ``n_iter_no_change``.
+            ``tol=None`` or a larger ``n_iter_no_change``. Where the loss's own rounding noise
+            exceeds ``tol`` (ill-conditioned data such as NIST Filip), ``"lbfgs"`` and
+            ``"gd"`` also stop once the gradient is rounding noise, by an exact certificate
+            of the distance to the minimum (:mod:`~dl_workshop.estimator.certificate`).
         n_iter_no_change: see ``tol``, >= 1.
         fit_intercept: fit ``intercept_`` (unpenalized); ``False`` fixes it at zero.
         standardize: optimize over centred (with an intercept) and scaled features and targets
@@ -129,6 +148,16 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         feature_names_in_: column names, when ``X`` was a DataFrame with string column names.
         learning_rate_: the step size used (``None`` for the L-BFGS line search or a custom
             optax optimizer).
+        rank_: numerical rank of the standardized features (centred with an intercept), as
+            ``numpy.linalg.lstsq`` counts it: singular values above ``max(n_samples,
+            n_parameters) * eps`` times the largest (``eps`` of ``dtype``). Below
+            ``n_features`` the coefficients are not unique (a :class:`CollinearityWarning`,
+            unless ``alpha > 0`` makes them unique).
+            Set by ``fit``; ``None`` above 2048 parameters (not analyzed).
+        condition_number_: largest over smallest singular value of the standardized, weighted
+            design (with the intercept's column); ``inf`` when singular. NIST Longley: 111,
+            Wampler: 1.6e3, Filip: 3.8e9, all full rank (float64 resolves up to about
+            ``1 / (n_samples * 2.2e-16)``, 5e13 for Filip's 82 rows).
 
     Example:
         >>> import numpy as np
@@ -197,6 +226,13 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 values, all-zero or negative weights, or invalid hyperparameters.
             DivergenceError: if the optimization diverged (a learning rate too large).
 
+        Warns:
+            CollinearityWarning: when the standardized design is rank-deficient (linearly
+                dependent or constant columns, fewer samples than parameters), naming the rank
+                and the columns: the coefficients are not unique; the predictions are those of
+                least squares.
+            ConvergenceWarning: when ``max_iter`` ran out before ``tol`` was met.
+
         Example:
             >>> from sklearn.datasets import load_diabetes
             >>> X, y = load_diabetes(return_X_y=True)
@@ -217,12 +253,21 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             step_size=step_size,
             optimizer=optimizer_for(prep.settings, step_size),
         )
+        result = finish(result, prep.problem, prep.settings)
         self._store_solution(unpad_params(result.theta, prep.d, prep.k), prep)
         self.n_iter_ = int(result.n_steps)
         losses = np.asarray(result.losses, dtype=np.float64) - float(prep.problem.offset)
         self.loss_curve_ = np.maximum(losses, 0.0) * prep.scaling.y_scale**2
         self.learning_rate_ = step_size
+        self.rank_ = prep.conditioning.rank
+        self.condition_number_ = prep.conditioning.condition_number
+        # Which parameters the data leave free (for undetermined_parameters): two small arrays.
+        self._free = undetermined(
+            prep.conditioning, prep.scaling.x_offset, prep.scaling.x_scale
+        )
         self.__dict__.pop("_stream", None)
+        names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+        warn_if_collinear(prep.conditioning, names, penalized=prep.settings.alpha > 0)
         warn_if_not_converged(result, prep.settings)
         return self
 
@@ -312,11 +357,13 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         scaling = getattr(self, "_scaling", None) if fitted else None
         if scaling is None:
             scaling = fit_scaling(x, ys, weights, settings.fit_intercept, settings.standardize)
-        problem, shape = build_problem(
+        problem, shape, conditioning = build_problem(
             x, ys, weights, scaling, alpha=settings.alpha, fit_intercept=settings.fit_intercept,
-            dtype=settings.dtype, pad_features=not partial,
+            dtype=settings.dtype, pad_features=not partial, certify_tol=_certify_tol(settings),
         )
-        return Prepared(settings, problem, shape, scaling, single, x.shape[1], ys.shape[1])
+        return Prepared(
+            settings, problem, shape, scaling, single, x.shape[1], ys.shape[1], conditioning
+        )
 
     def _validate_fit_data(self, x, y, sample_weight, *, reset):
         x, y = validate_data(

@@ -9,7 +9,7 @@ import optax
 from sklearn.exceptions import ConvergenceWarning
 
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import Problem, objective
+from dl_workshop.estimator.problem import Problem, objective_for
 from dl_workshop.optimization import DivergenceError, fit_objective
 
 #: Iterations per compiled call of the engine (the loop checks for convergence in between).
@@ -23,6 +23,12 @@ DIVERGED_MESSAGE = (
 NOT_CONVERGED_MESSAGE = (
     "GradientDescentRegressor stopped at max_iter={max_iter} before the relative loss decrease "
     "fell below tol={tol:g}; {advice}"
+)
+UNCERTIFIED_MESSAGE = (
+    "GradientDescentRegressor stopped after {n_iter} iterations where the loss's rounding noise "
+    "exceeds tol={tol:g} and the gradient is not yet rounding noise: the coefficients may be "
+    "inaccurate (the data are ill-conditioned; see rank_ and condition_number_); increase "
+    "max_iter, or standardize"
 )
 LBFGS_ADVICE = "increase max_iter or tol"
 OTHER_ADVICE = "increase max_iter or tol, or use optimizer='lbfgs' with standardize=True"
@@ -53,7 +59,7 @@ def run_engine(
     """
     try:
         return fit_objective(
-            objective,
+            objective_for(problem),
             params0,
             problem,
             n_steps=settings.max_iter,
@@ -94,7 +100,15 @@ def divergence_error(exc: DivergenceError, step_size: float | None) -> Divergenc
 
 
 def warn_if_not_converged(result: Any, settings: Hyperparameters) -> None:
-    """A ``ConvergenceWarning`` when ``max_iter`` ran out before ``tol`` was met."""
+    """A ``ConvergenceWarning`` when ``max_iter`` ran out before ``tol`` was met, or when the
+    fit stopped where neither the loss nor the certificate can vouch for it (status
+    ``"uncertified"``, see :mod:`~dl_workshop.estimator.finish`)."""
+    if result.status == "uncertified":
+        warnings.warn(
+            UNCERTIFIED_MESSAGE.format(n_iter=int(result.n_steps), tol=settings.tol),
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     if result.status == "max_steps" and settings.tol is not None:
         advice = LBFGS_ADVICE if settings.optimizer == "lbfgs" else OTHER_ADVICE
         warnings.warn(

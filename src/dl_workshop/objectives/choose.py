@@ -2,7 +2,10 @@
 
 The data arrive validated but still on the host; the choice decides what the loop steps over
 (the data, or the fast path's statistics), and that goes into JAX once, on the device where the
-steps run.
+steps run. Two kinds of data are told apart before anything reads them: Dask collections (only
+the fast path's statistics, computed on the workers, see
+:mod:`~dl_workshop.objectives.dask_stats`) and JAX arrays spread over several processes (whose
+processes first check that they agree on the rows, see :mod:`~dl_workshop.multihost`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from dl_workshop._validation import (
     check_same_length,
 )
 from dl_workshop.engine.shapecheck import check_structure
+from dl_workshop.multihost import check_process_shards
+from dl_workshop.objectives.dask_stats import dask_fit_statistics, is_dask
 from dl_workshop.objectives.full_batch import FullBatchObjective
 from dl_workshop.objectives.linear_mse import LinearMSEObjective, fast_path_problem
 from dl_workshop.objectives.minibatch import minibatch_problem
@@ -88,6 +93,11 @@ def choose_problem(model: Any, loss: Any, params: Any, x: Any, y: Any, settings:
     """The :class:`Problem` of ``fit(params, model, loss, x, y)`` with these settings."""
     check_model(model)
     check_callable(loss, "loss")
+    if is_dask(x) or is_dask(y):
+        # Never converted to host arrays: that would load every partition into this process.
+        stats = dask_fit_statistics(model, loss, params, x, y, settings)
+        return placed_problem(LinearMSEObjective(), stats, LinearMSEObjective(), stats)
+    check_process_shards(x, y)
     full_data = _host_data(x, y, settings)
     full = FullBatchObjective(model, loss)
     check_structure(full, params, full_data)

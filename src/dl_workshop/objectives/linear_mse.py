@@ -84,15 +84,47 @@ class LinearMSEObjective(NamedTuple):
         del t
         k = stats.w_star.shape[1]
         # The gradient of the quadratic written out (one d x d product per step, where
-        # autodiff would form C δ and δᵀ C); the vjp only maps it back onto params' structure.
-        (w, b), to_params = jax.vjp(lambda p: _matrix_params(p, k), params)
+        # autodiff would form C δ and δᵀ C), then mapped back onto params' structure.
+        w, b = _matrix_params(params, k)
         delta = w - stats.w_star
         curvature = stats.cov @ delta
         offset = stats.mean_x @ w + b - stats.mean_y
         loss = stats.min_loss + (jnp.sum(delta * curvature) + jnp.sum(offset * offset)) / k
         grad_w = (2.0 / k) * (curvature + jnp.outer(stats.mean_x, offset))
         grad_b = (2.0 / k) * offset
-        return loss, to_params((grad_w, grad_b))[0]
+        return loss, _as_params_grads(params, k, grad_w, grad_b)
+
+
+def _as_params_grads(params: Any, k: int, grad_w: jax.Array, grad_b: jax.Array) -> Any:
+    """The gradients w.r.t. ``(w, b)`` in matrix form, in the structure of ``params``.
+
+    What ``jax.vjp`` of :func:`_matrix_params` gives (a reshape for ``w``; for a ``b`` broadcast
+    to the ``k`` outputs, the sum over them), without tracing the vjp: it is most of the
+    tracing time of the fast path's first call.
+    """
+    w, b = unpack_linear_params(params)
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    if sum(leaf is w for leaf in leaves) != 1 or sum(leaf is b for leaf in leaves) != 1:
+        (_, to_params) = jax.vjp(lambda p: _matrix_params(p, k), params)
+        return to_params((grad_w, grad_b))[0]
+    g_w = grad_w.reshape(jnp.shape(w))
+    g_b = grad_b if jnp.size(b) == k else jnp.sum(grad_b)
+    g_b = g_b.reshape(jnp.shape(b))
+    grads = [g_w if leaf is w else g_b if leaf is b else jnp.zeros_like(leaf) for leaf in leaves]
+    return jax.tree_util.tree_unflatten(treedef, grads)
+
+
+def linear_form_applies(model: Any, loss: Any, params: Any, d: int) -> bool:
+    """Whether ``(model, loss, params)`` is :func:`~dl_workshop.linear_model` with
+    :func:`~dl_workshop.mseloss` in its matrix form for ``d`` input columns (a scalar ``w``
+    only with one input column), whose loss the statistics determine."""
+    if model is not linear_model or loss is not mseloss:
+        return False
+    try:
+        w, _ = unpack_linear_params(params)
+    except (TypeError, ValueError):
+        return False
+    return not (jnp.ndim(w) == 0 and d != 1)  # a scalar w scales every column otherwise
 
 
 def fast_path_applies(model: Any, loss: Any, params: Any, x: jax.Array) -> bool:
@@ -102,16 +134,8 @@ def fast_path_applies(model: Any, loss: Any, params: Any, x: jax.Array) -> bool:
     in its matrix form (a scalar ``w`` only with one input column), and only when the ``d x d``
     statistics are no larger than the data (``d <= n``).
     """
-    if model is not linear_model or loss is not mseloss:
-        return False
-    try:
-        w, _ = unpack_linear_params(params)
-    except (TypeError, ValueError):
-        return False
     d = 1 if x.ndim == 1 else x.shape[1]
-    if jnp.ndim(w) == 0 and d != 1:
-        return False  # a scalar w scales every column: not the matrix form
-    return d <= x.shape[0]
+    return linear_form_applies(model, loss, params, d) and d <= x.shape[0]
 
 
 def fast_path_problem(

@@ -16,7 +16,8 @@ losses are those of full-batch gradient descent on the data, to floating-point t
 How the pass is made:
 
 * float64 data, small data and data on accelerators: block products of the data shifted by its
-  first row, in float64;
+  first row, in float64 (on JAX arrays: :mod:`dl_workshop.objectives.device_moments`, block by
+  block on each device's own rows when they are split over devices);
 * float32 data in host memory with at least ``_FLOAT32_MIN_ROWS`` rows: float32 block products
   (twice the speed, no float64 copy), made accurate by shifting ``x`` towards its means and by
   regressing the residual of a first fit instead of ``y`` (see :func:`_centred_float32`); data
@@ -39,12 +40,9 @@ import numpy as np
 
 from dl_workshop._precision import FLOAT64, precision
 from dl_workshop._validation import as_data, check_same_length, float_dtype
+from dl_workshop.objectives.device_moments import raw_moments_jit, row_split
 
 __all__ = ["LinearMSEStats", "sufficient_statistics"]
-
-#: Rows per block when accumulating the statistics: small enough that a float32 block product
-#: is accurate, large enough that the per-block overhead is noise.
-_BLOCK_ROWS = 8192
 
 #: Rows per block on the host path, where a block is one BLAS product on a reused buffer.
 _HOST_BLOCK_ROWS = 8192
@@ -90,58 +88,9 @@ def _as_columns(a: jax.Array) -> jax.Array:
     return a[:, None] if a.ndim == 1 else a
 
 
-def _raw_moments(x: jax.Array, y: jax.Array, blocked: bool) -> tuple[jax.Array, ...]:
-    """Shifted sums in float64: shift, Σx', Σy', Σx'x'ᵀ, Σx'y'ᵀ, Σy'² (x' = x - x[0], ...)."""
-    f64 = jnp.float64
-    shift_x, shift_y = x[0], y[0]
-    n, d = x.shape
-    k = y.shape[1]
-
-    def block_sums(xb: jax.Array, yb: jax.Array) -> tuple[jax.Array, ...]:
-        # Shifted blocks in float64, as on the host path, so that every device gives the same
-        # statistics to float64 rounding.
-        xb = (xb - shift_x).astype(f64)
-        yb = (yb - shift_y).astype(f64)
-        return (
-            xb.sum(0),
-            yb.sum(0),
-            jnp.matmul(xb.T, xb, precision="highest"),
-            jnp.matmul(xb.T, yb, precision="highest"),
-            (yb * yb).sum(0),
-        )
-
-    zeros = (
-        jnp.zeros(d, f64),
-        jnp.zeros(k, f64),
-        jnp.zeros((d, d), f64),
-        jnp.zeros((d, k), f64),
-        jnp.zeros(k, f64),
-    )
-    # Blocks would force a sharded x onto one device; sharded data is summed in one product.
-    n_blocks = n // _BLOCK_ROWS if blocked else 0
-    if n_blocks > 1:
-        head = n_blocks * _BLOCK_ROWS
-        xs = x[:head].reshape(n_blocks, _BLOCK_ROWS, d)
-        ys = y[:head].reshape(n_blocks, _BLOCK_ROWS, k)
-
-        def body(carry, blocks):
-            parts = block_sums(*blocks)
-            return tuple(c + p for c, p in zip(carry, parts, strict=True)), None
-
-        sums, _ = jax.lax.scan(body, zeros, (xs, ys))
-        if head < n:
-            tail = block_sums(x[head:], y[head:])
-            sums = tuple(s + t for s, t in zip(sums, tail, strict=True))
-    else:
-        sums = block_sums(x, y)
-    return (shift_x.astype(f64), shift_y.astype(f64), *sums)
-
-
-_raw_moments_jit = jax.jit(_raw_moments, static_argnames="blocked")
-
-
 def _raw_moments_host(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """:func:`_raw_moments` with NumPy, for data in host memory (BLAS beats XLA's CPU dots).
+    """The shifted sums of :func:`~dl_workshop.objectives.device_moments.raw_moments` with
+    NumPy, for data in host memory (BLAS beats XLA's CPU dots).
 
     Each block of shifted rows ``[x - x[0], y - y[0]]`` is written into one reused buffer, so a
     block costs one subtraction pass and two BLAS calls (``aᵀa`` gives Σx'x'ᵀ, Σx'y'ᵀ and Σy'²
@@ -378,29 +327,61 @@ def _statistics_in_scope(
     centred = None
     if on_host and host_x.dtype == host_y.dtype == np.float32 and n >= _FLOAT32_MIN_ROWS:
         centred = _centred_float32(host_x, host_y)
+    k = y2.shape[1]
     if centred is not None:
         mean_x, mean_y, cxx, w_star, ss_min = centred
+        return _packed(n, k, mean_x, mean_y, cxx, w_star, ss_min, target, host_arrays)
+    if on_host:
+        parts = _raw_moments_host(host_x, host_y)
     else:
-        if on_host:
-            parts = _raw_moments_host(host_x, host_y)
-        else:
-            with precision(FLOAT64):
-                parts = _raw_moments_jit(x2, y2, blocked=len(devices) == 1)
-                parts = [np.asarray(p, np.float64) for p in parts]
-        shift_x, shift_y, sx, sy, sxx, sxy, syy = parts
-        dx, dy = sx / n, sy / n  # mean minus shift
-        cxx = sxx - n * np.outer(dx, dx)
-        cxy = sxy - n * np.outer(dx, dy)
-        syy_c = syy - n * dy * dy
-        if np.isfinite(cxx).all() and np.isfinite(cxy).all():
-            # The normal equations are tiny (d x d); lstsq copes with collinear or constant
-            # columns.
-            w_star = np.linalg.lstsq(cxx, cxy, rcond=None)[0]
-            ss_min = max(float(syy_c.sum() - np.sum(w_star * cxy)), 0.0)
-        else:  # non-finite statistics, kept so (LAPACK would print to stderr)
-            w_star, ss_min = np.full(cxy.shape, np.nan), np.nan
-        mean_x, mean_y = shift_x + dx, shift_y + dy
-    k = y2.shape[1]
+        with precision(FLOAT64):
+            blocked = len(devices) == 1
+            split = None if blocked else row_split(x2)
+            parts = raw_moments_jit(x2, y2, blocked=blocked, split=split)
+            parts = [np.asarray(p, np.float64) for p in parts]
+    shift_x, shift_y, sx, sy, sxx, sxy, syy = parts
+    dx, dy = sx / n, sy / n  # mean minus shift
+    cxx = sxx - n * np.outer(dx, dx)
+    cxy = sxy - n * np.outer(dx, dy)
+    syy_c = syy - n * dy * dy
+    return centred_statistics(
+        n, shift_x + dx, shift_y + dy, cxx, cxy, syy_c, target, host_arrays=host_arrays
+    )
+
+
+def centred_statistics(
+    n: float,
+    mean_x: np.ndarray,
+    mean_y: np.ndarray,
+    cxx: np.ndarray,
+    cxy: np.ndarray,
+    syy_c: np.ndarray,
+    target: np.dtype,
+    *,
+    host_arrays: bool = False,
+) -> LinearMSEStats:
+    """The :class:`LinearMSEStats` of data with ``n`` rows from its centred sums (float64).
+
+    Args:
+        n: number of rows.
+        mean_x, mean_y: column means, shapes ``(d,)`` and ``(k,)``.
+        cxx: ``xcᵀxc``, shape ``(d, d)``; ``cxy``: ``xcᵀyc``, shape ``(d, k)``.
+        syy_c: ``Σ yc²`` per column of ``y``, shape ``(k,)``.
+        target: dtype of the statistics.
+        host_arrays: NumPy arrays instead of JAX arrays.
+    """
+    if np.isfinite(cxx).all() and np.isfinite(cxy).all():
+        # The normal equations are tiny (d x d); lstsq copes with collinear or constant
+        # columns.
+        w_star = np.linalg.lstsq(cxx, cxy, rcond=None)[0]
+        ss_min = max(float(syy_c.sum() - np.sum(w_star * cxy)), 0.0)
+    else:  # non-finite statistics, kept so (LAPACK would print to stderr)
+        w_star, ss_min = np.full(cxy.shape, np.nan), np.nan
+    k = cxy.shape[1]
+    return _packed(n, k, mean_x, mean_y, cxx, w_star, ss_min, target, host_arrays)
+
+
+def _packed(n, k, mean_x, mean_y, cxx, w_star, ss_min, target, host_arrays) -> LinearMSEStats:
     array = np.asarray if host_arrays else jnp.asarray
     return LinearMSEStats(
         mean_x=array(mean_x, target),

@@ -10,14 +10,23 @@ Artists carry a ``gid`` naming what they show (``"loss"``, ``"data"``, ``"fit"``
 
 The parts: :mod:`~dl_workshop.plots.curves` (:func:`plot_loss`, :func:`plot_fit`),
 :mod:`~dl_workshop.plots.landscape` (:func:`plot_loss_landscape`) and
-:mod:`~dl_workshop.plots.paths` (:func:`plot_optimizer_paths`), on private helpers: ``_common``
-(the Axes), ``_trajectory`` (reading a path), ``_bowl`` (the loss grid) and ``_draw`` (drawing it).
+:mod:`~dl_workshop.plots.paths` (:func:`plot_optimizer_paths`) and
+:mod:`~dl_workshop.plots.animation` (:func:`animate_descent`, a GIF), on private helpers:
+``_common`` (the Axes), ``_trajectory`` (reading a path), ``_bowl`` (the loss grid), ``_draw``
+(drawing it) and ``_views`` (figures drawn once and then moved: animation frames, explorers).
 """
 
 # PATH_COLOR is public but was never in __all__; the alias keeps it importable from here.
+from dl_workshop.plots.animation import animate_descent
 from dl_workshop.plots.curves import plot_fit, plot_loss
 from dl_workshop.plots.landscape import PATH_COLOR as PATH_COLOR
 from dl_workshop.plots.landscape import plot_loss_landscape
 from dl_workshop.plots.paths import plot_optimizer_paths
 
-__all__ = ["plot_fit", "plot_loss", "plot_loss_landscape", "plot_optimizer_paths"]
+__all__ = [
+    "animate_descent",
+    "plot_fit",
+    "plot_loss",
+    "plot_loss_landscape",
+    "plot_optimizer_paths",
+]

@@ -31,8 +31,8 @@ def _draw_surface(ax: Any, grid: Grid) -> None:
     ax.set_zlabel("mse", labelpad=8)
 
 
-def _draw_contours(ax: Axes, grid: Grid) -> None:
-    """The bowl as grey filled contours with contour lines and a colour bar."""
+def _draw_contours(ax: Axes, grid: Grid) -> Any:
+    """The bowl as grey filled contours with contour lines and a colour bar (returned)."""
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
@@ -49,6 +49,7 @@ def _draw_contours(ax: Axes, grid: Grid) -> None:
     lines.set_gid("contours")
     colorbar = ax.figure.colorbar(filled, ax=ax, shrink=0.9, format="%.3g")
     colorbar.set_label("mse")
+    return colorbar
 
 
 def _plotter(ax: Any, landscape: Landscape, surface: bool) -> Callable[..., Any]:
@@ -87,6 +88,16 @@ def _draw_optimum(plot: Callable[..., Any], grid: Grid) -> None:
         w_opt, b_opt, color="black", marker="*", markersize=16, markerfacecolor="none",
         markeredgewidth=1.4, linestyle="none", gid="optimum", label=grid.optimum_label,
     )  # fmt: skip
+
+
+def draw_bowl(ax: Axes, grid: Grid, label: str = "mse") -> None:
+    """The bowl of ``grid`` as filled contours with its optimum, labelled ``w`` / ``b`` (the
+    colour bar ``label``): the backdrop of figures that draw and move their own paths on it
+    (animation, explorers)."""
+    _draw_contours(ax, grid).set_label(label)
+    _draw_optimum(ax.plot, grid)
+    ax.set_xlabel("w")
+    ax.set_ylabel("b")
 
 
 def draw_landscape(
