@@ -1,16 +1,32 @@
-"""Helpers shared by the benchmark scripts: timing, peak memory, the device in use."""
+"""Helpers shared by the benchmark scripts: timing, first calls in fresh processes, peak memory,
+the device in use."""
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 
 import jax
 import numpy as np
 
-__all__ = ["device_name", "peak_rss_mb", "python_loop_reference", "timed", "timed_interleaved"]
+__all__ = [
+    "FirstCalls",
+    "device_name",
+    "first_calls",
+    "peak_rss_mb",
+    "python_loop_reference",
+    "rss_mb",
+    "timed",
+    "timed_interleaved",
+]
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 
 def python_loop_reference(theta, xs, ys, n_steps, step_size):
@@ -75,3 +91,59 @@ def peak_rss_mb() -> float:
 def device_name() -> str:
     device = jax.devices()[0]
     return f"{device.platform}:{getattr(device, 'device_kind', device)} x{len(jax.devices())}"
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB (Linux's /proc; the peak elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return peak_rss_mb()
+
+
+_FIRST_CALL = """
+import time as _time
+{setup}
+_start = _time.perf_counter()
+{call}
+print("FIRST_CALL_SECONDS", _time.perf_counter() - _start)
+"""
+
+
+def _fresh_process_seconds(setup: str, call: str, cache_dir: str) -> float:
+    """Seconds of ``call``'s first run in a new Python process, after ``setup`` (untimed)."""
+    script = _FIRST_CALL.format(setup=textwrap.dedent(setup), call=textwrap.dedent(call))
+    # The library of this checkout, unless the caller chose one (PYTHONPATH).
+    path = os.environ.get("PYTHONPATH") or SRC
+    env = {**os.environ, "PYTHONPATH": path, "DL_WORKSHOP_CACHE_DIR": cache_dir}
+    env.pop("DL_WORKSHOP_NO_COMPILE_CACHE", None)
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=900
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the fresh process failed:\n{done.stderr[-3000:]}")
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("FIRST_CALL_SECONDS")][-1]
+    return float(line.split()[1])
+
+
+class FirstCalls:
+    """A method's first call in fresh processes: ``cold`` (empty compilation cache) and
+    ``second`` (a second process, with the first one's persistent compilation cache)."""
+
+    def __init__(self, cold: float, second: float) -> None:
+        self.cold, self.second = cold, second
+
+
+def first_calls(setup: str, call: str, repeats: int = 1) -> FirstCalls:
+    """Time ``call``'s first run in fresh processes: best of ``repeats`` cold processes (each
+    with an empty compilation cache) and of ``repeats`` second processes (after a first one
+    filled the cache). ``setup`` (imports, data) is not timed.
+    """
+    cold, second = [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="bench-jax-cache-") as folder:
+            cold.append(_fresh_process_seconds(setup, call, folder))
+            second.append(_fresh_process_seconds(setup, call, folder))
+    return FirstCalls(min(cold), min(second))

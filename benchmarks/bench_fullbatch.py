@@ -7,15 +7,20 @@ them alike: the three per-step loops, and the fast path with the floor and ``X^T
 * bandwidth floor: the time to read X once (the fastest of NumPy ``X @ v`` and a jitted sum);
 * ``X^T X``: the Gram product (NumPy, float32), the one-off cost of the fast path's statistics;
 * NumPy hand loop and (when ``import torch`` works) a PyTorch CPU loop, per step;
-* the general path, ``fit(..., fast_path=False)`` (any model and loss), per step;
+* the general path, ``fit(..., fast_path=False)`` (``linear_model`` with ``mseloss``), per step;
+* a user-written model and loss (``x @ w + b`` with its own mean squared error), per step;
 * the fast path, ``fit`` with ``linear_model`` + ``mseloss`` (sufficient statistics),
   ``--fast-steps`` steps in total, on the data and on the data offset by 100 (whose blocks the
   fast path must shift before its float32 products);
 * the lesson workload (100 points, 3 000 steps) vs the lesson's Python loop over ``jax.grad``.
 
 Every loop records the loss at every step. Peak RSS is the process's peak after a row's first
-(warm-up) run; the warm-up runs go in the order: loops (NumPy, general, PyTorch), then the floor,
-``X^T X`` and the fast paths.
+(warm-up) run; the warm-up runs go in the order: loops (NumPy, general, user model, PyTorch), then
+the floor, ``X^T X`` and the fast paths.
+
+The loops' and the fast path's rows also show their first call in a fresh process (``cold``:
+nothing compiled; ``2nd process``: with the first process's persistent compilation cache), the
+data made before the clock starts, each the best of ``--first-repeats`` processes.
 
 Run from the source tree: ``PYTHONPATH=src python benchmarks/bench_fullbatch.py`` (``--quick``:
 a few-second smoke run; ``--n``, ``--d``, ``--steps`` to resize).
@@ -31,7 +36,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import device_name, python_loop_reference, timed, timed_interleaved  # noqa: E402
+from _common import (  # noqa: E402
+    device_name,
+    first_calls,
+    python_loop_reference,
+    timed,
+    timed_interleaved,
+)
 
 from dl_workshop import fit, linear_model, mseloss  # noqa: E402
 from dl_workshop.data import make_y  # noqa: E402
@@ -51,6 +62,47 @@ def numpy_loop(x, y, n_steps):
         w -= np.float32(STEP * 2 / n) * (r @ x)
         b -= np.float32(STEP * 2) * r.mean()
     return losses
+
+
+def user_model(theta, x):
+    """A model as a user writes it (no custom derivative, unlike ``linear_model``)."""
+    return x @ theta["w"] + theta["b"]
+
+
+def user_loss(theta, model, x, y):
+    """A mean squared error as a user writes it (not ``mseloss``)."""
+    import jax.numpy as jnp
+
+    return jnp.mean((model(theta, x) - y) ** 2)
+
+
+def make_data(n, d):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, d), dtype=np.float32)
+    y = (x @ rng.standard_normal(d).astype(np.float32) + 0.5).astype(np.float32)
+    y += 0.1 * rng.standard_normal(n, dtype=np.float32)
+    return x, y
+
+
+SETUP = """
+import sys
+sys.path.insert(0, {bench!r})
+import jax
+import numpy as np
+from bench_fullbatch import STEP, make_data, numpy_loop, torch_loop, user_loss, user_model
+from dl_workshop import fit, linear_model, mseloss
+x, y = make_data({n}, {d})
+x_dev, y_dev = jax.device_put(x), jax.device_put(y)
+theta = {{"w": np.zeros({d}, np.float32), "b": np.float32(0.0)}}
+"""
+
+FIRST_CALLS = {
+    "numpy": "numpy_loop(x, y, {steps})",
+    "general": "fit(theta, linear_model, mseloss, x_dev, y_dev, {steps}, STEP, progress=False, "
+    "fast_path=False)",
+    "user": "fit(theta, user_model, user_loss, x_dev, y_dev, {steps}, STEP, progress=False)",
+    "fast": "fit(theta, linear_model, mseloss, x, y, {fast_steps}, STEP, progress=False)",
+}
 
 
 def torch_loop(torch, x, y, n_steps):
@@ -75,14 +127,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="steps of the per-step loops")
     parser.add_argument("--fast-steps", type=int, default=3000, help="steps of the fast path")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (median)")
+    parser.add_argument("--first-repeats", type=int, default=1, help="fresh processes per cell")
     args = parser.parse_args()
     if args.quick:
         args.n, args.steps, args.fast_steps, args.repeats = 20_000, 10, 300, 2
     n, d = args.n, args.d
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, d), dtype=np.float32)
-    y = (x @ rng.standard_normal(d).astype(np.float32) + 0.5).astype(np.float32)
-    y += 0.1 * rng.standard_normal(n, dtype=np.float32)
+    first = fresh_first_calls(args)
+    x, y = make_data(n, d)
     x_dev, y_dev = jax.device_put(x), jax.device_put(y)
     theta = {"w": np.zeros(d, np.float32), "b": np.float32(0.0)}
     print(f"full batch: N={n} x D={d} float32 ({x.nbytes / 1e6:.0f} MB), device {device_name()}")
@@ -100,8 +151,12 @@ def main() -> None:
             fast_path=False,
         ).losses
 
+    def user():
+        return fit(theta, user_model, user_loss, x_dev, y_dev, args.steps, STEP,
+                   progress=False).losses
+
     # The per-step loops, taking turns.
-    loops = {"numpy": lambda: numpy_loop(x, y, args.steps), "general": general}
+    loops = {"numpy": lambda: numpy_loop(x, y, args.steps), "general": general, "user": user}
     try:
         import torch
 
@@ -113,6 +168,7 @@ def main() -> None:
     loop_timings = timed_interleaved(loops, args.repeats)
     t_np, np_losses, _ = loop_timings["numpy"]
     t_general, gen_losses, _ = loop_timings["general"]
+    t_user, user_losses, _ = loop_timings["user"]
     t_torch = loop_timings["torch"][0] if "torch" in loop_timings else None
 
     def fast():
@@ -146,36 +202,50 @@ def main() -> None:
     t_fast, fast_losses, _ = timings["fast"]
     t_fast_offset = timings["fast offset"][0]
 
-    rows = [  # (name, seconds, steps or None, peak RSS in MB after its first run)
-        ("bandwidth floor: read X once", floor, None, timings["jax read"][2]),
-        ("X^T X (NumPy float32)", t_gram, None, timings["gram"][2]),
-        ("NumPy hand loop", t_np, args.steps, loop_timings["numpy"][2]),
+    rows = [  # (name, seconds, steps or None, peak RSS in MB after its first run, first calls)
+        ("bandwidth floor: read X once", floor, None, timings["jax read"][2], None),
+        ("X^T X (NumPy float32)", t_gram, None, timings["gram"][2], None),
+        ("NumPy hand loop", t_np, args.steps, loop_timings["numpy"][2], first.get("numpy")),
     ]
     if t_torch is not None:
-        rows.append((torch_name, t_torch, args.steps, loop_timings["torch"][2]))
+        rows.append(
+            (torch_name, t_torch, args.steps, loop_timings["torch"][2], first.get("torch"))
+        )
     rows += [
-        ("fit, general path (fast_path=False)", t_general, args.steps, loop_timings["general"][2]),
-        (f"fit, fast path ({args.fast_steps} steps)", t_fast, args.fast_steps, timings["fast"][2]),
+        ("fit, general path (fast_path=False)", t_general, args.steps,
+         loop_timings["general"][2], first.get("general")),
+        ("fit, user-written model and loss", t_user, args.steps, loop_timings["user"][2],
+         first.get("user")),
+        (f"fit, fast path ({args.fast_steps} steps)", t_fast, args.fast_steps,
+         timings["fast"][2], first.get("fast")),
         (
             "fit, fast path, x + 100 (shifted blocks)",
             t_fast_offset,
             args.fast_steps,
             timings["fast offset"][2],
+            None,
         ),
     ]
     # Same iterates, to float32 tolerance (on GPUs JAX's default float32 matmuls use TF32).
     gen_dev = np.max(np.abs(np.asarray(gen_losses) - np_losses) / np_losses)
     fast_dev = np.max(np.abs(np.asarray(fast_losses[: args.steps]) - np_losses) / np_losses)
+    user_dev = np.max(np.abs(np.asarray(user_losses) - np_losses) / np_losses)
     print(f"max relative loss difference vs NumPy: general {gen_dev:.1e}, fast {fast_dev:.1e}")
+    print(f"max relative loss difference vs NumPy, user-written model: {user_dev:.1e}")
 
-    print(f"\n{'method':<42}{'total (s)':>11}{'per step (ms)':>15}{'peak RSS (MB)':>15}")
-    for name, seconds, steps, peak in rows:
+    print(
+        f"\n{'method':<42}{'total (s)':>11}{'per step (ms)':>15}{'peak RSS (MB)':>15}"
+        f"{'first call (s): cold':>22}{'2nd process':>13}"
+    )
+    for name, seconds, steps, peak, calls in rows:
         per = f"{seconds / steps * 1e3:.3f}" if steps else ""
-        print(f"{name:<42}{seconds:>11.4f}{per:>15}{peak:>15.0f}")
+        firsts = f"{calls.cold:>22.3f}{calls.second:>13.3f}" if calls else ""
+        print(f"{name:<42}{seconds:>11.4f}{per:>15}{peak:>15.0f}{firsts}")
 
     np_step = t_np / args.steps
     print("\nratios (higher is better for fit):")
     print(f"  general step vs NumPy step:            {np_step / (t_general / args.steps):6.2f}x")
+    print(f"  user-written model step vs NumPy step: {np_step / (t_user / args.steps):6.2f}x")
     if t_torch is not None:
         torch_step = t_torch / args.steps
         print(
@@ -189,6 +259,11 @@ def main() -> None:
     target = floor + t_gram
     print(f"  fast path / (read X + X^T X):          {t_fast / target:6.2f} (target < 2)")
     print(f"  same, x + 100 (shifted blocks):        {t_fast_offset / target:6.2f}")
+    fast_first = first["fast"]
+    print(
+        f"  fast path first call / warm call:      cold {fast_first.cold / t_fast:.2f}, "
+        f"2nd process {fast_first.second / t_fast:.2f} (target <= 3)"
+    )
 
     # The lesson workload: 100 points, 3 000 steps.
     ys = make_y(lesson_x, seed=0)
@@ -211,6 +286,26 @@ def main() -> None:
         f"over jax.grad {t_ref:.2f} s (timed on {ref_steps} steps, scaled): "
         f"{t_ref / t_lesson:.0f}x"
     )
+
+
+def fresh_first_calls(args) -> dict:
+    """First calls of the loops and the fast path in fresh processes (PyTorch when present)."""
+    bench = os.path.dirname(os.path.abspath(__file__))
+    setup = SETUP.format(bench=bench, n=args.n, d=args.d)
+    calls = dict(FIRST_CALLS)
+    try:
+        import torch  # noqa: F401
+
+        setup += "import torch\nxt, yt = torch.from_numpy(x), torch.from_numpy(y)\n"
+        calls["torch"] = "torch_loop(torch, xt, yt, {steps})"
+    except ImportError:
+        pass
+    return {
+        name: first_calls(
+            setup, call.format(steps=args.steps, fast_steps=args.fast_steps), args.first_repeats
+        )
+        for name, call in calls.items()
+    }
 
 
 if __name__ == "__main__":

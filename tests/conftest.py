@@ -1,11 +1,19 @@
 """Shared fixtures: headless matplotlib and the location of the shared reference data."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# The library keeps compiled loops in the user's cache folder (dl_workshop._compile_cache); the
+# tests, and the processes they start, use a folder of their own, removed at the end.
+os.environ["DL_WORKSHOP_CACHE_DIR"] = tempfile.mkdtemp(prefix="dl-workshop-test-jax-cache-")
+atexit.register(shutil.rmtree, os.environ["DL_WORKSHOP_CACHE_DIR"], ignore_errors=True)
 
 #: ../shared next to the project root (read-only in CI); tests that need it skip without it.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

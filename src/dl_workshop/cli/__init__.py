@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dl_workshop import _version
+from dl_workshop import _compile_cache, _version
 from dl_workshop.cli import demo, fit, grade
 
 #: Subcommand modules, in the order ``--help`` lists them.
@@ -51,8 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (also used by the console script)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.no_compile_cache and not os.environ.get("DL_WORKSHOP_NO_COMPILE_CACHE"):
-        _enable_compile_cache()
+    _compile_cache.enable_compile_cache(enabled=not args.no_compile_cache)
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

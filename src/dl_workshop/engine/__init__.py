@@ -12,7 +12,10 @@ JAX and optax, and knows nothing of models, losses or data formats. Its parts:
 - :mod:`~dl_workshop.engine.divergence`: :class:`DivergenceError`, the curvature estimate and
   the message that suggests a stable step size;
 - :mod:`~dl_workshop.engine.shapecheck`: the traced shape check of an objective;
-- :mod:`~dl_workshop.engine.optimizers`: plain gradient descent as an optax optimizer.
+- :mod:`~dl_workshop.engine.optimizers`: plain gradient descent as an optax optimizer;
+- :mod:`~dl_workshop.engine.buckets`: the shared numbers of rows data is padded to;
+- :mod:`~dl_workshop.engine.rowwise`: whether a model keeps rows apart (read from its jaxpr);
+- :mod:`~dl_workshop.engine.dots`: matrix-vector products over many rows, in blocks.
 
 An *objective* is ``objective(params, t, data) -> (loss, grads)``, hashable, so that equal
 objectives share compiled code.

@@ -2,11 +2,16 @@
 
 The loop runs in chunks of steps; each chunk is one compiled call (``jax.jit`` over
 ``jax.lax.scan``), so a progress bar can advance between chunks while no Python code runs per
-step.
+step. How a chunk is compiled depends on the data: small problems on the CPU with compiler
+options that halve their compilation (:mod:`~dl_workshop.engine.options`), large ones with their row
+products in blocks (:mod:`~dl_workshop.engine.dots`); at most ``MAX_COMPILED_LOOPS`` compiled
+loops are kept, and JAX's persistent compilation cache keeps them across processes
+(:mod:`dl_workshop._compile_cache`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +20,11 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from dl_workshop.engine.state import RUNNING, Hyper, LoopState
+from dl_workshop._compile_cache import enable_compile_cache
+from dl_workshop.engine.buckets import nbytes, on_host_cpu
+from dl_workshop.engine.dots import blocked_dots, wants_blocked_dots
+from dl_workshop.engine.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
+from dl_workshop.engine.state import RUNNING, Hyper, LoopState, clear_compiled_inits
 from dl_workshop.engine.step import step
 
 #: Runs estimated to take longer than this many seconds get a progress bar when progress=None.
@@ -54,7 +63,12 @@ def chunk_plan(n_steps: int, record_every: int, checkpoint_every: int | None) ->
     return ChunkPlan(n_steps, chunk, block, bool(record_every))
 
 
-def _run_chunk_impl(state, data, hyper, *, objective, optimizer, chunk_len, block_len, record):
+def _run_chunk_impl(
+    state, data, hyper, *, objective, optimizer, chunk_len, block_len, record, blocked=False
+):
+    if blocked:  # the data's row products in blocks, see engine.dots
+        objective = blocked_dots(objective)
+
     def steps(carry, length):
         return jax.lax.scan(
             lambda s, _: step(s, data, hyper, objective, optimizer), carry, None, length=length
@@ -72,10 +86,58 @@ def _run_chunk_impl(state, data, hyper, *, objective, optimizer, chunk_len, bloc
     return state, losses.reshape(-1), path
 
 
-run_chunk = jax.jit(
-    _run_chunk_impl,
-    static_argnames=("objective", "optimizer", "chunk_len", "block_len", "record"),
+_STATIC = ("objective", "optimizer", "chunk_len", "block_len", "record", "blocked")
+
+run_chunk = jax.jit(_run_chunk_impl, static_argnames=_STATIC)
+
+#: Data of at most this many bytes makes a small problem (see :mod:`~dl_workshop.engine.options`).
+SMALL_PROBLEM_BYTES = 1 << 22
+
+_run_chunk_small = jax.jit(
+    _run_chunk_impl, static_argnames=_STATIC, compiler_options=SMALL_PROBLEM_OPTIONS
 )
+
+
+#: At most this many compiled loops are kept (each holds a few MB): compiling one more first
+#: drops them all, so that a long session of fits whose shapes keep changing (a user's loss on
+#: data of many sizes) stays flat in memory. Dropped loops come back from the persistent
+#: compilation cache in milliseconds.
+MAX_COMPILED_LOOPS = 32
+
+_compiled_loops: set[Any] = set()
+
+
+def _signature(static: dict[str, Any], *args: Any) -> Any:
+    """What selects a compiled loop: the static arguments and the arguments' shapes."""
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    shapes = tuple((np.shape(a), str(getattr(a, "dtype", type(a)))) for a in leaves)
+    return tuple(sorted(static.items())), treedef, shapes
+
+
+def _keep_bounded(signature: Any) -> None:
+    """Drop every compiled loop before compiling one beyond ``MAX_COMPILED_LOOPS``."""
+    if signature in _compiled_loops:
+        return
+    if len(_compiled_loops) >= MAX_COMPILED_LOOPS:
+        run_chunk.clear_cache()
+        _run_chunk_small.clear_cache()
+        clear_compiled_inits()
+        _compiled_loops.clear()
+    _compiled_loops.add(signature)
+
+
+def _chunk_function(data: Any) -> Callable[..., Any]:
+    """The compiled chunk for ``data``: with ``SMALL_PROBLEM_OPTIONS`` for small CPU data."""
+    leaves = jax.tree_util.tree_leaves(data)
+    small = nbytes(*leaves) <= SMALL_PROBLEM_BYTES and all(on_host_cpu(a) for a in leaves)
+    return _run_chunk_small if small and small_options_usable() else run_chunk
+
+
+def _call_chunk(function: Callable[..., Any], *args: Any, **static: Any) -> Any:
+    """``function(*args, **static)``; the default options if XLA refuses the small ones."""
+    if function is run_chunk:
+        return run_chunk(*args, **static)
+    return call_small(function, run_chunk, *args, **static)
 
 
 def _progress_bar(total: int, start: int) -> Any:
@@ -119,6 +181,20 @@ class _Progress:
             self.bar.close()
 
 
+def _compiled_chunk(objective, optimizer, plan, *args) -> tuple[Callable[..., Any], dict]:
+    """The compiled chunk function and its static arguments for this run (``args``: the state,
+    data and hyperparameters); turns on the persistent compilation cache first."""
+    enable_compile_cache()
+    function = _chunk_function(args[1])
+    static = dict(
+        objective=objective, optimizer=optimizer, chunk_len=plan.chunk, block_len=plan.block,
+        record=plan.record, blocked=wants_blocked_dots(args[1]),
+    )
+    with contextlib.suppress(TypeError):  # unhashable static arguments: jax.jit reports them
+        _keep_bounded((function is run_chunk, _signature(static, *args)))
+    return function, static
+
+
 def run_loop(
     objective: Any,
     optimizer: Any,
@@ -137,6 +213,7 @@ def run_loop(
     (checkpointing uses it); ``history`` holds the losses and path of steps run before
     ``state`` (a resumed run).
     """
+    function, static = _compiled_chunk(objective, optimizer, plan, state, data, hyper)
     loss_parts, path_parts = list(history[0]), list(history[1])
     bar = _Progress(progress, plan.n_steps, int(state.t))
     interrupted = False
@@ -145,10 +222,7 @@ def run_loop(
             if int(state.status) != RUNNING:
                 break
             before, t0 = int(state.t), time.perf_counter()
-            state, losses, path = run_chunk(
-                state, data, hyper, objective=objective, optimizer=optimizer,
-                chunk_len=plan.chunk, block_len=plan.block, record=plan.record,
-            )
+            state, losses, path = _call_chunk(function, state, data, hyper, **static)
             loss_parts.append(np.asarray(losses)[: int(state.t) - before])
             if plan.record:
                 path_parts.append(path)

@@ -12,13 +12,14 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def _dtype(a: Any) -> Any:
+    return a.dtype if hasattr(a, "dtype") else np.result_type(a)
+
+
 def _abstract(tree: Any) -> tuple[Any, tuple[jax.ShapeDtypeStruct, ...]]:
     """``tree`` as a hashable (treedef, shapes and dtypes) pair."""
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    return treedef, tuple(
-        jax.ShapeDtypeStruct(np.shape(a), a.dtype if hasattr(a, "dtype") else np.result_type(a))
-        for a in leaves
-    )
+    return treedef, tuple(jax.ShapeDtypeStruct(np.shape(a), _dtype(a)) for a in leaves)
 
 
 def check_structure(objective: Any, params: Any, data: Any) -> None:
@@ -34,6 +35,25 @@ def check_structure(objective: Any, params: Any, data: Any) -> None:
         _trace_structure(objective, params, data)
         return
     _trace_structure_cached(*key)
+
+
+def check_structure_padded(objective: Any, params: Any, data: Any, rows: int) -> bool:
+    """:func:`check_structure` for ``data`` with its rows padded to ``rows``; ``True`` if it holds.
+
+    Traced for the padded shapes (remembered per number of rows, so the fits of every number of
+    rows that pads to ``rows`` share one trace). If that fails, the check is repeated for the
+    data's own shapes: it raises the error those shapes give (naming them), or passes when only
+    the padding failed (the objective depends on the number of rows): then ``False``.
+    """
+    padded = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct((rows, *np.shape(a)[1:]), _dtype(a)), data
+    )
+    try:
+        check_structure(objective, params, padded)
+    except (ValueError, TypeError):
+        check_structure(objective, params, data)
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=256)

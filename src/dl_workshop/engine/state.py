@@ -1,12 +1,19 @@
-"""The loop's state and hyperparameters, carried through the compiled ``lax.scan``."""
+"""The loop's state and hyperparameters, carried through the compiled ``lax.scan``.
+
+Both are built from NumPy values: converting Python numbers with ``jax.numpy`` would compile and
+run a small program for each of them (about 15 ms each in a fresh process), where the compiled
+loop takes NumPy arguments as they are.
+"""
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 import optax
+
+from dl_workshop.engine.options import SMALL_PROBLEM_OPTIONS, call_small
 
 # Status codes carried through the compiled loop.
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -35,27 +42,59 @@ class Hyper(NamedTuple):
     patience: jax.Array
 
 
+def _init(params: Any, optimizer: Any) -> Any:
+    return optimizer.init(params)
+
+
+_compiled_init = jax.jit(_init, static_argnames="optimizer")
+_compiled_init_small = jax.jit(
+    _init, static_argnames="optimizer", compiler_options=SMALL_PROBLEM_OPTIONS
+)
+
+
+def clear_compiled_inits() -> None:
+    """Drop the compiled optimizer initializations (the runner bounds compiled programs)."""
+    _compiled_init.clear_cache()
+    _compiled_init_small.clear_cache()
+
+
+def optimizer_state(optimizer: Any, params: Any) -> Any:
+    """``optimizer.init(params)`` as one compiled program (``optax.EmptyState()`` for ``None``).
+
+    Optimizers build their state from many small arrays (``zeros_like`` of each parameter, step
+    counts): one program for all of them instead of one per shape. An optimizer that cannot be
+    a static argument of ``jax.jit`` is initialized as it is.
+    """
+    if optimizer is None:
+        return optax.EmptyState()
+    try:
+        if jax.default_backend() == "cpu":  # parameters are small: fast to compile matters
+            return call_small(_compiled_init_small, _compiled_init, params, optimizer=optimizer)
+        return _compiled_init(params, optimizer=optimizer)
+    except (TypeError, ValueError):  # not hashable
+        return optimizer.init(params)
+
+
 def initial_state(params: Any, optimizer: Any, dtype: Any) -> LoopState:
     """The loop state before step 0 (also the template a checkpoint is restored into)."""
-    opt_state = optimizer.init(params) if optimizer is not None else optax.EmptyState()
-    zero = jnp.zeros((), dtype)
+    zero = np.zeros((), dtype)
     return LoopState(
         params=params,
-        opt_state=opt_state,
+        opt_state=optimizer_state(optimizer, params),
         last_good=params,
-        t=jnp.zeros((), jnp.int32),
-        status=jnp.asarray(RUNNING, jnp.int32),
+        t=np.zeros((), np.int32),
+        status=np.asarray(RUNNING, np.int32),
         first_loss=zero,
         prev_loss=zero,
-        n_small=jnp.zeros((), jnp.int32),
+        n_small=np.zeros((), np.int32),
     )
 
 
 def hyper(step_size: float, n_steps: int, tol: float, patience: int, dtype: Any) -> Hyper:
     """The traced hyperparameters in the loop's dtype."""
     return Hyper(
-        step_size=jnp.asarray(step_size, dtype),
-        n_steps=jnp.asarray(n_steps, jnp.int32),
-        tol=jnp.asarray(tol, dtype),
-        patience=jnp.asarray(patience, jnp.int32),
+        step_size=np.asarray(step_size, dtype),
+        n_steps=np.asarray(n_steps, np.int32),
+        tol=np.asarray(tol, dtype),
+        patience=np.asarray(patience, np.int32),
     )

@@ -24,8 +24,10 @@ EXPLODE_FACTOR = 1e8
 
 def all_finite(tree: Any) -> jax.Array:
     """Whether every leaf of ``tree`` is finite (a traced boolean)."""
-    leaves = jax.tree_util.tree_leaves(tree)
-    return jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+    finite = jnp.asarray(True)
+    for leaf in jax.tree_util.tree_leaves(tree):
+        finite = finite & jnp.all(jnp.isfinite(leaf))
+    return finite
 
 
 def optimizer_update(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 
 from dl_workshop._validation import (
     as_data,
@@ -22,10 +21,9 @@ from dl_workshop._validation import (
     check_model,
     check_same_length,
 )
-from dl_workshop.engine.shapecheck import check_structure
 from dl_workshop.multihost import check_process_shards
 from dl_workshop.objectives.dask_stats import dask_fit_statistics, is_dask
-from dl_workshop.objectives.full_batch import FullBatchObjective
+from dl_workshop.objectives.full_batch import FullBatchObjective, masked_problem, padded_rows
 from dl_workshop.objectives.linear_mse import LinearMSEObjective, fast_path_problem
 from dl_workshop.objectives.minibatch import minibatch_problem
 from dl_workshop.settings import FitSettings
@@ -73,10 +71,8 @@ def host_loop_device(objective: Any, data: Any) -> Any:
 def placed_problem(objective: Any, data: Any, full_objective: Any, full_data: Any) -> Problem:
     """The problem with its data moved into JAX once (a no-op for arrays already there)."""
     device = host_loop_device(objective, data)
-    if device is None:
-        data = jax.tree_util.tree_map(jnp.asarray, data)
-    else:
-        data = jax.device_put(data, device)
+    # device_put, not jnp.asarray: that compiles a small program per shape and dtype.
+    data = jax.device_put(data, device)
     return Problem(objective, data, full_objective, full_data, device)
 
 
@@ -100,15 +96,17 @@ def choose_problem(model: Any, loss: Any, params: Any, x: Any, y: Any, settings:
     check_process_shards(x, y)
     full_data = _host_data(x, y, settings)
     full = FullBatchObjective(model, loss)
-    check_structure(full, params, full_data)
+    rows = padded_rows(full, params, full_data)  # the shape check; a bucket of rows, or None
     objective, data = full, full_data
     if settings.batch_size is not None:
         objective, data = minibatch_problem(
             full, full_data, batch_size=settings.batch_size, seed=settings.seed,
-            shuffle_window=settings.shuffle_window,
+            shuffle_window=settings.shuffle_window, rows=rows,
         )
     elif settings.fast_path:
         objective, data = fast_path_problem(full, params, full_data, settings.dtype)
+    if objective is full:
+        objective, data = masked_problem(full, params, full_data, rows)
     if not isinstance(objective, LinearMSEObjective):
         # Only finite data gives the (finite) fast-path statistics: it needs no separate pass.
         check_finite_data(full_data[0], "x")

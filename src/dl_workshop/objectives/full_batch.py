@@ -1,4 +1,11 @@
-"""The full-batch objective: ``value_and_grad`` of the user's ``loss(params, model, x, y)``."""
+"""The full-batch objective: ``value_and_grad`` of the user's ``loss(params, model, x, y)``.
+
+With the built-in :func:`~dl_workshop.mseloss` (a mean over rows) and a model that computes each
+row's prediction from that row alone (:func:`~dl_workshop.engine.rowwise.rows_separate`), the
+rows are padded to a shared bucket (:mod:`~dl_workshop.engine.buckets`) and masked
+(:class:`MaskedMSEObjective`), so that fits of different numbers of rows share compiled code.
+Other losses see the data as it is: the engine cannot know what padding would do to them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,13 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dl_workshop.engine.buckets import bucket_rows, pad_rows, paddable
+from dl_workshop.engine.rowwise import rows_separate
+from dl_workshop.engine.shapecheck import check_structure, check_structure_padded
+from dl_workshop.losses import mseloss
 
 
 class FullBatchObjective(NamedTuple):
@@ -29,3 +43,85 @@ class FullBatchObjective(NamedTuple):
     def __call__(self, params: Any, t: jax.Array, data: tuple[Any, Any]) -> tuple[Any, Any]:
         x, y = data
         return jax.value_and_grad(self.loss)(params, self.model, x, y)
+
+
+def masked_mse(params: Any, model: Callable[[Any, Any], Any], x: Any, y: Any, n_rows: Any):
+    """``mseloss(params, model, x[:n_rows], y[:n_rows])`` on rows padded beyond ``n_rows``.
+
+    The padded rows' residuals are replaced by zeros before squaring (so neither they nor their
+    gradients count, whatever the model predicts there), and the sum is divided by the real
+    number of entries: the same mean as :func:`~dl_workshop.mseloss` on the first ``n_rows``
+    rows, up to the order of float additions.
+
+    Example:
+        >>> import numpy as np
+        >>> from dl_workshop import linear_model
+        >>> x = np.array([0.0, 1.0, 9.0])  # the last row is padding
+        >>> float(masked_mse({"w": 1.0, "b": 0.0}, linear_model, x, np.array([0.0, 2.0, 0.0]), 2))
+        0.5
+    """
+    prediction = model(params, x)
+    real = jnp.arange(y.shape[0]) < n_rows
+    residual = jnp.where(real.reshape((-1,) + (1,) * (jnp.ndim(y) - 1)), y - prediction, 0)
+    per_row = int(np.prod(jnp.shape(y)[1:]))
+    count = jnp.asarray(n_rows).astype(residual.dtype) * per_row
+    return jnp.sum(residual * residual) / count
+
+
+class MaskedMSEObjective(NamedTuple):
+    """:func:`~dl_workshop.mseloss` of ``model`` on the first ``n`` of padded rows.
+
+    ``data`` is ``(x, y, n)``: ``x`` and ``y`` padded to a bucket of rows, ``n`` the number of
+    real rows (a traced integer, so every ``n`` of a bucket shares compiled code).
+
+    Example:
+        >>> import numpy as np
+        >>> from dl_workshop import linear_model
+        >>> data = (np.array([0.0, 1.0, 1.0]), np.array([1.0, 3.0, 3.0]), np.int32(2))
+        >>> loss, grads = MaskedMSEObjective(linear_model)({"w": 2.0, "b": 1.0}, 0, data)
+        >>> float(loss)
+        0.0
+    """
+
+    model: Callable[[Any, Any], Any]
+
+    def __call__(self, params: Any, t: jax.Array, data: tuple[Any, Any, Any]) -> tuple[Any, Any]:
+        x, y, n_rows = data
+        return jax.value_and_grad(masked_mse)(params, self.model, x, y, n_rows)
+
+
+def padded_rows(objective: FullBatchObjective, params: Any, data: tuple[Any, Any]) -> int | None:
+    """Check that ``objective`` evaluates on ``data`` (one clear error if not); return the
+    bucket of rows the data may be padded to, or ``None`` when it must stay as it is.
+
+    The check is traced for the bucket's shapes (remembered per bucket, so a fit with another
+    number of rows in the same bucket traces nothing); if it fails there, it is repeated for
+    the data's own shapes, which raises the error the user should see (or shows that the
+    objective depends on the number of rows, e.g. one parameter per row).
+    """
+    x, y = data
+    rows = bucket_rows(len(x))
+    if not paddable(x, y):
+        check_structure(objective, params, data)
+        return None
+    return rows if check_structure_padded(objective, params, data, rows) else None
+
+
+def masked_problem(
+    objective: FullBatchObjective, params: Any, data: tuple[Any, Any], rows: int | None
+) -> tuple[Any, Any]:
+    """``(objective, data)`` padded to ``rows`` rows and masked when that is exact, else as given.
+
+    Exact for :func:`~dl_workshop.mseloss` with a model whose predictions keep rows apart
+    (:func:`~dl_workshop.engine.rowwise.rows_separate`); the padding rows are copies of the
+    first row, so the model sees only values it sees anyway.
+    """
+    if rows is None or objective.loss is not mseloss:
+        return objective, data
+    x, y = data
+    x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
+    if not rows_separate(objective.model, params, x_rows):
+        return objective, data
+    return MaskedMSEObjective(objective.model), (
+        pad_rows(x, rows), pad_rows(y, rows), np.int32(len(x))
+    )

@@ -1,0 +1,292 @@
+"""Compiled code is shared: padded rows change nothing, a new number of rows compiles nothing,
+memory stays flat over many fits, and a second process reuses the first one's compilation."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from dl_workshop import _compile_cache, fit, fit_objective, linear_model, mseloss
+from dl_workshop.engine import dots, runner
+from dl_workshop.engine.buckets import bucket_rows, pad_rows
+from dl_workshop.engine.rowwise import rows_separate
+from dl_workshop.fastpath import sufficient_statistics
+from dl_workshop.objectives.full_batch import FullBatchObjective, MaskedMSEObjective, masked_mse
+from dl_workshop.objectives.minibatch import MinibatchObjective
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Names of JAX's tracing and compilation events, recorded while ``_EVENTS["on"]``.
+_EVENTS = {"on": False, "seen": []}
+
+
+def _listen(name, duration, **kwargs):
+    if _EVENTS["on"] and name.startswith("/jax/core/compile/"):
+        _EVENTS["seen"].append(name)
+
+
+jax.monitoring.register_event_duration_secs_listener(_listen)
+
+
+def _compile_events(function):
+    """The tracing and compilation events of ``function()``."""
+    _EVENTS["seen"].clear()
+    _EVENTS["on"] = True
+    try:
+        function()
+    finally:
+        _EVENTS["on"] = False
+    return list(_EVENTS["seen"])
+
+
+def _data(n, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    y = (x @ rng.standard_normal(d).astype(np.float32) + 0.5).astype(np.float32)
+    return x, y + 0.1 * rng.standard_normal(n).astype(np.float32)
+
+
+def _theta(d=3):
+    return {"w": np.zeros(d, np.float32), "b": np.float32(0.0)}
+
+
+def _user_model(theta, x):
+    return x @ theta["w"] + theta["b"]
+
+
+def _user_loss(theta, model, x, y):
+    return jnp.mean((model(theta, x) - y) ** 2)
+
+
+def test_buckets_pad_a_little_and_share_shapes():
+    assert bucket_rows(1) == bucket_rows(16) == 16
+    assert {bucket_rows(n) for n in range(65, 129)} == {128}
+    for n in (4097, 10_000, 123_457, 1_000_000):
+        assert n <= bucket_rows(n) < n * 9 / 8
+    assert pad_rows(np.arange(6.0).reshape(3, 2), 5).tolist() == [
+        [0, 1], [2, 3], [4, 5], [0, 1], [0, 1]
+    ]
+
+
+@pytest.mark.parametrize("n", [5, 17, 100, 442, 1000])
+def test_masked_fit_equals_the_unpadded_objective(n):
+    x, y = _data(n, seed=n)
+    padded = fit(_theta(), linear_model, mseloss, x, y, 200, 0.1, progress=False,
+                 fast_path=False, record_every=50)
+    plain = fit_objective(FullBatchObjective(linear_model, mseloss), _theta(), (x, y), 200, 0.1,
+                          progress=False, record_every=50)
+    np.testing.assert_allclose(padded.losses, plain.losses, rtol=2e-6)
+    for key in ("w", "b"):
+        np.testing.assert_allclose(padded.theta[key], plain.theta[key], rtol=2e-6, atol=1e-7)
+        np.testing.assert_allclose(padded.path[key], plain.path[key], rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("n", [7, 100, 300])
+def test_masked_mse_and_its_gradient_equal_mseloss_on_the_real_rows(n):
+    x, y = _data(n, d=2, seed=1)
+    theta = {"w": jnp.array([0.3, -1.0]), "b": jnp.float32(0.2)}
+    rows = bucket_rows(n)
+    value, grads = MaskedMSEObjective(linear_model)(
+        theta, 0, (pad_rows(x, rows), pad_rows(y, rows), np.int32(n))
+    )
+    ref_value, ref_grads = jax.value_and_grad(mseloss)(theta, linear_model, x, y)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+    for key in theta:
+        np.testing.assert_allclose(grads[key], ref_grads[key], rtol=1e-5, atol=1e-7)
+    assert float(masked_mse(theta, linear_model, x, y, n)) == pytest.approx(float(ref_value))
+
+
+@pytest.mark.parametrize("n", [9, 100, 257])
+@pytest.mark.parametrize("window", [None, 7])
+def test_padded_minibatches_are_the_unpadded_ones(n, window):
+    x, y = _data(n, seed=2)
+    padded = fit(_theta(), linear_model, mseloss, x, y, 60, 0.05, batch_size=4, seed=3,
+                 shuffle_window=window, progress=False)
+    objective = MinibatchObjective(linear_model, mseloss, 4, window)
+    plain = fit_objective(objective, _theta(), (x, y, np.uint32(3)), 60, 0.05, progress=False)
+    np.testing.assert_array_equal(padded.losses, plain.losses)
+    np.testing.assert_array_equal(padded.theta["w"], plain.theta["w"])
+
+
+def test_statistics_of_rows_padded_with_the_first_row_are_unchanged_sums():
+    # The shifted sums of the statistics pass use the first row as the shift: copies of it add
+    # exact zeros, which is why padding with the first row is what the padding does.
+    x, y = _data(50, seed=4)
+    shift = x[0]
+    padded = pad_rows(x, 64) - shift
+    np.testing.assert_array_equal(padded[50:], 0.0)
+    stats = sufficient_statistics(x, y)
+    assert float(stats.n_rows) == 50
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(fast_path=False), dict(), dict(batch_size=8)],
+    ids=["masked", "fast path", "minibatch"],
+)
+def test_another_number_of_rows_compiles_nothing(options):
+    x, y = _data(100, seed=5)
+    fit(_theta(), linear_model, mseloss, x, y, 50, 0.05, progress=False, **options)
+    x, y = _data(77, seed=6)  # the same bucket of 128 rows
+    events = _compile_events(
+        lambda: fit(_theta(), linear_model, mseloss, x, y, 50, 0.05, progress=False, **options)
+    )
+    assert events == []
+
+
+def test_a_model_that_mixes_rows_is_not_padded():
+    def centred(theta, x):
+        return (x - x.mean(0)) @ theta["w"] + theta["b"]
+
+    x, y = _data(100, seed=7)
+    result = fit(_theta(), centred, mseloss, x, y, 100, 0.1, progress=False)
+    plain = fit_objective(FullBatchObjective(centred, mseloss), _theta(), (x, y), 100, 0.1,
+                          progress=False)
+    np.testing.assert_array_equal(result.losses, plain.losses)
+
+
+def test_rows_separate_reads_the_model():
+    x, x1 = jnp.ones((104, 3)), jnp.ones(104)
+    w = jnp.ones(3)
+    assert rows_separate(linear_model, {"w": w, "b": 0.0}, x)
+    assert rows_separate(linear_model, {"w": 1.0, "b": 0.0}, x1)
+    assert rows_separate(lambda p, x: jnp.tanh(x @ p) + jnp.arange(x.shape[0]), w, x)
+    assert rows_separate(lambda p, x: jax.nn.softmax(x * p, axis=1), w, x)
+    assert rows_separate(lambda p, x: jnp.polyval(p, x), w, x1)
+    assert rows_separate(lambda p, x: lax.fori_loop(0, 3, lambda i, c: c * p + x, x), 1.0, x1)
+    assert not rows_separate(lambda p, x: (x - x.mean(0)) @ p, w, x)
+    assert not rows_separate(lambda p, x: (x + x.sum(0)) @ p, w, x)
+    assert not rows_separate(lambda p, x: x @ p / x.shape[0], w, x)
+    assert not rows_separate(lambda p, x: jnp.cumsum(x @ p), w, x)
+    assert not rows_separate(lambda p, x: jnp.sort(x @ p), w, x)
+    assert not rows_separate(lambda p, x: x * x[0] @ p, w, x)
+    assert not rows_separate(lambda p, x: x @ p["w"] + p["b"], {"w": w, "b": jnp.zeros(104)}, x)
+    assert not rows_separate(
+        lambda p, x: lax.while_loop(lambda c: c.sum() < 10, lambda c: c * p, x), 2.0, x1
+    )
+
+
+def test_blocked_row_products_give_the_same_objective(monkeypatch):
+    monkeypatch.setattr(dots, "MIN_ROWS", 1024)
+    x, y = _data(4000, d=16, seed=8)
+    theta = {"w": jnp.linspace(-1.0, 1.0, 16), "b": jnp.float32(0.3)}
+
+    def objective(params, t, data):
+        return jax.value_and_grad(_user_loss)(params, _user_model, *data)
+
+    plain = jax.jit(objective)(theta, 0, (x, y))
+    blocked = jax.jit(dots.blocked_dots(objective))(theta, 0, (x, y))
+    text = str(jax.make_jaxpr(dots.blocked_dots(objective))(theta, 0, (x, y)))
+    assert "(([1], [1]), ([0], [0]))" in text  # the batched product over blocks of rows
+    np.testing.assert_allclose(blocked[0], plain[0], rtol=1e-6)
+    np.testing.assert_allclose(blocked[1]["w"], plain[1]["w"], rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(dots, "MIN_ROWS", 1 << 15)
+
+
+def test_a_fit_of_a_users_model_on_many_rows_uses_blocked_products(monkeypatch):
+    monkeypatch.setattr(dots, "MIN_ROWS", 1024)
+    x, y = _data(3000, d=16, seed=9)
+    blocked = fit(_theta(16), _user_model, _user_loss, x, y, 30, 0.1, progress=False)
+    monkeypatch.setattr(runner, "wants_blocked_dots", lambda data: False)
+    plain = fit(_theta(16), _user_model, _user_loss, x, y, 30, 0.1, progress=False)
+    np.testing.assert_allclose(blocked.losses, plain.losses, rtol=1e-5)
+    np.testing.assert_allclose(blocked.theta["w"], plain.theta["w"], rtol=1e-4, atol=1e-6)
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+def test_memory_stays_flat_over_many_fits_of_varying_size():
+    rng = np.random.default_rng(10)
+    sizes = rng.integers(30, 500, size=300)
+    for n in (30, 64, 128, 256, 500):  # compile each bucket's loop once
+        x = rng.standard_normal(n).astype(np.float32)
+        fit({"w": 0.0, "b": 0.0}, linear_model, mseloss, x, 2 * x, 20, 0.1, progress=False,
+            fast_path=False)
+    before = _rss_mb()
+    for n in sizes:
+        x = rng.standard_normal(n).astype(np.float32)
+        fit({"w": 0.0, "b": 0.0}, linear_model, mseloss, x, 2 * x + 1, 20, 0.1, progress=False,
+            fast_path=False)
+    assert _rss_mb() - before < 50  # before padding: ~5 MB for every new number of rows
+
+
+def test_compiled_loops_are_bounded(monkeypatch):
+    cleared = []
+    monkeypatch.setattr(runner, "MAX_COMPILED_LOOPS", 2)
+    monkeypatch.setattr(runner, "_compiled_loops", set())
+    original = runner.run_chunk.clear_cache
+    monkeypatch.setattr(runner.run_chunk, "clear_cache", lambda: (cleared.append(1), original()))
+    for n in (21, 22, 23):  # a user's loss: each number of rows is a loop of its own
+        x, y = _data(n, seed=n)
+        fit(_theta(), _user_model, _user_loss, x, y, 5, 0.1, progress=False)
+    assert len(runner._compiled_loops) <= 2 and cleared
+
+
+def test_enable_compile_cache_respects_opt_out_and_a_users_folder(monkeypatch, tmp_path):
+    saved = jax.config.jax_compilation_cache_dir
+    try:
+        monkeypatch.setattr(_compile_cache, "_state", {"done": False})
+        monkeypatch.setenv(_compile_cache.OPT_OUT_VARIABLE, "1")
+        jax.config.update("jax_compilation_cache_dir", None)
+        assert _compile_cache.enable_compile_cache() is None
+        assert jax.config.jax_compilation_cache_dir is None
+
+        monkeypatch.setattr(_compile_cache, "_state", {"done": False})
+        monkeypatch.delenv(_compile_cache.OPT_OUT_VARIABLE)
+        assert _compile_cache.enable_compile_cache(enabled=False) is None
+        assert _compile_cache.enable_compile_cache() is None  # stays off
+
+        monkeypatch.setattr(_compile_cache, "_state", {"done": False})
+        jax.config.update("jax_compilation_cache_dir", str(tmp_path / "users"))
+        assert _compile_cache.enable_compile_cache() == str(tmp_path / "users")
+
+        monkeypatch.setattr(_compile_cache, "_state", {"done": False})
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv(_compile_cache.FOLDER_VARIABLE, str(tmp_path / "ours"))
+        assert _compile_cache.enable_compile_cache() == str(tmp_path / "ours")
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "ours")
+        assert (tmp_path / "ours").is_dir()
+    finally:
+        jax.config.update("jax_compilation_cache_dir", saved)
+
+
+_SECOND_PROCESS = """
+import json, jax
+hits = []
+jax.monitoring.register_event_listener(
+    lambda name, **kw: hits.append(name) if name.endswith("cache_hits") else None)
+from dl_workshop import linear_model, mseloss, model_optimization_loop
+from dl_workshop.data import make_y, x
+model_optimization_loop({"w": 0.0, "b": 0.0}, linear_model, mseloss, x, make_y(x, seed=0),
+                        300, 0.01, progress=False)
+print(json.dumps(len(hits)))
+"""
+
+
+def test_a_second_process_reuses_the_compiled_loop(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DL_WORKSHOP_CACHE_DIR": str(tmp_path),
+           # Kept however fast this machine compiles (a threshold the user sets is respected).
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    env.pop("DL_WORKSHOP_NO_COMPILE_CACHE", None)
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+
+    def run():
+        done = subprocess.run([sys.executable, "-c", _SECOND_PROCESS], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert run() == 0
+    assert any(tmp_path.iterdir())
+    assert run() >= 1
