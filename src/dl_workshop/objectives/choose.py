@@ -68,11 +68,19 @@ def host_loop_device(objective: Any, data: Any) -> Any:
         return None
 
 
+def _to_jax(leaf: Any) -> Any:
+    return leaf if isinstance(leaf, jax.Array) else jax.device_put(leaf)
+
+
 def placed_problem(objective: Any, data: Any, full_objective: Any, full_data: Any) -> Problem:
     """The problem with its data moved into JAX once (a no-op for arrays already there)."""
     device = host_loop_device(objective, data)
-    # device_put, not jnp.asarray: that compiles a small program per shape and dtype.
-    data = jax.device_put(data, device)
+    # device_put, not jnp.asarray: that compiles a small program per shape and dtype. Without a
+    # device, JAX arrays stay where they are (one spread over processes fits no single device).
+    place = (lambda d: jax.tree_util.tree_map(_to_jax, d)) if device is None else (
+        lambda d: jax.device_put(d, device)
+    )
+    data = place(data)
     return Problem(objective, data, full_objective, full_data, device)
 
 
