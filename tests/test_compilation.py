@@ -262,15 +262,37 @@ def test_enable_compile_cache_respects_opt_out_and_a_users_folder(monkeypatch, t
 
 
 _SECOND_PROCESS = """
-import json, jax
-hits = []
+import json, logging, jax
+hits, events = [], []
 jax.monitoring.register_event_listener(
     lambda name, **kw: hits.append(name) if name.endswith("cache_hits") else None)
+
+
+class Log(logging.Handler):
+    def emit(self, record):
+        message = record.getMessage()
+        if "_run_chunk_impl" in message and ("tracing" in message or "compilation" in message):
+            events.append(message)
+
+
+logging.getLogger("jax").addHandler(Log())
+jax.config.update("jax_log_compiles", True)
 from dl_workshop import linear_model, mseloss, model_optimization_loop
 from dl_workshop.data import make_y, x
-model_optimization_loop({"w": 0.0, "b": 0.0}, linear_model, mseloss, x, make_y(x, seed=0),
-                        300, 0.01, progress=False)
-print(json.dumps(len(hits)))
+lesson = model_optimization_loop({"w": 0.0, "b": 0.0}, linear_model, mseloss, x,
+                                 make_y(x, seed=0), 300, 0.01, progress=False)
+library = {"events": len(events), "hits": len(hits)}
+events.clear(), hits.clear()
+
+
+def users_model(theta, x):  # not the library's: no name that holds in every process
+    return theta["w"] * x + theta["b"]
+
+
+mine = model_optimization_loop({"w": 0.0, "b": 0.0}, users_model, mseloss, x,
+                               make_y(x, seed=0), 300, 0.01, progress=False)
+print(json.dumps({"library": library, "user": {"events": len(events), "hits": len(hits)},
+                  "losses": [list(map(float, lesson[0])), list(map(float, mine[0]))]}))
 """
 
 
@@ -287,6 +309,50 @@ def test_a_second_process_reuses_the_compiled_loop(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    assert run() == 0
-    assert any(tmp_path.iterdir())
-    assert run() >= 1
+    first = run()
+    assert first["library"]["events"] >= 2 and first["user"]["events"] >= 2  # traced, compiled
+    assert any((tmp_path / "executables").glob("*.bin"))
+    second = run()
+    # The library's loop comes whole from the executable cache: not traced, not compiled.
+    assert second["library"] == {"events": 0, "hits": 0}
+    # A user's model is traced again; its compilation comes from JAX's persistent cache.
+    assert second["user"]["hits"] >= 1
+    assert second["user"]["events"] >= 1
+    np.testing.assert_array_equal(second["losses"][0], first["losses"][0])
+    np.testing.assert_array_equal(second["losses"][1], first["losses"][1])
+
+
+def test_a_broken_executable_entry_is_compiled_again(tmp_path, monkeypatch):
+    from dl_workshop import _executables
+
+    monkeypatch.setenv("DL_WORKSHOP_CACHE_DIR", str(tmp_path))
+    _executables.clear_in_memory()
+    double = jax.jit(lambda v, n: v * n, static_argnames="n")
+    args = (np.arange(3.0),)
+    key = _executables.call_key("test double", args, {"n": 2})
+    (tmp_path / "executables").mkdir()
+    (tmp_path / "executables" / f"{key}.bin").write_bytes(b"not an executable")
+    out = _executables.cached_call(double, "test double", args, {"n": 2})
+    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+    # The broken entry was replaced by a loadable one.
+    _executables.clear_in_memory()
+    assert _executables._load(key) is not None
+
+
+def test_calls_with_a_users_function_have_no_key():
+    from dl_workshop import _executables
+
+    def users_loss(theta, model, x, y):
+        return 0.0
+
+    assert _executables.stable_name(users_loss) is None
+    assert _executables.call_key("f", (np.zeros(2),), {"loss": users_loss}) is None
+    assert _executables.call_key("f", (np.zeros(2),), {"loss": mseloss}) is not None
+    # Another shape, another dtype, another option: another program.
+    keys = {
+        _executables.call_key("f", (np.zeros(2),), {"n": 1}),
+        _executables.call_key("f", (np.zeros(3),), {"n": 1}),
+        _executables.call_key("f", (np.zeros(2, np.int32),), {"n": 1}),
+        _executables.call_key("f", (np.zeros(2),), {"n": 2}),
+    }
+    assert len(keys) == 4

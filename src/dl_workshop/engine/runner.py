@@ -12,6 +12,7 @@ loops are kept, and JAX's persistent compilation cache keeps them across process
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ import jax
 import numpy as np
 
 from dl_workshop._compile_cache import enable_compile_cache
+from dl_workshop._executables import call_key, clear_in_memory, executable
 from dl_workshop.engine.buckets import nbytes, on_host_cpu
 from dl_workshop.engine.dots import blocked_dots, wants_blocked_dots
 from dl_workshop.engine.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
@@ -122,6 +124,7 @@ def _keep_bounded(signature: Any) -> None:
         run_chunk.clear_cache()
         _run_chunk_small.clear_cache()
         clear_compiled_inits()
+        clear_in_memory()
         _compiled_loops.clear()
     _compiled_loops.add(signature)
 
@@ -181,9 +184,14 @@ class _Progress:
             self.bar.close()
 
 
-def _compiled_chunk(objective, optimizer, plan, *args) -> tuple[Callable[..., Any], dict]:
-    """The compiled chunk function and its static arguments for this run (``args``: the state,
-    data and hyperparameters); turns on the persistent compilation cache first."""
+def _compiled_chunk(objective, optimizer, plan, *args) -> Callable[..., Any]:
+    """The compiled chunk for this run, called as ``chunk(state, data, hyper)``; turns on the
+    persistent compilation cache first.
+
+    When every static part is the library's own (:func:`~dl_workshop._executables.call_key`),
+    the executable itself is kept across processes; otherwise ``jax.jit`` compiles it (and
+    JAX's persistent cache keeps the compilation).
+    """
     enable_compile_cache()
     function = _chunk_function(args[1])
     static = dict(
@@ -192,7 +200,12 @@ def _compiled_chunk(objective, optimizer, plan, *args) -> tuple[Callable[..., An
     )
     with contextlib.suppress(TypeError):  # unhashable static arguments: jax.jit reports them
         _keep_bounded((function is run_chunk, _signature(static, *args)))
-    return function, static
+    small = function is not run_chunk
+    key = call_key(f"{__name__}._run_chunk_impl(small={small})", args, static)
+    if key is not None:
+        with contextlib.suppress(jax.errors.JaxRuntimeError):  # e.g. refused small options
+            return executable(function, key, args, static)
+    return functools.partial(_call_chunk, function, **static)
 
 
 def run_loop(
@@ -213,7 +226,7 @@ def run_loop(
     (checkpointing uses it); ``history`` holds the losses and path of steps run before
     ``state`` (a resumed run).
     """
-    function, static = _compiled_chunk(objective, optimizer, plan, state, data, hyper)
+    chunk = _compiled_chunk(objective, optimizer, plan, state, data, hyper)
     loss_parts, path_parts = list(history[0]), list(history[1])
     bar = _Progress(progress, plan.n_steps, int(state.t))
     interrupted = False
@@ -222,7 +235,7 @@ def run_loop(
             if int(state.status) != RUNNING:
                 break
             before, t0 = int(state.t), time.perf_counter()
-            state, losses, path = _call_chunk(function, state, data, hyper, **static)
+            state, losses, path = chunk(state, data, hyper)
             loss_parts.append(np.asarray(losses)[: int(state.t) - before])
             if plan.record:
                 path_parts.append(path)

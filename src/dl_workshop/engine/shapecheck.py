@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dl_workshop._executables import check_once
+
 
 def _dtype(a: Any) -> Any:
     return a.dtype if hasattr(a, "dtype") else np.result_type(a)
@@ -61,7 +63,15 @@ def _trace_structure_cached(objective: Any, params: Any, data: Any) -> None:
     def tree(abstract: Any) -> Any:
         return jax.tree_util.tree_unflatten(abstract[0], abstract[1])
 
-    _trace_structure(objective, tree(params), tree(data))
+    params, data = tree(params), tree(data)
+    # The library's own objectives are checked once per shapes in any process (a user's once
+    # per process): the trace costs about 10 ms of a fit's first call.
+    check_once(
+        lambda: _trace_structure(objective, params, data),
+        f"{__name__}.check_structure",
+        (params, data),
+        {"objective": objective},
+    )
 
 
 def _shapes(params: Any) -> Any:

@@ -7,13 +7,15 @@ loop takes NumPy arguments as they are.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 import optax
 
-from dl_workshop.engine.options import SMALL_PROBLEM_OPTIONS, call_small
+from dl_workshop._executables import cached_call
+from dl_workshop.engine.options import RUN_ONCE_OPTIONS, call_small
 
 # Status codes carried through the compiled loop.
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -48,7 +50,7 @@ def _init(params: Any, optimizer: Any) -> Any:
 
 _compiled_init = jax.jit(_init, static_argnames="optimizer")
 _compiled_init_small = jax.jit(
-    _init, static_argnames="optimizer", compiler_options=SMALL_PROBLEM_OPTIONS
+    _init, static_argnames="optimizer", compiler_options=RUN_ONCE_OPTIONS
 )
 
 
@@ -68,9 +70,16 @@ def optimizer_state(optimizer: Any, params: Any) -> Any:
     if optimizer is None:
         return optax.EmptyState()
     try:
-        if jax.default_backend() == "cpu":  # parameters are small: fast to compile matters
-            return call_small(_compiled_init_small, _compiled_init, params, optimizer=optimizer)
-        return _compiled_init(params, optimizer=optimizer)
+        if jax.default_backend() != "cpu":
+            return _compiled_init(params, optimizer=optimizer)
+        # Parameters are small: fast to compile matters, and the library's own optimizers
+        # come from the executable cache in a second process.
+        with contextlib.suppress(jax.errors.JaxRuntimeError):  # e.g. refused small options
+            return cached_call(
+                _compiled_init_small, f"{__name__}._init(small=True)", (params,),
+                {"optimizer": optimizer},
+            )
+        return call_small(_compiled_init_small, _compiled_init, params, optimizer=optimizer)
     except (TypeError, ValueError):  # not hashable
         return optimizer.init(params)
 

@@ -48,6 +48,16 @@ def optimizer_update(
     return optimizer.update(grads, opt_state, params)
 
 
+def value_function(objective: Any, t: Any, data: Any) -> Any:
+    """``params -> loss`` for line searches: the objective's ``value`` attribute when it has one
+    (its value alone, cheaper to trace and differentiate than value and gradient), else the
+    first of what the objective returns."""
+    value = getattr(objective, "value", None)
+    if value is not None:
+        return lambda p: value(p, t, data)
+    return lambda p: objective(p, t, data)[0]
+
+
 def step(state: LoopState, data: Any, hyper: Hyper, objective: Any, optimizer: Any):
     """Advance ``state`` by one step; returns ``(new_state, loss before the update)``."""
     loss, grads = objective(state.params, state.t, data)
@@ -57,7 +67,7 @@ def step(state: LoopState, data: Any, hyper: Hyper, objective: Any, optimizer: A
     bad = ~jnp.isfinite(loss) | ~all_finite(grads) | exploded
     updates, opt_state = optimizer_update(
         optimizer, grads, state.opt_state, state.params, step_size=hyper.step_size, loss=loss,
-        value_fn=lambda p: objective(p, state.t, data)[0],
+        value_fn=value_function(objective, state.t, data),
     )
     params = optax.apply_updates(state.params, updates)
     # Relative improvement for early stopping (tol <= 0 disables it).

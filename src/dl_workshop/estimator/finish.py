@@ -18,12 +18,15 @@ Fits whose loss test works at the end, and fits without a certificate, are retur
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import jax
 import numpy as np
 
+from dl_workshop._executables import cached_call
 from dl_workshop._precision import precision
+from dl_workshop.engine.options import RUN_ONCE_OPTIONS, small_options_usable
 from dl_workshop.estimator.certificate import certificate_flags, newton_step
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.problem import Problem, certified_parts
@@ -39,12 +42,24 @@ REFINE_STEPS = 3
 UNCERTIFIED = "uncertified"
 
 
-@jax.jit
-def _newton(params: dict, data: Problem):
+def _newton_impl(params: dict, data: Problem):
     """``(value, params after a Newton step, blind, held)`` at ``params``."""
     value, grads, residual_power = certified_parts(params, data)
     blind, held = certificate_flags(params, grads, value, residual_power, data)
     return value, newton_step(params, grads, data), blind, held
+
+
+_newton = jax.jit(_newton_impl)
+# Run once or a few times per fit: compiling it fast matters more than its speed.
+_newton_small = jax.jit(_newton_impl, compiler_options=RUN_ONCE_OPTIONS)
+
+
+def _newton_step(params: dict, data: Problem):
+    # From the executable cache: a second process neither traces nor compiles it.
+    with contextlib.suppress(jax.errors.JaxRuntimeError):  # e.g. refused small options
+        if jax.default_backend() == "cpu" and small_options_usable():
+            return cached_call(_newton_small, f"{__name__}._newton(small=True)", (params, data))
+    return cached_call(_newton, f"{__name__}._newton", (params, data))
 
 
 def finish(result: Any, problem: Problem, settings: Hyperparameters) -> Any:
@@ -82,14 +97,14 @@ def finish(result: Any, problem: Problem, settings: Hyperparameters) -> Any:
         return result
     budget = min(NEWTON_STEPS, settings.max_iter - int(result.n_steps))
     with precision(settings.dtype):
-        value, stepped, blind, held = _newton(result.theta, problem)
+        value, stepped, blind, held = _newton_step(result.theta, problem)
         if not bool(blind):
             return result  # the loss test resolves tol here: its verdict stands
         path, losses, certified = [result.theta], [], [bool(held)]
         while len(losses) < budget and _refining(certified):
             losses.append(float(value))
             path.append(stepped)
-            value, stepped, blind, held = _newton(stepped, problem)
+            value, stepped, blind, held = _newton_step(stepped, problem)
             certified.append(bool(held) or not bool(blind))
     if any(certified):
         end = max(i for i, ok in enumerate(certified) if ok)

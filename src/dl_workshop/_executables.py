@@ -1,0 +1,331 @@
+"""Compiled programs kept whole across processes: a second process neither traces nor compiles.
+
+JAX's persistent compilation cache (:mod:`dl_workshop._compile_cache`) saves the XLA
+compilation, but a new process still traces the Python step function and lowers it to find the
+cache entry: for the lesson's loop about 0.05 s, twice the whole NumPy hand loop. Where every
+static part of a call is the library's own code (a module-level function or a NamedTuple of
+them, an optimizer the library built and named with :func:`register_stable_name`), the call has
+a name that means the same program in every process, and :func:`cached_call` keeps the compiled
+executable itself (``jax.experimental.serialize_executable``) in
+``<cache folder>/executables``: loading it takes about 10 ms.
+
+A key covers the call's name and static arguments, the shapes, dtypes and tree structure of its
+arguments, the versions of Python, JAX, optax and NumPy, the library's own source files (path,
+size and modification time, so an edited checkout never runs stale code), the JAX options that
+change tracing, the XLA flags and the device. Calls with a user's function in them have no such
+name and go through ``jax.jit`` as before. The folder is the library's compilation cache
+folder, private to the user (its files are unpickled: like JAX's cache, it holds code this
+user's processes run); ``DL_WORKSHOP_NO_COMPILE_CACHE=1`` turns both caches off. Anything that
+fails here (an unreadable entry, a program that cannot be serialized) falls back to the plain
+call: the cache only saves time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import importlib
+import importlib.metadata
+import os
+import pickle
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.monitoring
+
+from dl_workshop._compile_cache import OPT_OUT_VARIABLE, cache_folder
+
+#: At most this many executables are kept in the folder (the least recently written go first).
+MAX_FILES = 256
+
+#: At most this many executables are kept in memory (all are dropped when one more comes).
+MAX_IN_MEMORY = 32
+
+#: The JAX options whose values change what a traced function computes.
+TRACING_OPTIONS = (
+    "jax_enable_x64",
+    "jax_default_matmul_precision",
+    "jax_numpy_rank_promotion",
+    "jax_numpy_dtype_promotion",
+    "jax_default_prng_impl",
+)
+
+_names: dict[int, tuple[Any, str]] = {}
+_in_memory: dict[str, Any] = {}
+_PACKAGE = __name__.split(".")[0]
+
+
+def register_stable_name(obj: Any, name: str) -> Any:
+    """Name ``obj`` (e.g. an optax optimizer the library built) for :func:`stable_name`.
+
+    ``name`` must determine the object's behaviour in every process (e.g. the arguments it was
+    built from). The object is kept alive with its name; register only objects kept anyway
+    (e.g. the cached results of a builder).
+
+    Example:
+        >>> import optax
+        >>> opt = register_stable_name(optax.sgd(0.1), "optax.sgd(0.1)")
+        >>> stable_name(opt)
+        "named('optax.sgd(0.1)')"
+    """
+    _names[id(obj)] = (obj, name)
+    return obj
+
+
+def _module_level(obj: Any) -> str | None:
+    """``module.qualname`` when that is where ``obj`` lives in this package, else ``None``."""
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
+        return None
+    if module.split(".")[0] != _PACKAGE or module not in sys.modules:
+        return None
+    found: Any = sys.modules[module]
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return f"{module}.{qualname}" if found is obj else None
+
+
+def stable_name(obj: Any) -> str | None:
+    """A text that names ``obj`` identically in every process, or ``None`` when there is none.
+
+    Numbers, strings and ``None`` name themselves; the package's module-level functions and
+    classes by where they live; NamedTuples of the package by their class and fields; objects
+    registered with :func:`register_stable_name` by their registered name. Anything else (a
+    user's function, a lambda, an optimizer built outside the package) has none.
+
+    Example:
+        >>> from dl_workshop import linear_model
+        >>> stable_name(linear_model)
+        'dl_workshop.model.linear_model'
+        >>> stable_name(lambda x: x) is None
+        True
+    """
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return repr(obj)
+    registered = _names.get(id(obj))
+    if registered is not None and registered[0] is obj:
+        return f"named({registered[1]!r})"
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        cls = _module_level(type(obj))
+        fields = [stable_name(value) for value in obj]
+        if cls is None or None in fields:
+            return None
+        return f"{cls}({', '.join(fields)})"
+    return _module_level(obj)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
+@functools.lru_cache(maxsize=1)
+def _sources() -> str:
+    """The library's source files: relative path, size and modification time of each."""
+    root = Path(importlib.import_module(_PACKAGE).__file__).parent
+    entries = []
+    for path in sorted(root.rglob("*.py")):
+        stat = path.stat()
+        entries.append(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "\n".join(entries)
+
+
+@functools.lru_cache(maxsize=1)
+def _installed() -> str:
+    """Python, the versions of the libraries that build the programs, the library's sources."""
+    versions = [f"{d}={_version(d)}" for d in ("jax", "jaxlib", "optax", "numpy")]
+    return "\n".join([sys.version, *versions, _sources()])
+
+
+def _environment() -> str:
+    """Everything outside the call that changes the compiled program."""
+    device = jax.devices()[0]
+    options = [f"{name}={getattr(jax.config, name, None)!r}" for name in TRACING_OPTIONS]
+    return "\n".join([
+        *options, os.environ.get("XLA_FLAGS", ""),
+        f"{device.platform}:{device.device_kind}:{device.id}", _installed(),
+    ])
+
+
+def _abstract(args: Any) -> str:
+    """The tree structure, shapes, dtypes and weak types of ``args``."""
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    avals = [a if isinstance(a, jax.ShapeDtypeStruct) else jax.typeof(a) for a in leaves]
+    return f"{treedef}|" + ";".join(f"{a.shape}{a.dtype}{a.weak_type}" for a in avals)
+
+
+def call_key(name: str, args: tuple, static: dict[str, Any]) -> str | None:
+    """The key of ``name(*args, **static)``: the same in every process that would compile the
+    same program, or ``None`` when a static argument has no stable name (see :func:`stable_name`).
+
+    Only in a single process, for data on one device: every leaf of ``args`` a NumPy value or a
+    JAX array on the default device.
+
+    Example:
+        >>> import numpy as np
+        >>> key = call_key("f", (np.zeros(3),), {"n": 2})
+        >>> key == call_key("f", (np.ones(3),), {"n": 2})  # the same shapes: the same program
+        True
+        >>> key == call_key("f", (np.ones(4),), {"n": 2})
+        False
+    """
+    if jax.process_count() > 1:  # programs of several processes are compiled together
+        return None
+    names = {k: stable_name(v) for k, v in static.items()}
+    if None in names.values():
+        return None
+    statics = [f"{k}={names[k]}" for k in sorted(names)]
+    default = jax.devices()[0]
+    for leaf in jax.tree_util.tree_leaves(args):
+        if isinstance(leaf, jax.Array) and leaf.sharding.device_set != {default}:
+            return None
+    text = "\n".join([name, *statics, _abstract(args), _environment()])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _folder() -> Path | None:
+    if os.environ.get(OPT_OUT_VARIABLE):
+        return None
+    return Path(cache_folder()) / "executables"
+
+
+def _load(key: str) -> Any:
+    folder = _folder()
+    path = folder / f"{key}.bin" if folder is not None else None
+    if path is None or not path.is_file():
+        return None
+    from jax.experimental import serialize_executable
+
+    try:
+        with open(path, "rb") as f:
+            serialized, in_tree, out_tree = pickle.load(f)
+        return serialize_executable.deserialize_and_load(serialized, in_tree, out_tree)
+    except Exception:  # a stale or broken entry: compile anew (and overwrite it)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+
+
+def _store(key: str, compiled: Any) -> None:
+    folder = _folder()
+    if folder is None:
+        return
+    from jax.experimental import serialize_executable
+
+    try:
+        blob = pickle.dumps(serialize_executable.serialize(compiled))
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = folder / f"{key}.{os.getpid()}.tmp"
+        partial.write_bytes(blob)
+        os.replace(partial, folder / f"{key}.bin")  # whole or not at all, for other processes
+        _evict(folder)
+    except Exception:  # not serializable here (e.g. a host callback), or no room: skip
+        return
+
+
+def _evict(folder: Path) -> None:
+    files = sorted(folder.glob("*.bin"), key=lambda p: p.stat().st_mtime_ns)
+    for path in files[: max(0, len(files) - MAX_FILES)]:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+#: The persistent compilation cache's hits in this process (see :func:`_persistent_cache_hits`).
+_hits: list[int] = []
+
+
+def _count_hit(event: str, **kwargs: Any) -> None:
+    if event == "/jax/compilation_cache/cache_hits":
+        _hits[0] += 1
+
+
+def _persistent_cache_hits() -> int:
+    """How many programs JAX's persistent compilation cache has loaded in this process."""
+    if not _hits:
+        _hits.append(0)
+        jax.monitoring.register_event_listener(_count_hit)
+    return _hits[0]
+
+
+def clear_in_memory() -> None:
+    """Drop the executables held in memory (they come back from the folder in milliseconds)."""
+    _in_memory.clear()
+
+
+def executable(function: Callable[..., Any], key: str, args: tuple, static: dict) -> Any:
+    """The compiled ``function(*args, **static)`` for ``key``: from memory, from the folder, or
+    compiled now (``function`` is a ``jax.jit`` function) and kept in both."""
+    compiled = _in_memory.get(key)
+    if compiled is None:
+        compiled = _load(key)
+        if compiled is None:
+            hits = _persistent_cache_hits()
+            compiled = function.lower(*args, **static).compile()
+            if _persistent_cache_hits() == hits:
+                # An executable that JAX's persistent cache loaded cannot be serialized again
+                # whole (its kernels are missing on the CPU): only freshly compiled ones are kept.
+                _store(key, compiled)
+        if len(_in_memory) >= MAX_IN_MEMORY:
+            _in_memory.clear()
+        _in_memory[key] = compiled
+    return compiled
+
+
+def cached_call(
+    function: Callable[..., Any], name: str, args: tuple, static: dict[str, Any] | None = None
+) -> Any:
+    """``function(*args, **static)`` through the executable cache when the call has a key.
+
+    Args:
+        function: a ``jax.jit`` function (``static``'s names among its static arguments).
+        name: the function's stable name (where it lives, and its compiler options).
+        args: the traced arguments.
+        static: the static arguments.
+
+    Returns:
+        What ``function`` returns.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> double = jax.jit(lambda x, n: x * n, static_argnames="n")
+        >>> cached_call(double, "double", (np.arange(3.0),), {"n": 2}).tolist()
+        [0.0, 2.0, 4.0]
+    """
+    static = static or {}
+    key = call_key(name, args, static)
+    if key is None:
+        return function(*args, **static)
+    return executable(function, key, args, static)(*args)
+
+
+def check_once(check: Callable[[], None], name: str, args: tuple, static: dict[str, Any]) -> None:
+    """Run ``check()`` unless a check with the same key passed before, in any process.
+
+    For checks that trace a function of the library (e.g. the shape check of an objective):
+    a pass is remembered in the folder as an empty file named by the key (see :func:`call_key`;
+    ``args`` may hold ``jax.ShapeDtypeStruct`` leaves); a failure is not remembered.
+
+    Example:
+        >>> import numpy as np
+        >>> calls = []
+        >>> for _ in range(2):
+        ...     check_once(lambda: calls.append(1), "example check", (np.zeros(2),), {"n": 1})
+        >>> len(calls) <= 1
+        True
+    """
+    key = call_key(name, args, static)
+    folder = _folder()
+    marker = folder / f"{key}.ok" if key is not None and folder is not None else None
+    if marker is not None and marker.is_file():
+        return
+    check()
+    if marker is not None:
+        with contextlib.suppress(OSError):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            marker.touch()
