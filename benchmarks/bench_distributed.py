@@ -14,10 +14,17 @@ columns with singular values from 1 to 1e-3 and offsets of 10; the condition num
   ``--quick``).
 
 Ours is ``fit(theta, linear_model, mseloss, x, y, ...)`` (gradient descent with step 1/L on the
-statistics, ``--steps`` steps) and the exact solution of the same one-pass statistics
-(``dask_statistics(x, y).w_star``). dask-ml's rows (``pip install dask-ml``, in the ``bench``
-extra) use ``LinearRegression(solver=..., C=1e12)`` (C: its l2 penalty made negligible); without
-dask-ml they are skipped with a note.
+statistics, ``--steps`` steps), the exact solution of the same one-pass statistics
+(``dask_statistics(x, y).w_star``, solved from the combined R factor) and
+``GradientDescentRegressor().fit(x, y)`` on the Dask arrays (one pass, then L-BFGS on rows with
+the data's moments). dask-ml's rows (``pip install dask-ml``, in the ``bench`` extra) use
+``LinearRegression(solver=..., C=1e12)`` (C: its l2 penalty made negligible); without dask-ml
+they are skipped with a note.
+
+After the table, the client's memory: the growth of this process's resident set (RSS, sampled
+every 10 ms; ``psutil``) during two ``GradientDescentRegressor.fit`` calls and, with dask-ml, two
+``LinearRegression(solver="newton").fit`` calls on fresh data, next to the size of the data
+(which stays on the workers).
 
     python benchmarks/bench_distributed.py            # 1 000 000 x 20 in 8 blocks
     python benchmarks/bench_distributed.py --quick    # smoke run: 20 000 x 5 in 4 blocks
@@ -153,7 +160,88 @@ def ours(x, y, steps, repeat, folder, n_blocks, ref):
     rows.append((f"ours: fit, GD {steps} steps (1/L)", n_passes, first, warm,
                  (result.theta["w"], result.theta["b"])))
     print_row(rows[-1], ref)
+    for name, options in ESTIMATOR_ROWS:
+        first, warm, model = timed_calls(lambda options=options: estimator_fit(xc, y, **options),
+                                         repeat)
+        n_passes = passes(folder, n_blocks) / (repeat + 1)
+        rows.append((name, n_passes, first, warm, (model.coef_, model.intercept_)))
+        print_row(rows[-1], ref)
     return rows
+
+
+#: The estimator's rows: its defaults stop by the loss test (relative decrease below tol=1e-12
+#: for 5 iterations), which on the ill-conditioned data stops L-BFGS where the loss is 6e-11
+#: (relative) above its minimum, in memory as on Dask; 3000 iterations reach least squares.
+ESTIMATOR_ROWS = (
+    ("ours: GradientDescentRegressor.fit", {}),
+    ("ours: GDRegressor(tol=None, max_iter=3000)", {"tol": None, "max_iter": 3000}),
+)
+
+
+def estimator_fit(x, y, **options):
+    from dl_workshop.estimator import GradientDescentRegressor
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tol=None: no convergence test, no warning to give
+        return GradientDescentRegressor(**options).fit(x, y)
+
+
+def dask_ml_newton(x, y):
+    from dask_ml.linear_model import LinearRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LinearRegression(solver="newton", C=1e12, fit_intercept=True).fit(x, y)
+
+
+def rss_growth(fn):
+    """``(peak growth, growth at the end)`` of this process's RSS in MB while ``fn()`` runs."""
+    import threading
+
+    import psutil
+
+    process = psutil.Process()
+    start = peak = process.memory_info().rss
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.wait(0.01):
+            peak = max(peak, process.memory_info().rss)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        sampler.join(timeout=5)
+    end = process.memory_info().rss
+    return (max(peak, end) - start) / 2**20, (end - start) / 2**20
+
+
+def client_memory(x, y):
+    """Print the client's RSS growth for our estimator's fit and dask-ml newton's."""
+    try:
+        import psutil  # noqa: F401
+    except ImportError:
+        print("client memory skipped: psutil is not installed")
+        return
+    size = (x.nbytes + y.nbytes) / 2**20
+    methods = [("GradientDescentRegressor.fit", estimator_fit)]
+    try:
+        import dask_ml  # noqa: F401
+
+        methods.append(("dask-ml newton", dask_ml_newton))
+    except ImportError:
+        pass
+    for name, fn in methods:
+        # The first call in this process also imports (and ours compiles): that grows the
+        # process once; the second is what each further fit costs.
+        for call in ("first", "second"):
+            peak, end = rss_growth(lambda fn=fn: fn(x, y))
+            print(f"client RSS growth, {name}, {call} call: peak +{peak:.0f} MB, +{end:.0f} MB "
+                  f"after, for {size:.0f} MB of data", flush=True)
 
 
 def dask_ml_rows(x, y, solvers, repeat, folder, n_blocks, ref):
@@ -240,6 +328,7 @@ def main() -> None:
                     design = np.column_stack([np.asarray(x), np.ones(args.rows)])
                     exact = np.linalg.lstsq(design, np.asarray(y), rcond=None)[0]
                     print(f"(dask lstsq vs numpy lstsq: {error(exact[:-1], exact[-1:], ref):.1e})")
+                client_memory(x, y)  # first: the first data set's first call is the first
                 print(HEADER)
                 rows = ours(x, y, args.steps, args.repeat, folder, args.blocks, ref)
                 others = dask_ml_rows(x, y, solvers, args.repeat, folder, args.blocks, ref)

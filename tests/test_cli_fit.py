@@ -1,6 +1,12 @@
-"""``dl-workshop fit`` / ``predict`` and ``read_table``, run in-process through ``main``."""
+"""``dl-workshop fit`` / ``predict`` and ``read_table``, run in-process through ``main``; the
+``--scheduler local`` run as a subprocess in its own process group, killed if it overruns."""
 
+import os
 import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -141,3 +147,86 @@ def test_a_folder_given_as_the_data_file_is_named_a_folder(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is a folder, not a data file" in err[0]
     assert "does not exist" not in err[0]
+
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _parquet_parts(folder, frame, parts=3):
+    rows = -(-len(frame) // parts)
+    for i in range(parts):
+        frame.iloc[i * rows : (i + 1) * rows].to_parquet(folder / f"part{i}.parquet")
+    return str(folder / "part*.parquet")
+
+
+def _run_bounded(argv, timeout=180):
+    """``dl-workshop ARGV`` as a subprocess; the whole process group (the LocalCluster's workers
+    too) is killed if it has not ended within ``timeout`` seconds."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dl_workshop", *argv], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"dl-workshop {' '.join(argv)} ran past {timeout} s")
+    return process.returncode, out, err
+
+
+def test_fit_with_a_local_cluster_reads_a_glob_of_parquet_files(tmp_path, frame):
+    pytest.importorskip("distributed")
+    pattern = _parquet_parts(tmp_path, frame)
+    out = tmp_path / "run"
+    code, printed, err = _run_bounded(
+        ["fit", pattern, "--target", "target", "--scheduler", "local", "--workers", "1",
+         "--out", str(out)]
+    )
+    assert code == 0, err
+    assert "Traceback" not in err
+    x, y = frame.drop(columns="target").to_numpy(), frame["target"].to_numpy()
+    exact = np.linalg.lstsq(np.column_stack([x, np.ones(len(y))]), y, rcond=None)[0]
+    assert printed.startswith(f"fitted {len(y)} rows x 10 feature(s), target 'target'")
+    bmi = next(line for line in printed.splitlines() if line.startswith("bmi "))
+    fitted, closed = (float(v) for v in bmi.split()[1:3])
+    assert fitted == pytest.approx(exact[2], rel=1e-9)
+    assert closed == pytest.approx(exact[2], rel=1e-11)
+    r2 = LinearRegression().fit(x, y).score(x, y)
+    assert re.search(r"R²: (\S+) \(closed form (\S+)\)", printed).groups() == (
+        f"{r2:.10f}", f"{r2:.10f}")
+    np.testing.assert_allclose(load_model(out / "model.npz").coef_, exact[:-1], rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "0.5"],
+         r"cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1': Timed out"),
+        (["--scheduler", "no such address"], "cannot connect to the Dask scheduler at"),
+        ([], "is a glob pattern; reading several files needs --scheduler local"),
+    ],
+)
+def test_dask_errors_are_one_line_with_exit_code_1(tmp_path, frame, capsys, argv, match):
+    pattern = _parquet_parts(tmp_path, frame)
+    assert main(["fit", pattern, "--target", "target", *argv]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("dl-workshop fit: error:"), err
+    assert re.search(match, err), err
+
+
+def test_no_matching_files_and_no_dask_are_one_line(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    empty = str(tmp_path / "nothing*.parquet")
+    # Checked before connecting: no scheduler is needed to say so.
+    assert main(["fit", empty, "--target", "y", "--scheduler", "tcp://127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"dl-workshop fit: error: no files match {empty!r}"
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the dask extra were missing
+    assert main(["fit", empty, "--target", "y", "--scheduler", "local"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "dl-workshop fit: error: --scheduler needs Dask's DataFrames and distributed scheduler, "
+        "which are not installed (no module 'distributed'): pip install 'dl-workshop[dask]'"
+    )

@@ -237,15 +237,230 @@ def test_fit_stream_on_a_dask_pair_equals_the_same_chunks_in_memory(client, tmp_
 
 
 def test_importing_the_package_and_fitting_in_memory_do_not_import_dask():
+    """Neither fit, fit_stream nor the estimator on data in memory imports Dask."""
     code = (
         "import sys, numpy as np\n"
         "from dl_workshop import fit, linear_model, mseloss\n"
         "from dl_workshop.streaming import fit_stream\n"
         "x = np.linspace(0, 1, 50)\n"
         "fit({'w': 0.0, 'b': 0.0}, linear_model, mseloss, x, x, 10, progress=False)\n"
+        "from dl_workshop import GradientDescentRegressor\n"
+        "model = GradientDescentRegressor().fit(x[:, None], x)\n"
+        "model.predict(x[:, None]), model.score(x[:, None], x)\n"
         "assert 'dask' not in sys.modules, 'dask imported'\n"
     )
     env = {**os.environ, "PYTHONPATH": str(SRC), "JAX_PLATFORMS": "cpu"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# ------------------------------------------------------------------ GradientDescentRegressor
+
+
+def _count_partition(part, folder=None, partition_info=None):
+    """``_count`` for the partitions of a Dask DataFrame."""
+    if len(part):
+        Path(folder, f"{partition_info['number']}-{uuid.uuid4().hex}").touch()
+    return part
+
+
+def _weighted_lstsq(x, y, w, alpha=0.0, fit_intercept=True):
+    """``(coef, intercept)`` minimizing Σ w (y - x coef - b)² + alpha |coef|² by
+    numpy.linalg.lstsq on the rows (scaled by sqrt(w), with sqrt(alpha) I appended)."""
+    design = np.column_stack([x, np.ones(len(x))]) if fit_intercept else x
+    root = np.sqrt(w)[:, None]
+    a, b = design * root, y.reshape(len(y), -1) * root
+    if alpha > 0:
+        penalty = np.sqrt(alpha) * np.eye(design.shape[1])
+        if fit_intercept:
+            penalty[-1, -1] = 0.0  # the intercept is not penalized
+        a, b = np.vstack([a, penalty]), np.vstack([b, np.zeros((design.shape[1], b.shape[1]))])
+    solution = np.linalg.lstsq(a, b, rcond=None)[0]
+    if fit_intercept:
+        return solution[:-1], solution[-1]
+    return solution, np.zeros(b.shape[1])
+
+
+@pytest.mark.parametrize(
+    "options, weighted, k",
+    [({}, False, 1), ({"alpha": 30.0}, True, 1), ({"fit_intercept": False}, True, 2),
+     ({"standardize": False}, False, 1), ({"optimizer": "gd"}, True, 1)],
+)
+def test_estimator_on_dask_arrays_reads_once_and_equals_memory_and_lstsq(
+    client, tmp_path, monkeypatch, options, weighted, k
+):
+    from dl_workshop.estimator import GradientDescentRegressor
+
+    x, y = _data(n=12_000, d=4, k=k, offset=2.0)
+    w = np.random.default_rng(1).uniform(0.0, 3.0, size=len(x)) if weighted else np.ones(len(x))
+    chunks = ((4000, 3000, 5000), (4,))
+    dx = _counted(x, tmp_path, chunks)
+    dy = da.from_array(y, chunks=(chunks[0], *((k,),) * (y.ndim - 1)))
+    dw = da.from_array(w, chunks=2500) if weighted else None
+    monkeypatch.setattr(da.Array, "__array__", lambda *a, **k: pytest.fail("materialized"))
+    ours = GradientDescentRegressor(**options).fit(dx, dy, sample_weight=dw)
+    predicted = ours.predict(dx)
+    monkeypatch.undo()
+    assert _passes(tmp_path, 3) == 1  # predict is lazy: still one read
+    memory = GradientDescentRegressor(**options).fit(x, y, sample_weight=w if weighted else None)
+    np.testing.assert_allclose(ours.coef_, memory.coef_, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(ours.intercept_, memory.intercept_, rtol=1e-8, atol=1e-12)
+    coef, intercept = _weighted_lstsq(x, y, w, options.get("alpha", 0.0),
+                                      options.get("fit_intercept", True))
+    np.testing.assert_allclose(np.reshape(ours.coef_, (k, 4)), coef.T, rtol=1e-8)
+    np.testing.assert_allclose(np.ravel(ours.intercept_), intercept, rtol=1e-8, atol=1e-12)
+    assert ours.n_features_in_ == 4 and not hasattr(ours, "feature_names_in_")
+    assert ours.rank_ == memory.rank_ == 4
+    assert ours.condition_number_ == pytest.approx(memory.condition_number_, rel=1e-6)
+    assert isinstance(predicted, da.Array) and predicted.shape == y.shape
+    np.testing.assert_allclose(predicted.compute(), ours.predict(x), rtol=1e-12, atol=1e-13)
+    score = ours.score(dx, dy, sample_weight=dw)
+    assert score == pytest.approx(memory.score(x, y, sample_weight=w), rel=1e-12)
+
+
+def test_estimator_on_a_dask_dataframe_reads_each_partition_once(client, tmp_path):
+    import pandas as pd
+
+    from dl_workshop.estimator import GradientDescentRegressor
+    from dl_workshop.estimator.dask_data import least_squares_of, training_r2
+
+    x, y = _data(n=9_000, d=3, offset=1.0)
+    w = np.random.default_rng(2).integers(0, 4, size=len(x)).astype(np.float64)
+    table = pd.DataFrame(x, columns=["a", "b", "c"]).assign(target=y, weight=w)
+    frame = dd.from_pandas(table, npartitions=4).map_partitions(
+        _count_partition, folder=str(tmp_path), meta=table.iloc[:0]
+    )
+    features = frame[["a", "b", "c"]]
+    ours = GradientDescentRegressor().fit(features, frame["target"], sample_weight=frame["weight"])
+    assert _passes(tmp_path, 4) == 1  # X, y and the weights come from one read
+    memory = GradientDescentRegressor().fit(table[["a", "b", "c"]], y, sample_weight=w)
+    np.testing.assert_allclose(ours.coef_, memory.coef_, rtol=1e-8)
+    assert ours.intercept_ == pytest.approx(memory.intercept_, rel=1e-8)
+    assert list(ours.feature_names_in_) == ["a", "b", "c"] and ours.n_features_in_ == 3
+    # Integer weights are repeated rows: the same fit as numpy.linalg.lstsq on them.
+    repeated = np.repeat(np.arange(len(x)), w.astype(int))
+    exact = np.linalg.lstsq(np.column_stack([x[repeated], np.ones(len(repeated))]), y[repeated],
+                            rcond=None)[0]
+    np.testing.assert_allclose(ours.coef_, exact[:3], rtol=1e-8)
+    coef, intercept = least_squares_of(ours)
+    np.testing.assert_allclose(coef, exact[:3], rtol=1e-10)
+    assert intercept == pytest.approx(exact[3], rel=1e-10)
+    r2 = memory.score(table[["a", "b", "c"]], y, sample_weight=w)
+    assert training_r2(ours) == pytest.approx(r2, rel=1e-12)
+    predicted = ours.predict(features)
+    assert isinstance(predicted, dd.Series)
+    np.testing.assert_allclose(predicted.compute().to_numpy(),
+                               ours.predict(table[["a", "b", "c"]]), rtol=1e-12, atol=1e-13)
+    assert ours.score(features, frame["target"], sample_weight=frame["weight"]) == pytest.approx(
+        r2, rel=1e-12)
+    with pytest.raises(ValueError, match="feature names"):
+        ours.predict(features.rename(columns={"a": "A"}))
+    two = GradientDescentRegressor().fit(features, frame[["target", "weight"]])
+    assert two.coef_.shape == (2, 3)
+    assert two.predict(features).compute().shape == (len(x), 2)
+
+
+def test_estimator_refuses_dask_data_it_cannot_fit_before_reading_it(tmp_path):
+    import pandas as pd
+
+    from dl_workshop.estimator import GradientDescentRegressor
+
+    x, y = _data(n=2000, d=2)
+    dx, dy = _counted(x, tmp_path, (500, 2)), da.from_array(y, chunks=500)
+    cases = [
+        (GradientDescentRegressor(optimizer="gd").partial_fit, (dx, dy), "partial_fit takes one"),
+        (GradientDescentRegressor(max_iter=0).fit, (dx, dy), "max_iter must be an integer"),
+        (GradientDescentRegressor().fit, (dx[:, 0], dy), r"X must be a 2-D .* shape \(2000,\)"),
+        (GradientDescentRegressor().fit, (dx, dy[:-1]), "same number of samples; got 2000 and"),
+        (GradientDescentRegressor().fit, (dx, dy > 0), "y must be numeric, not boolean"),
+    ]
+    for method, args, match in cases:
+        with pytest.raises((ValueError, TypeError), match=match):
+            method(*args)
+    frame = dd.from_pandas(pd.DataFrame(x, columns=["a", "b"]), npartitions=2)
+    with pytest.raises(ValueError, match="sample_weight in memory needs X with known row"):
+        GradientDescentRegressor().fit(frame, dy, sample_weight=np.ones(2000))
+    assert list(tmp_path.iterdir()) == []  # refused before reading anything
+
+
+def test_estimator_on_bad_dask_data_gets_one_message_after_the_pass():
+    from dl_workshop.estimator import GradientDescentRegressor
+
+    x, y = _data(n=1000, d=2)
+    x[10, 1] = np.nan
+    model = GradientDescentRegressor()
+    with pytest.raises(ValueError, match=r"X must be finite; got 1 NaN or infinite value\(s\)"):
+        model.fit(da.from_array(x, chunks=300), da.from_array(y, chunks=300))
+    x[10, 1] = 0.0
+    dx, dy = da.from_array(x, chunks=300), da.from_array(y, chunks=300)
+    weights = np.ones(1000)
+    weights[3] = -1.0
+    with pytest.raises(ValueError, match=r"sample_weight must be non-negative; got 1 negative"):
+        model.fit(dx, dy, sample_weight=weights)
+    with pytest.raises(ValueError, match="at least one positive number"):
+        model.fit(dx, dy, sample_weight=da.zeros(1000, chunks=400))
+    equal = model.fit(dx, dy, sample_weight=2.0).coef_
+    np.testing.assert_allclose(equal, model.fit(x, y).coef_, rtol=1e-10)
+    with pytest.raises(ValueError, match="fitted on Dask data"):
+        from dl_workshop.estimator.dask_data import least_squares_of
+
+        least_squares_of(model)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 300),
+    cuts=st.lists(st.floats(0.0, 1.0), max_size=5),
+    seed=st.integers(0, 2**16),
+)
+def test_weighted_moments_of_any_split_equal_the_weighted_reference(n, cuts, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2)) + 100.0
+    y = x @ np.array([1.0, -1.0]) + rng.normal(size=n)
+    w = rng.choice([0.0, 0.5, 1.0, 3.0], size=n)
+    bounds = sorted({0, n, *(int(c * n) for c in cuts)})
+    parts = [moments_of(x[a:b], y[a:b], weights=w[a:b])
+             for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combine_moments(combined, part)
+    assert combined.n == n and combined.positive == int(np.count_nonzero(w))
+    if w.sum() == 0:
+        assert combined.weight == 0
+        return
+    z = np.column_stack([x, y]).astype(np.longdouble)
+    mean = (w @ z) / w.sum()
+    m2 = ((z - mean) * w[:, None]).T @ (z - mean)
+    scale = np.sqrt(np.outer(np.diag(m2), np.diag(m2))).astype(np.float64)
+    np.testing.assert_allclose(combined.mean, mean.astype(np.float64), rtol=1e-13)
+    assert np.max(np.abs(combined.m2 - m2.astype(np.float64)) / np.maximum(scale, 1e-300)) < 1e-11
+    assert combined.weight == pytest.approx(w.sum(), rel=1e-15)
+
+
+def test_cli_fit_on_parquet_files_at_the_scheduler_address(client, tmp_path, capsys):
+    import pandas as pd
+
+    from dl_workshop.cli import main
+
+    x, y = _data(n=3000, d=3, offset=1.0)
+    table = pd.DataFrame(x, columns=["a", "b", "c"]).assign(y=y)
+    for i in range(3):
+        table.iloc[i * 1000 : (i + 1) * 1000].to_parquet(tmp_path / f"part{i}.parquet")
+    table.to_csv(tmp_path / "all.csv", index=False)
+    address = client.scheduler.address
+    assert main(["fit", str(tmp_path / "*.parquet"), "--target", "y", "--scheduler", address]) == 0
+    dask_out = capsys.readouterr().out.splitlines()
+    assert main(["fit", str(tmp_path / "all.csv"), "--target", "y"]) == 0
+    memory_out = capsys.readouterr().out.splitlines()
+    assert dask_out[0].startswith("fitted 3000 rows x 3 feature(s), target 'y'")
+    exact = np.linalg.lstsq(np.column_stack([x, np.ones(3000)]), y, rcond=None)[0]
+    for line_dask, line_memory in zip(dask_out[2:6], memory_out[2:6], strict=True):
+        name, fitted, reference = line_dask.split()[:3]
+        assert name == line_memory.split()[0]
+        expected = exact[-1] if name == "intercept" else exact["abc".index(name)]
+        assert float(fitted) == pytest.approx(expected, rel=1e-9)
+        assert float(reference) == pytest.approx(expected, rel=1e-11)
+        assert float(line_memory.split()[1]) == pytest.approx(float(fitted), rel=1e-9)
+    r2 = float(dask_out[6].split()[1])
+    assert r2 == pytest.approx(float(memory_out[6].split()[1]), rel=1e-9)

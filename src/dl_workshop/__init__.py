@@ -54,7 +54,7 @@ _LAZY = {
         "progress",
         "solution",
     ],
-    "data": ["read_table"],
+    "data": ["read_dask_table", "read_table"],
     "diagrams": [
         "ACTIVATION_COLOR",
         "BIAS_COLOR",

@@ -157,25 +157,65 @@ def as_dask_array(value: Any, name: str) -> Any:
     return array
 
 
-def aligned_blocks(x: Any, y: Any) -> list[tuple[Any, Any]]:
-    """``(x, y)`` Dask arrays as a list of delayed ``(x_block, y_block)`` with the same rows.
+def shared_arrays(*frames: Any) -> list[Any] | None:
+    """Dask DataFrames and Series as column slices of one Dask array (2-D each), or ``None``
+    unless all of ``frames`` are DataFrames or Series with as many partitions.
 
-    ``y`` is rechunked to ``x``'s row chunks when both are known; with unknown chunk sizes (from
-    a DataFrame) the blocks pair up by position, and their lengths are checked on the workers.
+    Separate arrays of ``X = frame[features]`` and ``y = frame[target]`` would each compute the
+    partitions they come from (a file read twice: Dask fuses each one's tasks with the read);
+    slices of one array share them, so that every partition is read once.
+
+    Example:
+        >>> import dask.dataframe as dd, pandas as pd
+        >>> frame = dd.from_pandas(pd.DataFrame({"a": [1.0, 2.0], "y": [3.0, 4.0]}), npartitions=1)
+        >>> x, y = shared_arrays(frame[["a"]], frame["y"])
+        >>> x.compute().tolist(), y.compute().tolist()
+        ([[1.0], [2.0]], [[3.0], [4.0]])
     """
-    known = not (any(map(math.isnan, x.chunks[0])) or any(map(math.isnan, y.chunks[0])))
-    if known:
-        check_same_length(x, y)
-        if y.chunks[0] != x.chunks[0]:
-            y = y.rechunk({0: x.chunks[0]})
-    elif x.numblocks[0] != y.numblocks[0]:
-        raise ValueError(
-            "x and y of unknown lengths must have the same number of partitions; got "
-            f"{x.numblocks[0]} and {y.numblocks[0]}"
-        )
-    x_blocks = x.to_delayed().reshape(-1)
-    y_blocks = y.to_delayed().reshape(-1)
-    return list(zip(x_blocks, y_blocks, strict=True))
+    import warnings
+
+    import dask.dataframe as dd
+
+    if not all(isinstance(f, (dd.DataFrame, dd.Series)) for f in frames):
+        return None
+    if len({f.npartitions for f in frames}) > 1:
+        return None
+    renamed = []
+    for i, frame in enumerate(frames):
+        if isinstance(frame, dd.Series):
+            frame = frame.to_frame(name=f"_{i}_0")
+        renamed.append(frame.rename(columns={c: f"_{i}_{j}" for j, c in enumerate(frame.columns)}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unknown divisions: joined partition by partition
+        z = dd.concat(renamed, axis=1, ignore_unknown_divisions=True).to_dask_array()
+    widths = np.cumsum([0] + [len(f.columns) for f in renamed])
+    return [z[:, a:b] for a, b in zip(widths[:-1], widths[1:], strict=True)]
+
+
+def aligned_blocks(x: Any, *others: Any) -> list[tuple[Any, ...]]:
+    """Dask arrays as a list of delayed ``(x_block, *other_blocks)`` with the same rows.
+
+    The others (``y``; sample weights) are rechunked to ``x``'s row chunks when all are known;
+    with unknown chunk sizes (from a DataFrame) the blocks pair up by position, and their
+    lengths are checked on the workers.
+    """
+    known = not any(math.isnan(c) for a in (x, *others) for c in a.chunks[0])
+    aligned = []
+    for other in others:
+        if known:
+            check_same_length(x, other)
+            if other.chunks[0] != x.chunks[0]:
+                other = other.rechunk({0: x.chunks[0]})
+        elif x.numblocks[0] != other.numblocks[0]:
+            raise ValueError(
+                "x and y of unknown lengths must have the same number of partitions; got "
+                f"{x.numblocks[0]} and {other.numblocks[0]}"
+            )
+        aligned.append(other)
+    # Unoptimized: each array's own optimization would fuse the tasks that x and y share (one
+    # array sliced into both, or one DataFrame) into separate tasks, computing them twice.
+    blocks = [a.to_delayed(optimize_graph=False).reshape(-1) for a in (x, *aligned)]
+    return list(zip(*blocks, strict=True))
 
 
 def is_dask_source(source: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from dl_workshop._validation import as_data, check_positive, describe, numeric_n
 from dl_workshop.model import linear_model
 from dl_workshop.sampling import generator
 
-__all__ = ["b_true", "make_y", "read_table", "w_true"]
+__all__ = ["b_true", "make_y", "read_dask_table", "read_table", "w_true"]
 
 #: The lesson's inputs: 100 evenly spaced points from -5 to 5 (read-only, shape ``(100,)``).
 x: np.ndarray = np.linspace(-5.0, 5.0, 100)
@@ -134,22 +135,7 @@ def read_table(
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"cannot read {str(path)!r} as {kind}: {first}") from exc
     frame.columns = [str(column) for column in frame.columns]
-    columns = list(frame.columns)
-    if target is not None and target not in columns:
-        raise ValueError(f"target column {target!r} is not in {str(path)!r}; columns: {columns}")
-    if features is None:
-        features = [column for column in columns if column != target]
-    else:
-        features = [str(name) for name in features]
-        missing = [name for name in features if name not in columns]
-        if missing:
-            raise ValueError(
-                f"feature column(s) {missing} not in {str(path)!r}; columns: {columns}"
-            )
-        if target is not None and target in features:
-            raise ValueError(f"target column {target!r} cannot also be a feature")
-    if not features:
-        raise ValueError(f"{str(path)!r} has no feature columns besides the target {target!r}")
+    features = _chosen_features(list(frame.columns), target, features, str(path))
     if len(frame) == 0:
         raise ValueError(f"{str(path)!r} has no rows of data")
     selected = [*features, *([target] if target is not None else [])]
@@ -170,3 +156,107 @@ def read_table(
     inputs = frame[features].astype(np.float64)
     targets = frame[target].astype(np.float64) if target is not None else None
     return inputs, targets
+
+
+def _chosen_features(
+    columns: list[str], target: str | None, features: Sequence[str] | None, source: str
+) -> list[str]:
+    """The feature columns of a table with ``columns`` (all but ``target`` by default)."""
+    if target is not None and target not in columns:
+        raise ValueError(f"target column {target!r} is not in {source!r}; columns: {columns}")
+    if features is None:
+        features = [column for column in columns if column != target]
+    else:
+        features = [str(name) for name in features]
+        missing = [name for name in features if name not in columns]
+        if missing:
+            raise ValueError(f"feature column(s) {missing} not in {source!r}; columns: {columns}")
+        if target is not None and target in features:
+            raise ValueError(f"target column {target!r} cannot also be a feature")
+    if not features:
+        raise ValueError(f"{source!r} has no feature columns besides the target {target!r}")
+    return features
+
+
+def _dask_sources(pattern: str) -> tuple[Any, str]:
+    """``(what Dask reads, format)`` of a glob pattern, a folder of Parquet files or a URL."""
+    path = Path(pattern)
+    if "://" not in pattern and path.is_dir():
+        return pattern, "parquet"
+    kind = TABLE_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(
+            f"cannot read {pattern!r}: unsupported file type {path.suffix!r}; use one of "
+            f"{', '.join(sorted(TABLE_FORMATS))} (or a folder of Parquet files)"
+        )
+    if "://" in pattern:  # remote storage: Dask (fsspec) expands the pattern itself
+        return pattern, kind
+    files = sorted(glob.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"no files match {pattern!r}")
+    return files, kind
+
+
+def read_dask_table(
+    pattern: str | os.PathLike[str],
+    *,
+    target: str,
+    features: Sequence[str] | None = None,
+) -> tuple[Any, Any]:
+    """Read CSV, TSV or Parquet files lazily with Dask: numeric features and a target column.
+
+    Nothing is read but the files' metadata (Parquet) or a sample of the first file (CSV, to
+    infer the columns' types); the rows are read where the Dask scheduler runs the tasks.
+    Missing values are found then, by the fit (as non-finite values).
+
+    Args:
+        pattern: a glob pattern of files (``"data/*.parquet"``), one file, a folder of Parquet
+            files, or a URL that Dask reads (``s3://...``); the suffix picks the format.
+        target: name of the target column.
+        features: names of the feature columns, in order; ``None`` takes every column except
+            ``target``.
+
+    Returns:
+        ``(X, y)``: a Dask DataFrame of the feature columns as float64 and the target as a
+        float64 Dask Series.
+
+    Raises:
+        FileNotFoundError: if no file matches ``pattern``.
+        ValueError: if the files cannot be read in their format, lack the target or a feature
+            column, or a selected column is not numeric.
+        ImportError: if Dask's DataFrame support is not installed.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> for i in range(2):
+        ...     _ = (folder / f"part{i}.csv").write_text("a,y" + chr(10) + f"{i},{2 * i}" + chr(10))
+        >>> X, y = read_dask_table(str(folder / "*.csv"), target="y")
+        >>> list(X.columns), y.compute().tolist()
+        (['a'], [0.0, 2.0])
+    """
+    import dask.dataframe as dd
+    import pandas as pd
+
+    text = os.fspath(pattern)
+    sources, kind = _dask_sources(text)
+    try:
+        if kind == "parquet":
+            frame = dd.read_parquet(sources)
+        else:
+            frame = dd.read_csv(sources, sep="\t" if kind == "tsv" else ",")
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"cannot read {text!r}: a file is empty") from exc
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot read {text!r} as {kind}: {first}") from exc
+    frame = frame.rename(columns={column: str(column) for column in frame.columns})
+    features = _chosen_features(list(frame.columns), target, features, text)
+    for name in [*features, target]:
+        dtype = frame.dtypes[name]
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+            raise ValueError(
+                f"column {name!r} of {text!r} is not numeric (dtype {dtype}); select numeric "
+                "columns with --features or encode it first"
+            )
+    return frame[features].astype(np.float64), frame[target].astype(np.float64)

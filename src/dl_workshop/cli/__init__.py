@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module with ``register(subparsers)``, which adds its parser and
 sets ``handler``: a function taking the parsed arguments and returning an exit code. Library
-errors (``ValueError``, ``TypeError``, ``OSError``, ...) become one line on stderr and exit code 1;
+errors (``ValueError``, ``TypeError``, ``OSError``, a missing optional dependency's ``ImportError``,
+...) become one line on stderr and exit code 1;
 usage errors exit with code 2 (argparse's convention).
 """
 
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dl-workshop: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, FloatingPointError, KeyError) as exc:
+    except (ValueError, TypeError, OSError, FloatingPointError, KeyError, ImportError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"dl-workshop {args.command}: error: {message}", file=sys.stderr)
         return 1

@@ -3,7 +3,10 @@
 ``fit`` trains a :class:`~dl_workshop.estimator.GradientDescentRegressor`, prints its
 coefficients next to the closed-form least-squares (or ridge) solution, and with ``--out DIR``
 saves the model (``model.npz``, no pickle) and the loss curve (``loss_curve.png``).
-``predict`` loads such a model and predicts for the rows of a file.
+With ``--scheduler ADDRESS`` (or ``local``) it reads the files of a glob pattern with Dask and
+fits on the workers' one-pass statistics (:mod:`~dl_workshop.estimator.dask_data`); the
+closed-form solution and R² come from the same statistics. ``predict`` loads such a model and
+predicts for the rows of a file.
 """
 
 from __future__ import annotations
@@ -32,9 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fit a linear model to a CSV/Parquet file and compare with least squares",
         description="Fit y = X w + b to the columns of a CSV or Parquet file with "
         "GradientDescentRegressor; print the coefficients next to the closed-form solution, "
-        "R², iterations and time; with --out, save the model and the loss curve.",
+        "R², iterations and time; with --out, save the model and the loss curve. With "
+        "--scheduler, DATA may be a glob pattern of files (quote it: 'data/*.parquet') or a "
+        "folder of Parquet files, read with Dask on the scheduler's workers in one pass; "
+        "without --scheduler a glob pattern is refused.",
     )
-    fit_parser.add_argument("data", metavar="DATA", help="a .csv, .tsv or .parquet file")
+    fit_parser.add_argument(
+        "data",
+        metavar="DATA",
+        help="a .csv, .tsv or .parquet file; with --scheduler also a glob pattern of them",
+    )
     fit_parser.add_argument("--target", required=True, metavar="COL", help="target column")
     fit_parser.add_argument(
         "--features",
@@ -74,23 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit_parser.add_argument(
         "--seed", type=int, default=0, help="seed of the curvature estimate (default 0)"
     )
-    fit_parser.add_argument(
-        "--checkpoint",
-        metavar="PATH",
-        help="write the optimizer's state to this .npz file as it runs (atomically) and on Ctrl-C",
-    )
-    fit_parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        metavar="K",
-        help="iterations between checkpoints (default: about 20 per fit)",
-    )
-    fit_parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from --checkpoint if it exists (same data and options); the result "
-        "equals an uninterrupted run's",
-    )
+    _add_checkpoint_arguments(fit_parser)
+    _add_dask_arguments(fit_parser)
     fit_parser.set_defaults(handler=run_fit)
 
     predict_parser = subparsers.add_parser(
@@ -109,6 +104,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict_parser.set_defaults(handler=run_predict)
 
 
+def _add_checkpoint_arguments(fit_parser: argparse.ArgumentParser) -> None:
+    """``fit``'s options for checkpoints."""
+    fit_parser.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="write the optimizer's state to this .npz file as it runs (atomically) and on Ctrl-C",
+    )
+    fit_parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="K",
+        help="iterations between checkpoints (default: about 20 per fit)",
+    )
+    fit_parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --checkpoint if it exists (same data and options); the result "
+        "equals an uninterrupted run's",
+    )
+
+
+def _add_dask_arguments(fit_parser: argparse.ArgumentParser) -> None:
+    """``fit``'s options for reading the data with Dask."""
+    fit_parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="read DATA with Dask and fit on the workers: a scheduler address "
+        "(tcp://host:8786), or 'local' for a LocalCluster on 127.0.0.1 (closed on exit)",
+    )
+    fit_parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="worker processes of --scheduler local (default 2, one thread each)",
+    )
+    fit_parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for the scheduler at ADDRESS (default 10)",
+    )
+
+
 def _learning_rate(text: str) -> float | str:
     if text == "auto":
         return text
@@ -118,17 +158,75 @@ def _learning_rate(text: str) -> float | str:
         raise argparse.ArgumentTypeError(f"must be 'auto' or a number; got {text!r}") from None
 
 
+#: Characters that make DATA a glob pattern.
+GLOB_CHARACTERS = "*?["
+GLOB_NEEDS_SCHEDULER = (
+    "{data!r} is a glob pattern; reading several files needs --scheduler local (a LocalCluster "
+    "on this machine) or --scheduler ADDRESS"
+)
+
+
 def run_fit(args: argparse.Namespace) -> int:
     """Fit the file's data, print the comparison table and save the model and plot."""
     from dl_workshop.data import read_table
-    from dl_workshop.estimator import GradientDescentRegressor
 
     if args.resume and args.checkpoint is None:
         print("dl-workshop fit: error: --resume needs --checkpoint PATH", file=sys.stderr)
         return 2
+    if args.scheduler is not None:
+        return _run_fit_dask(args)
+    if any(c in args.data for c in GLOB_CHARACTERS) and not Path(args.data).exists():
+        raise ValueError(GLOB_NEEDS_SCHEDULER.format(data=args.data))
     features, target = read_table(args.data, target=args.target, features=args.features)
     out = _prepare_out_dir(args.out)
-    model = GradientDescentRegressor(
+    model = _model(args)
+    elapsed, code = _fit(model, features, target, args)
+    if code is not None:
+        return code
+    reference = _closed_form(
+        features.to_numpy(), target.to_numpy(), args.alpha, fit_intercept=not args.no_intercept
+    )
+    y = target.to_numpy()
+    r2_fit = _r2(y, model.predict(features))
+    r2_ref = _r2(y, features.to_numpy() @ reference[0] + reference[1])
+    names = [str(name) for name in features.columns]
+    _print_report(args, model, reference, names, len(y), (r2_fit, r2_ref), elapsed)
+    _save(out, model)
+    return 0
+
+
+def _run_fit_dask(args: argparse.Namespace) -> int:
+    """``run_fit`` on Dask: the files read by the workers in one pass; the reference and R²
+    from the same statistics."""
+    from dl_workshop.cli.scheduler import dask_client, require_dask
+    from dl_workshop.data import read_dask_table
+    from dl_workshop.estimator.dask_data import summary_of
+
+    if args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1; got {args.workers}")
+    require_dask()
+    # The files' metadata (a sample of a CSV) is read here, as Dask always does: missing files
+    # or columns are reported before a cluster starts.
+    features, target = read_dask_table(args.data, target=args.target, features=args.features)
+    out = _prepare_out_dir(args.out)
+    with dask_client(args.scheduler, timeout=args.connect_timeout, workers=args.workers):
+        model = _model(args)
+        elapsed, code = _fit(model, features, target, args)
+    if code is not None:
+        return code
+    summary = summary_of(model)
+    names = [str(name) for name in features.columns]
+    reference = (summary.coef, summary.intercept)
+    _print_report(args, model, reference, names, summary.n_rows, (summary.r2, summary.r2_reference),
+                  elapsed)
+    _save(out, model)
+    return 0
+
+
+def _model(args: argparse.Namespace) -> Any:
+    from dl_workshop.estimator import GradientDescentRegressor
+
+    return GradientDescentRegressor(
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,
         max_iter=args.max_iter,
@@ -142,6 +240,11 @@ def run_fit(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
     )
+
+
+def _fit(model: Any, features: Any, target: Any, args: argparse.Namespace):
+    """``(seconds, None)`` after fitting with the warnings printed one line each, or
+    ``(seconds, 130)`` when Ctrl-C interrupted the loop."""
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -160,22 +263,21 @@ def run_fit(args: argparse.Namespace) -> int:
                 "command with --resume to continue)",
                 file=sys.stderr,
             )
-        return 130
+        return elapsed, 130
     for warning in caught:
         text = str(warning.message).strip().splitlines()[0]
         print(f"dl-workshop fit: warning: {text}", file=sys.stderr)
+    return elapsed, None
 
-    reference = _closed_form(
-        features.to_numpy(), target.to_numpy(), args.alpha, fit_intercept=not args.no_intercept
-    )
-    _print_report(args, model, reference, features, target.to_numpy(), elapsed)
-    if out is not None:
-        from dl_workshop.estimator import save_model
 
-        save_model(out / MODEL_FILE, model)
-        _save_loss_plot(model.loss_curve_, out / LOSS_PLOT_FILE)
-        print(f"saved {out / MODEL_FILE} and {out / LOSS_PLOT_FILE}")
-    return 0
+def _save(out: Path | None, model: Any) -> None:
+    if out is None:
+        return
+    from dl_workshop.estimator import save_model
+
+    save_model(out / MODEL_FILE, model)
+    _save_loss_plot(model.loss_curve_, out / LOSS_PLOT_FILE)
+    print(f"saved {out / MODEL_FILE} and {out / LOSS_PLOT_FILE}")
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -268,26 +370,25 @@ def _not_unique(model: Any, n_features: int, fit_intercept: bool) -> list[bool]:
     return ([intercept] if fit_intercept else []) + [bool(m) for m in mask]
 
 
-def _print_report(args, model: Any, reference, features, y: np.ndarray, elapsed: float) -> None:
+def _print_report(args, model: Any, reference, names: list[str], n_rows: int, r2s,
+                  elapsed: float) -> None:
     coef_ref, intercept_ref = reference
-    x = features.to_numpy()
+    r2_fit, r2_ref = r2s
     label = "ridge (closed form)" if args.alpha > 0 else "least squares"
-    rows = list(zip(map(str, features.columns), model.coef_, coef_ref, strict=True))
+    rows = list(zip(names, model.coef_, coef_ref, strict=True))
     if not args.no_intercept:
         rows.insert(0, ("intercept", model.intercept_, intercept_ref))
-    free = _not_unique(model, x.shape[1], not args.no_intercept)
+    free = _not_unique(model, len(names), not args.no_intercept)
     width = max(12, *(len(name) for name, _, _ in rows)) + 2
     status = "converged" if model.n_iter_ < args.max_iter else "max_iter reached"
     print(
-        f"fitted {len(y)} rows x {x.shape[1]} feature(s), target {args.target!r}: "
+        f"fitted {n_rows} rows x {len(names)} feature(s), target {args.target!r}: "
         f"{args.optimizer}, {model.n_iter_} iterations ({status}), {elapsed:.3f} s"
     )
     print(f"{'parameter':<{width}}{'fitted':>22}{label:>22}{'difference':>14}")
     for (name, fitted, exact), undetermined in zip(rows, free, strict=True):
         difference = NOT_UNIQUE if undetermined else f"{fitted - exact:.3g}"
         print(f"{name:<{width}}{fitted:>22.12g}{exact:>22.12g}{difference:>14}")
-    r2_fit = _r2(y, model.predict(features))
-    r2_ref = _r2(y, x @ coef_ref + intercept_ref)
     # A constant target leaves both undefined (the same y); say so once.
     r2 = R2_UNDEFINED if r2_fit is None else f"{r2_fit:.10f} (closed form {r2_ref:.10f})"
     print(f"R²: {r2}; final loss {model.loss_curve_[-1]:.6g}")

@@ -35,7 +35,9 @@ The parts: :mod:`~dl_workshop.estimator.regressor` (the scikit-learn class),
 :mod:`~dl_workshop.estimator.certificate` (the stopping certificate),
 :mod:`~dl_workshop.estimator.optimizers` (optimizer choice, ``learning_rate="auto"``, the line
 search), :mod:`~dl_workshop.estimator.solve` (the one call of the engine),
-:mod:`~dl_workshop.estimator.partial` (``partial_fit``'s steps) and
+:mod:`~dl_workshop.estimator.partial` (``partial_fit``'s steps),
+:mod:`~dl_workshop.estimator.dask_data` (Dask data: one pass, lazy ``predict`` and ``score``),
+:mod:`~dl_workshop.estimator.compressed` (the problem on rows with the data's moments) and
 :mod:`~dl_workshop.estimator.model_file` (the file format).
 """
 

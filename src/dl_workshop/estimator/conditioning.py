@@ -112,7 +112,8 @@ class Conditioning(NamedTuple):
 
 def analyze(z: np.ndarray, weights: np.ndarray, penalty: np.ndarray, fit_intercept: bool,
             eps: float = float(np.finfo(np.float64).eps), *,
-            leverage: bool = False) -> Conditioning:
+            leverage: bool = False, n_rows: int | None = None,
+            constant: np.ndarray | None = None) -> Conditioning:
     """Factorize the weighted, scaled design; its rank, condition number and ``W``.
 
     Args:
@@ -123,6 +124,9 @@ def analyze(z: np.ndarray, weights: np.ndarray, penalty: np.ndarray, fit_interce
         eps: the machine epsilon of the fit's dtype (the rank is that of its arithmetic: a
             float32 fit resolves condition numbers up to about ``1 / (rows * 1.2e-7)`` only).
         leverage: also compute the samples' leverages (for the certificate's noise model).
+        n_rows: the number of samples of nonzero weight, when ``z``'s rows stand for other
+            rows with the same moments (``None``: counted in ``weights``).
+        constant: indices of the constant features, likewise (``None``: found in ``z``).
 
     Returns:
         A :class:`Conditioning`.
@@ -136,9 +140,12 @@ def analyze(z: np.ndarray, weights: np.ndarray, penalty: np.ndarray, fit_interce
     """
     n, d = z.shape
     positive = weights > 0
-    n_rows, n_params = int(np.count_nonzero(positive)), d + int(fit_intercept)
-    seen = z if n_rows == n else z[positive]
-    constant = np.flatnonzero(seen.max(axis=0) == seen.min(axis=0))
+    counted = int(np.count_nonzero(positive))
+    n_params = d + int(fit_intercept)
+    if constant is None:
+        seen = z if counted == n else z[positive]
+        constant = np.flatnonzero(seen.max(axis=0) == seen.min(axis=0))
+    n_rows = counted if n_rows is None else int(n_rows)
     if n_params > MAX_ANALYZED_COLUMNS:
         return Conditioning(None, None, np.zeros((d + 1, 0)), (), (), n_rows, n_params, None)
     a = np.empty((n, n_params))

@@ -231,23 +231,38 @@ def fit_scaling(x, ys, weights, fit_intercept: bool, standardize: bool) -> Scali
 
 def scaled_data(x, ys, weights, scaling: Scaling, alpha: float, fit_intercept: bool) -> Problem:
     """The problem in scaled variables (NumPy float64), unpadded, without a certificate."""
-    total = weights.sum()
-    p = weights / total
     z = (x - scaling.x_offset) / scaling.x_scale
     target = (ys - scaling.y_offset) / scaling.y_scale
+    return scaled_problem(z, target, weights, scaling.x_scale, alpha, fit_intercept)
+
+
+def scaled_problem(z, target, weights, x_scale, alpha: float, fit_intercept: bool) -> Problem:
+    """The unpadded :class:`Problem` of rows already in scaled variables.
+
+    Args:
+        z: scaled features, shape ``(n, d)``.
+        target: scaled targets, shape ``(n, k)``.
+        weights: the sample weights as given (their total scales the penalty), shape ``(n,)``.
+        x_scale: the features' scales, shape ``(d,)`` (the penalty is on the unscaled ones).
+        alpha: the L2 penalty.
+        fit_intercept: whether the intercept is fitted.
+    """
+    total = weights.sum()
+    p = weights / total
     centred = target - p @ target if fit_intercept else target
     offset = float(np.mean(p @ centred**2))
+    d, k = z.shape[1], target.shape[1]
     return Problem(
         z=z,
         target=target,
         weights=p,
-        penalty=alpha / (total * scaling.x_scale**2),
+        penalty=alpha / (total * x_scale**2),
         intercept_mask=np.asarray(1.0 if fit_intercept else 0.0),
-        inv_k=np.asarray(1.0 / ys.shape[1]),
+        inv_k=np.asarray(1.0 / k),
         offset=np.asarray(LOSS_FLOOR * (offset if offset > 0 else 1.0)),
-        whiten=np.zeros((x.shape[1] + 1, 0)),
-        noise_columns=np.zeros((2, x.shape[1] + 1)),
-        noise_targets=np.zeros((2, ys.shape[1])),
+        whiten=np.zeros((d + 1, 0)),
+        noise_columns=np.zeros((2, d + 1)),
+        noise_targets=np.zeros((2, k)),
         certify_tol=np.asarray(np.inf),
     )
 
@@ -359,6 +374,21 @@ def build_problem(
         ((512, 32, 8), (512, 32), np.float64(1.0), 1)
     """
     problem = scaled_data(x, ys, weights, scaling, alpha, fit_intercept)
+    return analyzed_problem(problem, fit_intercept=fit_intercept, dtype=dtype,
+                            pad_features=pad_features, certify_tol=certify_tol)
+
+
+def analyzed_problem(
+    problem: Problem, *, fit_intercept: bool, dtype: np.dtype, pad_features: bool = True,
+    certify_tol: float | None = None, n_rows: int | None = None,
+    constant: np.ndarray | None = None,
+) -> tuple[Problem, tuple[int, int, int], Conditioning | None]:
+    """:func:`build_problem` from the unpadded problem on: the analysis, the certificate, padding.
+
+    ``n_rows`` and ``constant`` stand in for the rows of positive weight and the constant
+    columns when ``problem``'s rows are not the data's (see
+    :mod:`~dl_workshop.estimator.compressed`); ``None`` counts them in ``problem``.
+    """
     conditioning = None
     if pad_features:
         # One BLAS thread: these products are small, and idle BLAS threads spinning after them
@@ -366,7 +396,8 @@ def build_problem(
         with _one_blas_thread(problem.z.size):
             conditioning = analyze(problem.z, problem.weights, problem.penalty, fit_intercept,
                                    eps=float(np.finfo(dtype).eps),
-                                   leverage=certify_tol is not None)
+                                   leverage=certify_tol is not None, n_rows=n_rows,
+                                   constant=constant)
             problem = problem._replace(whiten=conditioning.whiten)
             if conditioning.leverage is not None:
                 problem = problem._replace(
@@ -374,7 +405,7 @@ def build_problem(
                     **noise_weights(problem.z, problem.target, problem.weights, fit_intercept,
                                     conditioning.leverage),
                 )
-    shape = padded_shape(*x.shape, ys.shape[1], features=pad_features)
+    shape = padded_shape(*problem.z.shape, problem.target.shape[1], features=pad_features)
     return as_dtype(_pad_problem(problem, shape), dtype), shape, conditioning
 
 

@@ -17,7 +17,16 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from dl_workshop.estimator.compressed import compressed_problem
 from dl_workshop.estimator.conditioning import Conditioning, undetermined, warn_if_collinear
+from dl_workshop.estimator.dask_data import (
+    NO_TARGETS_MESSAGE,
+    PARTIAL_FIT_DASK_MESSAGE,
+    is_dask_input,
+    predict_dask,
+    read_once,
+    score_dask,
+)
 from dl_workshop.estimator.finish import finish
 from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
 from dl_workshop.estimator.params import Hyperparameters, validate_hyperparameters
@@ -39,7 +48,6 @@ NO_PARTIAL_FIT_MESSAGE = (
     "GradientTransformation); optimizer='lbfgs' is not: its line search assumes the "
     "same objective at every step"
 )
-NO_TARGETS_MESSAGE = "y must have at least one target column; got shape (n, 0)"
 WEIGHTS_NOT_FINITE_MESSAGE = "sample_weight must be finite; got NaN or infinite weights"
 TARGETS_CHANGED_MESSAGE = "y has {given} target(s), but this model was fitted with {fitted}"
 
@@ -61,6 +69,7 @@ class Prepared(NamedTuple):
         k: the number of targets.
         conditioning: the scaled design's rank, condition number and certificate (``fit``
             only; ``None`` for ``partial_fit``).
+        moments: the one-pass statistics of Dask data (``None`` for data in memory).
     """
 
     settings: Hyperparameters
@@ -71,6 +80,7 @@ class Prepared(NamedTuple):
     d: int
     k: int
     conditioning: Conditioning | None
+    moments: Any = None
 
 
 def _certify_tol(settings: Hyperparameters) -> float | None:
@@ -212,8 +222,14 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GradientDescentRegressor:  # noqa: N803
         """Fit the model to ``X`` and ``y``.
 
+        Dask data (``X`` a Dask array or DataFrame, ``y`` and ``sample_weight`` Dask arrays or
+        Series) is read exactly once, on the workers: each partition's weighted means and R
+        factor, combined there; the fit then runs on rows with the same moments, and equals the
+        fit on the same data in memory to rounding (:mod:`~dl_workshop.estimator.dask_data`).
+
         Args:
-            X: features, array-like or DataFrame of shape ``(n_samples, n_features)``.
+            X: features, array-like, DataFrame, Dask array or Dask DataFrame of shape
+                ``(n_samples, n_features)``.
             y: targets, shape ``(n_samples,)`` or ``(n_samples, n_targets)``.
             sample_weight: non-negative weights, shape ``(n_samples,)``; ``None`` weighs every
                 sample 1. Integer weights are equivalent to repeating samples.
@@ -240,7 +256,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             0.5177
         """
         previous = self._previous() if self.warm_start and hasattr(self, "coef_") else None
-        prep = self._prepare(X, y, sample_weight, partial=False)
+        if is_dask_input(X, y, sample_weight):
+            prep = self._prepare_dask(X, y, sample_weight)
+        else:
+            prep = self._prepare(X, y, sample_weight, partial=False)
         params0 = pad_params(
             initial_params(previous, prep.scaling, prep.d, prep.k, prep.settings.fit_intercept),
             prep.shape,
@@ -266,6 +285,9 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             prep.conditioning, prep.scaling.x_offset, prep.scaling.x_scale
         )
         self.__dict__.pop("_stream", None)
+        self.__dict__.pop("_moments", None)
+        if prep.moments is not None:
+            self._moments = prep.moments  # for least_squares_of and training_r2
         names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
         warn_if_collinear(prep.conditioning, names, penalized=prep.settings.alpha > 0)
         warn_if_not_converged(result, prep.settings)
@@ -290,6 +312,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         Returns:
             ``self``.
 
+        Raises:
+            ValueError: for Dask data (a minibatch is in memory; ``fit`` reads Dask data once),
+                before reading it, and for what ``fit`` refuses.
+
         Example:
             >>> import numpy as np
             >>> rng = np.random.default_rng(0)
@@ -300,6 +326,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             >>> np.round(model.coef_, 2), round(float(model.intercept_), 2)
             (array([ 1., -2.]), 3.0)
         """
+        if is_dask_input(X, y, sample_weight):
+            raise ValueError(PARTIAL_FIT_DASK_MESSAGE)
         prep = self._prepare(X, y, sample_weight, partial=True)
         stream = getattr(self, "_stream", None)
         if stream is None:
@@ -338,8 +366,35 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             array([9.])
         """
         check_is_fitted(self, "coef_")
+        if is_dask_input(X):
+            return predict_dask(self, X)
         x = validate_data(self, X, reset=False, dtype=np.float64)
         return x @ np.asarray(self.coef_).T + self.intercept_
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:  # noqa: N803
+        """R² of ``predict(X)`` against ``y`` (scikit-learn's ``r2_score``, averaged over
+        targets).
+
+        Dask data is scored in one pass, from per-partition sums.
+
+        Args:
+            X: features, shape ``(n_samples, n_features_in_)``.
+            y: targets, shape ``(n_samples,)`` or ``(n_samples, n_targets)``.
+            sample_weight: weights, shape ``(n_samples,)``, or ``None``.
+
+        Returns:
+            The coefficient of determination, a float.
+
+        Example:
+            >>> import numpy as np
+            >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+            >>> round(GradientDescentRegressor().fit(X, [1.0, 3, 5, 8]).score(X, [1.0, 3, 5, 8]), 4)
+            0.9888
+        """
+        if is_dask_input(X, y, sample_weight):
+            check_is_fitted(self, "coef_")
+            return score_dask(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
     # ----------------------------------------------------------------------------- internals
     def _prepare(self, X: Any, y: Any, sample_weight: Any, *, partial: bool) -> Prepared:  # noqa: N803
@@ -364,6 +419,19 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         return Prepared(
             settings, problem, shape, scaling, single, x.shape[1], ys.shape[1], conditioning
         )
+
+    def _prepare_dask(self, X: Any, y: Any, sample_weight: Any) -> Prepared:  # noqa: N803
+        """:meth:`_prepare` for Dask data: the hyperparameters first, then the one pass, then
+        the problem on rows with the data's moments (:mod:`~dl_workshop.estimator.compressed`)."""
+        settings = validate_hyperparameters(self.get_params(deep=False))
+        data = read_once(self, X, y, sample_weight)
+        problem, shape, conditioning, scaling = compressed_problem(
+            data.moments, data.d, alpha=settings.alpha, fit_intercept=settings.fit_intercept,
+            standardize=settings.standardize, dtype=settings.dtype,
+            certify_tol=_certify_tol(settings),
+        )
+        return Prepared(settings, problem, shape, scaling, data.single, data.d, data.k,
+                        conditioning, data.moments)
 
     def _validate_fit_data(self, x, y, sample_weight, *, reset):
         x, y = validate_data(

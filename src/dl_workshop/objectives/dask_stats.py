@@ -1,19 +1,19 @@
 """Dask arrays as data of ``fit``: the fast path's statistics, computed where the data are.
 
 For ``linear_model`` + ``mseloss`` everything a fit needs from the data is in its sufficient
-statistics (:mod:`dl_workshop.objectives.statistics`). On Dask data each partition's statistics
-are computed on the worker that holds it: its row count ``n``, the means of ``z = [x, y]`` and
-the centred cross-products ``M = Σ (z - mean)(z - mean)ᵀ``, in float64. Two partitions combine
-exactly (Chan, Golub and LeVeque's pairwise update)::
-
-    n = na + nb,   δ = mean_b - mean_a,   mean = mean_a + δ nb / n,
-    M = Ma + Mb + (na nb / n) δ δᵀ
-
-and the combinations run on the workers as a binary tree, so the data are read exactly once and
-the client receives one ``(d + k) x (d + k)`` matrix. The result is a
-:class:`~dl_workshop.objectives.statistics.LinearMSEStats`, on which the usual
+statistics (:mod:`dl_workshop.objectives.statistics`). On Dask data each partition's
+:class:`~dl_workshop.objectives.tsqr.Moments` are computed on the worker that holds it: its row
+count, the means of ``z = [x, y]`` and an R factor of the centred rows, in float64. Two
+partitions combine exactly (:func:`~dl_workshop.objectives.tsqr.combine_moments`), and the
+combinations run on the workers as a binary tree, so the data are read exactly once and the
+client receives one ``(d + k) x (d + k)`` triangle. The result is a
+:class:`~dl_workshop.objectives.statistics.LinearMSEStats` whose least-squares weights are solved
+from R (about ``eps`` times the condition number of the centred ``x``, as QR on all rows, instead
+of its square from the normal equations), on which the usual
 :class:`~dl_workshop.objectives.linear_mse.LinearMSEObjective` runs: the iterates and losses are
 those of the in-memory fit on the same rows, to floating-point tolerance.
+``GradientDescentRegressor.fit`` on Dask data makes the same pass, with sample weights
+(:func:`dask_moments`).
 
 Any other model, loss or option (``batch_size``, ``fast_path=False``) would need the rows at
 every step: ``fit`` refuses Dask data then (:data:`DASK_NEEDS_FAST_PATH`) instead of loading
@@ -24,24 +24,26 @@ time. Dask is imported only when Dask data is seen.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
-import numpy as np
 
 from dl_workshop._validation import float_dtype
-from dl_workshop.chunks import aligned_blocks, as_dask_array, is_dask
+from dl_workshop.chunks import aligned_blocks, as_dask_array, is_dask, shared_arrays
 from dl_workshop.engine.shapecheck import check_structure
 from dl_workshop.losses import mseloss
 from dl_workshop.model import linear_model
 from dl_workshop.objectives.full_batch import FullBatchObjective
 from dl_workshop.objectives.linear_mse import linear_form_applies
-from dl_workshop.objectives.statistics import LinearMSEStats, centred_statistics
+from dl_workshop.objectives.statistics import LinearMSEStats, statistics_from_r
+from dl_workshop.objectives.tsqr import Moments, combine_moments, moments_of
 
 __all__ = [
     "DASK_NEEDS_FAST_PATH",
     "Moments",
+    "check_moments",
     "combine_moments",
+    "dask_moments",
     "dask_statistics",
     "is_dask",
     "moments_of",
@@ -54,93 +56,6 @@ DASK_NEEDS_FAST_PATH = (
     "the data into this process. Stream the partitions instead: "
     "fit_stream(theta, model, loss, (x, y), batch_size=...) from dl_workshop.streaming"
 )
-
-#: Rows per sub-block of a partition (one float64 buffer of this many rows is reused).
-_SUB_ROWS = 8192
-
-
-class Moments(NamedTuple):
-    """Row count, means and centred cross-products of ``z = [x, y]`` (float64).
-
-    Attributes:
-        n: number of rows.
-        mean: column means of ``z``, shape ``(d + k,)``.
-        m2: ``Σ (z - mean)(z - mean)ᵀ``, shape ``(d + k, d + k)``.
-        nonfinite: NaN or infinite values in ``x`` and in ``y``, shape ``(2,)``.
-    """
-
-    n: int
-    mean: np.ndarray
-    m2: np.ndarray
-    nonfinite: np.ndarray
-
-
-def combine_moments(a: Moments, b: Moments) -> Moments:
-    """The :class:`Moments` of the rows of ``a`` and ``b`` together (exact, any split).
-
-    Example:
-        >>> import numpy as np
-        >>> z = np.arange(12.0).reshape(6, 2)
-        >>> both = combine_moments(moments_of(z[:2, :1], z[:2, 1]), moments_of(z[2:, :1], z[2:, 1]))
-        >>> whole = moments_of(z[:, :1], z[:, 1])
-        >>> bool(np.allclose(both.m2, whole.m2)), both.n
-        (True, 6)
-    """
-    if a.n == 0:
-        return b
-    if b.n == 0:
-        return a
-    n = a.n + b.n
-    delta = b.mean - a.mean
-    mean = a.mean + delta * (b.n / n)
-    m2 = a.m2 + b.m2 + (a.n * b.n / n) * np.outer(delta, delta)
-    return Moments(n, mean, m2, a.nonfinite + b.nonfinite)
-
-
-def moments_of(x: Any, y: Any, dtype: Any = np.float64) -> Moments:
-    """The :class:`Moments` of one partition ``(x, y)``, in one read of it.
-
-    The values are first rounded to ``dtype`` (what ``fit`` does to data in memory), then
-    accumulated in float64, ``_SUB_ROWS`` rows at a time: each sub-block's exact centred
-    products are combined with :func:`combine_moments`.
-
-    Args:
-        x: inputs, shape ``(m,)`` or ``(m, d)``.
-        y: targets, shape ``(m,)`` or ``(m, k)``.
-        dtype: the fit's dtype.
-
-    Raises:
-        ValueError: if ``x`` and ``y`` have different numbers of rows.
-
-    Example:
-        >>> import numpy as np
-        >>> m = moments_of(np.array([1.0, 3.0]), np.array([0.0, 4.0]))
-        >>> m.n, m.mean.tolist(), m.m2.tolist()
-        (2, [2.0, 2.0], [[2.0, 4.0], [4.0, 8.0]])
-    """
-    x, y = np.asarray(x, dtype), np.asarray(y, dtype)
-    x = x[:, None] if x.ndim == 1 else x
-    y = y[:, None] if y.ndim == 1 else y
-    if len(x) != len(y):
-        raise ValueError(
-            f"x and y must have the same number of rows in every partition; got {len(x)} "
-            f"and {len(y)}"
-        )
-    d, p = x.shape[1], x.shape[1] + y.shape[1]
-    total = Moments(0, np.zeros(p), np.zeros((p, p)), np.zeros(2, np.int64))
-    buffer = np.empty((min(_SUB_ROWS, len(x)), p))
-    for start in range(0, len(x), _SUB_ROWS):
-        block = buffer[: min(_SUB_ROWS, len(x) - start)]
-        block[:, :d] = x[start : start + _SUB_ROWS]
-        block[:, d:] = y[start : start + _SUB_ROWS]
-        nonfinite = np.zeros(2, np.int64)
-        if not np.isfinite(block).all():  # counted only then: the message names how many
-            bad = ~np.isfinite(block)
-            nonfinite = np.array([bad[:, :d].sum(), bad[:, d:].sum()])
-        mean = block.mean(0)
-        block -= mean
-        total = combine_moments(total, Moments(len(block), mean, block.T @ block, nonfinite))
-    return total
 
 
 def _tree(parts: list[Any]) -> Any:
@@ -156,26 +71,50 @@ def _tree(parts: list[Any]) -> Any:
     return parts[0]
 
 
-def dask_moments(x: Any, y: Any, dtype: Any = None) -> Moments:
+def dask_moments(x: Any, y: Any, dtype: Any = None, weights: Any = None) -> Moments:
     """The :class:`Moments` of Dask ``(x, y)``: one pass, on the workers, tree-reduced.
 
     Runs on Dask's current scheduler (a ``distributed.Client`` when one is active); only the
     final ``(d + k) x (d + k)`` result reaches this process.
+
+    Args:
+        x: inputs, a Dask array of shape ``(n,)`` or ``(n, d)`` (rows in one column chunk, see
+            :func:`~dl_workshop.chunks.as_dask_array`).
+        y: targets, a Dask array of shape ``(n,)`` or ``(n, k)``, likewise.
+        dtype: the fit's dtype (values are rounded to it first); ``None``: JAX's default float.
+        weights: sample weights, a Dask array of shape ``(n,)``, or ``None``.
+
+    Example:
+        >>> import dask.array as da
+        >>> x = da.arange(6.0, chunks=4)
+        >>> m = dask_moments(x, 2 * x, "float64", weights=da.ones(6, chunks=4))
+        >>> m.n, m.weight, m.mean.tolist()
+        (6, 6.0, [2.5, 5.0])
     """
     import dask
 
     target = float_dtype(dtype)
     moments = dask.delayed(moments_of, pure=False)
-    parts = [moments(xb, yb, target) for xb, yb in aligned_blocks(x, y)]
+    arrays = (x, y) if weights is None else (x, y, weights)
+    parts = [moments(b[0], b[1], target, *b[2:]) for b in aligned_blocks(*arrays)]
     (total,) = dask.compute(_tree(parts))
     return total
 
 
-def _check_data(total: Moments, x: Any, y: Any) -> None:
-    """The checks ``fit`` makes on data in memory (not empty, finite), made on the moments."""
+def check_moments(total: Moments, x: Any, y: Any, names: tuple[str, str] = ("x", "y")) -> None:
+    """The checks ``fit`` makes on data in memory (not empty, finite), made on the moments.
+
+    Example:
+        >>> import numpy as np
+        >>> check_moments(moments_of(np.array([1.0, np.nan]), np.zeros(2)), np.zeros(2),
+        ...               np.zeros(2))
+        Traceback (most recent call last):
+        ...
+        ValueError: x must be finite; got 1 NaN or infinite value(s) in an array of shape (2,)
+    """
     if total.n == 0:
-        raise ValueError(f"x must not be empty; got shape {(0, *x.shape[1:])}")
-    for name, bad, array in (("x", total.nonfinite[0], x), ("y", total.nonfinite[1], y)):
+        raise ValueError(f"{names[0]} must not be empty; got shape {(0, *x.shape[1:])}")
+    for name, bad, array in zip(names, total.nonfinite[:2], (x, y), strict=True):
         if bad:
             shape = (total.n, *array.shape[1:])
             raise ValueError(
@@ -193,7 +132,8 @@ def dask_statistics(x: Any, y: Any, *, dtype: Any = None) -> LinearMSEStats:
         dtype: ``"float32"`` or ``"float64"``; ``None`` uses JAX's default float.
 
     Returns:
-        NumPy statistics (``(d,)``, ``(k,)``, ``(d, d)``, ``(d, k)``, ``()``, ``()``).
+        NumPy statistics (``(d,)``, ``(k,)``, ``(d, d)``, ``(d, k)``, ``()``, ``()``); the
+        least-squares weights ``w_star`` and ``min_loss`` are solved from the R factor.
 
     Raises:
         ValueError, TypeError: for non-numeric, non-finite or mismatched data.
@@ -206,15 +146,14 @@ def dask_statistics(x: Any, y: Any, *, dtype: Any = None) -> LinearMSEStats:
         (2.0, 1.0)
     """
     target = float_dtype(dtype)
+    shared = shared_arrays(x, y)
     x, y = as_dask_array(x, "x"), as_dask_array(y, "y")
     d = 1 if x.ndim == 1 else x.shape[1]
+    if shared is not None:  # one read of the partitions that x and y come from
+        x, y = (a if b.ndim == 2 else a[:, 0] for a, b in zip(shared, (x, y), strict=True))
     total = dask_moments(x, y, target)
-    _check_data(total, x, y)
-    m2 = total.m2
-    return centred_statistics(
-        total.n, total.mean[:d], total.mean[d:], m2[:d, :d], m2[:d, d:], np.diag(m2)[d:].copy(),
-        target, host_arrays=True,
-    )
+    check_moments(total, x, y)
+    return statistics_from_r(total.n, total.mean, total.r, d, target, host_arrays=True)
 
 
 def _refusal(model: Any, loss: Any, params: Any, d: int, settings: Any) -> str | None:

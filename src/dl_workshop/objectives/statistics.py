@@ -381,6 +381,43 @@ def centred_statistics(
     return _packed(n, k, mean_x, mean_y, cxx, w_star, ss_min, target, host_arrays)
 
 
+def statistics_from_r(
+    n: float, mean: np.ndarray, r: np.ndarray, d: int, target: np.dtype, *,
+    host_arrays: bool = False,
+) -> LinearMSEStats:
+    """The :class:`LinearMSEStats` of ``n`` rows from the R factor of their centred ``[x, y]``.
+
+    ``w_star`` is solved from the triangle (``lstsq(R_xx, R_xy)``: about ``eps`` times the
+    condition number of the centred ``x``, not its square as from ``xcᵀxc``), and the smallest
+    squared error is the squared norm of what ``R`` leaves unexplained, without cancellation.
+
+    Args:
+        n: number of rows.
+        mean: column means of ``[x, y]``, shape ``(d + k,)``.
+        r: upper triangular, shape ``(d + k, d + k)``, with ``rᵀr`` the centred cross-products
+            (see :mod:`dl_workshop.objectives.tsqr`).
+        d: number of columns of ``x``.
+        target: dtype of the statistics.
+        host_arrays: NumPy arrays instead of JAX arrays.
+
+    Example:
+        >>> import numpy as np
+        >>> z = np.array([[0.0, 1.0], [1.0, 3.0], [2.0, 5.0]])
+        >>> r = np.linalg.qr(z - z.mean(0), mode="r")
+        >>> s = statistics_from_r(3, z.mean(0), r, 1, np.dtype(np.float64), host_arrays=True)
+        >>> round(float(s.w_star[0, 0]), 12), round(float(s.min_loss), 12)
+        (2.0, 0.0)
+    """
+    rx, ry = r[:, :d], r[:, d:]
+    if np.isfinite(r).all():
+        w_star = np.linalg.lstsq(rx[:d], ry[:d], rcond=None)[0]
+        ss_min = float(np.sum((rx @ w_star - ry) ** 2))
+    else:  # non-finite statistics, kept so (LAPACK would print to stderr)
+        w_star, ss_min = np.full(ry.shape, np.nan), np.nan
+    k = ry.shape[1]
+    return _packed(n, k, mean[:d], mean[d:], rx.T @ rx, w_star, ss_min, target, host_arrays)
+
+
 def _packed(n, k, mean_x, mean_y, cxx, w_star, ss_min, target, host_arrays) -> LinearMSEStats:
     array = np.asarray if host_arrays else jnp.asarray
     return LinearMSEStats(
