@@ -385,3 +385,17 @@ def test_another_library_version_is_another_key(monkeypatch):
     assert _executables.call_key("f", args, static) != before
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=true")
     assert len({before, _executables.call_key("f", args, static)}) == 2
+
+
+def test_the_command_lines_opt_out_turns_the_executable_cache_off_too(monkeypatch, tmp_path):
+    from dl_workshop import _executables
+
+    monkeypatch.setenv("DL_WORKSHOP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_compile_cache, "_state", {"done": False, "refused": False})
+    _compile_cache.enable_compile_cache(enabled=False)  # what --no-compile-cache does
+    assert not _compile_cache.cache_enabled()
+    double = jax.jit(lambda v, n: v * n, static_argnames="n")
+    np.testing.assert_array_equal(
+        _executables.cached_call(double, "test opt-out", (np.arange(2.0),), {"n": 3}), [0.0, 3.0]
+    )
+    assert not (tmp_path / "executables").exists()

@@ -38,7 +38,7 @@ MIN_COMPILE_SECONDS_UNBOUNDED = 0.03
 #: ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``) and is kept.
 JAX_DEFAULT_MIN_SECONDS = 1.0
 
-_state = {"done": False}
+_state = {"done": False, "refused": False}
 
 
 def cache_folder() -> str:
@@ -50,6 +50,17 @@ def cache_folder() -> str:
     """
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.environ.get(FOLDER_VARIABLE) or os.path.join(base, "dl-workshop", "jax")
+
+
+def cache_enabled() -> bool:
+    """Whether the library may keep compiled programs on disk: not opted out by
+    ``DL_WORKSHOP_NO_COMPILE_CACHE``, nor by ``enable_compile_cache(enabled=False)``.
+
+    Example:
+        >>> isinstance(cache_enabled(), bool)
+        True
+    """
+    return not os.environ.get(OPT_OUT_VARIABLE) and not _state.get("refused", False)
 
 
 def enable_compile_cache(*, enabled: bool = True) -> str | None:
@@ -68,11 +79,13 @@ def enable_compile_cache(*, enabled: bool = True) -> str | None:
         >>> folder is None or isinstance(folder, str)
         True
     """
+    if not enabled:  # the library's executables stay off too (a cache JAX was given stays)
+        _state["refused"] = True
     configured = jax.config.jax_compilation_cache_dir
     if _state["done"] or configured:
         return configured or None
     _state["done"] = True
-    if not enabled or os.environ.get(OPT_OUT_VARIABLE):
+    if not cache_enabled():
         return None
     folder = cache_folder()
     try:

@@ -15,7 +15,8 @@ size and modification time, so an edited checkout never runs stale code), the JA
 change tracing, the XLA flags and the device. Calls with a user's function in them have no such
 name and go through ``jax.jit`` as before. The folder is the library's compilation cache
 folder, private to the user (its files are unpickled: like JAX's cache, it holds code this
-user's processes run); ``DL_WORKSHOP_NO_COMPILE_CACHE=1`` turns both caches off. Anything that
+user's processes run); ``DL_WORKSHOP_NO_COMPILE_CACHE=1`` (or the command line's
+``--no-compile-cache``) turns both caches off. Anything that
 fails here (an unreadable entry, a program that cannot be serialized) falls back to the plain
 call: the cache only saves time.
 """
@@ -37,7 +38,7 @@ from typing import Any
 import jax
 import jax.monitoring
 
-from dl_workshop._compile_cache import OPT_OUT_VARIABLE, cache_folder
+from dl_workshop._compile_cache import cache_enabled, cache_folder
 
 #: At most this many executables are kept in the folder (the least recently written go first).
 MAX_FILES = 256
@@ -190,7 +191,7 @@ def call_key(name: str, args: tuple, static: dict[str, Any]) -> str | None:
 
 
 def _folder() -> Path | None:
-    if os.environ.get(OPT_OUT_VARIABLE):
+    if not cache_enabled():
         return None
     return Path(cache_folder()) / "executables"
 

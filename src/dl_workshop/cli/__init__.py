@@ -10,7 +10,6 @@ usage errors exit with code 2 (argparse's convention).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -62,28 +61,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"dl-workshop {args.command}: error: {message}", file=sys.stderr)
         return 1
-
-
-def _enable_compile_cache() -> None:
-    """Keep compiled XLA programs on disk, so a second run skips compilation (~0.4 s -> ~0.05 s).
-
-    The folder is ``$DL_WORKSHOP_CACHE_DIR``, else ``$XDG_CACHE_HOME/dl-workshop/jax`` (default
-    ``~/.cache/dl-workshop/jax``). A cache that cannot be set up is skipped silently: it only
-    saves time.
-    """
-    import jax
-
-    folder = os.environ.get("DL_WORKSHOP_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dl-workshop", "jax"
-    )
-    try:
-        os.makedirs(folder, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", folder)
-        # The lesson's programs compile in well under JAX's default 1 s threshold.
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    except (OSError, AttributeError, ValueError):
-        return
 
 
 if __name__ == "__main__":  # pragma: no cover
