@@ -464,3 +464,51 @@ def test_cli_fit_on_parquet_files_at_the_scheduler_address(client, tmp_path, cap
         assert float(line_memory.split()[1]) == pytest.approx(float(fitted), rel=1e-9)
     r2 = float(dask_out[6].split()[1])
     assert r2 == pytest.approx(float(memory_out[6].split()[1]), rel=1e-9)
+
+
+def _client_rss_mb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_growth_mb(call):
+    """``call()``'s peak growth of this process's resident memory, sampled every 2 ms."""
+    import threading
+
+    baseline, peak, done = _client_rss_mb(), [0.0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _client_rss_mb() - baseline)
+            done.wait(0.002)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        result = call()
+    finally:
+        done.set()
+        sampler.join()
+    return peak[0], result
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc (Linux)")
+def test_the_client_holds_o_d_squared_while_the_workers_hold_the_data(client):
+    from dl_workshop import GradientDescentRegressor
+
+    rng = da.random.default_rng(0)
+    n, d = 600_000, 16  # 77 MB of float64 on the workers, never on the client
+    x = rng.standard_normal((n, d), chunks=(75_000, d)).persist()
+    y = (x @ np.linspace(-1.0, 1.0, d) + 0.5).persist()
+    small = (x[:75_000], y[:75_000])  # the same code paths once, so imports and compiling are done
+    fit(_theta(d), linear_model, mseloss, *small, 50, 0.1, progress=False)
+    GradientDescentRegressor().fit(*small)
+    data_mb = (x.nbytes + y.nbytes) / 2**20
+    grew, result = _peak_rss_growth_mb(
+        lambda: fit(_theta(d), linear_model, mseloss, x, y, 50, 0.1, progress=False)
+    )
+    assert grew < data_mb / 8, (grew, data_mb)
+    grew_estimator, model = _peak_rss_growth_mb(lambda: GradientDescentRegressor().fit(x, y))
+    assert grew_estimator < data_mb / 8, (grew_estimator, data_mb)
+    np.testing.assert_allclose(model.coef_, np.linspace(-1.0, 1.0, d), atol=1e-8)
+    assert np.all(np.isfinite(result.losses))

@@ -10,6 +10,9 @@ import nbformat
 import pytest
 
 nbclient = pytest.importorskip("nbclient")
+
+from dl_workshop.checks.notebook_run import RepollingClient  # noqa: E402
+
 pytest.importorskip("jupytext")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -42,7 +45,7 @@ def _read(version: str) -> nbformat.NotebookNode:
 
 def _execute(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     os.environ.setdefault("MPLBACKEND", "Agg")
-    client = nbclient.NotebookClient(
+    client = RepollingClient(  # nbclient's client, without its widget-cell stalls
         notebook,
         kernel_name="python3",
         timeout=120,
