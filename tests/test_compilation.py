@@ -399,3 +399,19 @@ def test_the_command_lines_opt_out_turns_the_executable_cache_off_too(monkeypatc
         _executables.cached_call(double, "test opt-out", (np.arange(2.0),), {"n": 3}), [0.0, 3.0]
     )
     assert not (tmp_path / "executables").exists()
+
+
+@pytest.mark.parametrize("option", ["jax_disable_jit", "jax_debug_nans"])
+def test_debugging_options_bypass_the_executable_cache(option):
+    from dl_workshop import _executables
+
+    before = getattr(jax.config, option)
+    jax.config.update(option, True)
+    try:
+        assert _executables.call_key("f", (np.zeros(2),), {"n": 1}) is None
+        result = fit({"w": 0.0, "b": 0.0}, linear_model, mseloss, np.arange(4.0),
+                     np.arange(4.0), 5, 0.01, progress=False)
+        assert np.all(np.isfinite(result.losses))
+    finally:
+        jax.config.update(option, before)
+    assert _executables.call_key("f", (np.zeros(2),), {"n": 1}) is not None

@@ -55,6 +55,9 @@ TRACING_OPTIONS = (
     "jax_default_prng_impl",
 )
 
+#: JAX options under which calls go through ``jax.jit`` as they are, never the cache.
+DEBUG_OPTIONS = ("jax_disable_jit", "jax_debug_nans", "jax_debug_infs")
+
 _names: dict[int, tuple[Any, str]] = {}
 _in_memory: dict[str, Any] = {}
 _PACKAGE = __name__.split(".")[0]
@@ -178,6 +181,8 @@ def call_key(name: str, args: tuple, static: dict[str, Any]) -> str | None:
     """
     if jax.process_count() > 1:  # programs of several processes are compiled together
         return None
+    if any(getattr(jax.config, name, False) for name in DEBUG_OPTIONS):
+        return None  # debugging asks for JAX's own dispatch (checks, or no compilation at all)
     names = {k: stable_name(v) for k, v in static.items()}
     if None in names.values():
         return None
