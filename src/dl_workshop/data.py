@@ -124,16 +124,7 @@ def read_table(
             f"cannot read {str(path)!r}: unsupported file type {path.suffix!r}; use one of "
             f"{', '.join(sorted(TABLE_FORMATS))}"
         )
-    try:
-        if kind == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
-    except pd.errors.EmptyDataError as exc:
-        raise ValueError(f"cannot read {str(path)!r}: the file is empty") from exc
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot read {str(path)!r} as {kind}: {first}") from exc
+    frame = _read_frame(pd, path, kind, str(path), empty="the file is empty")
     frame.columns = [str(column) for column in frame.columns]
     features = _chosen_features(list(frame.columns), target, features, str(path))
     if len(frame) == 0:
@@ -240,16 +231,7 @@ def read_dask_table(
 
     text = os.fspath(pattern)
     sources, kind = _dask_sources(text)
-    try:
-        if kind == "parquet":
-            frame = dd.read_parquet(sources)
-        else:
-            frame = dd.read_csv(sources, sep="\t" if kind == "tsv" else ",")
-    except pd.errors.EmptyDataError as exc:
-        raise ValueError(f"cannot read {text!r}: a file is empty") from exc
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot read {text!r} as {kind}: {first}") from exc
+    frame = _read_frame(dd, sources, kind, text, empty="a file is empty")
     frame = frame.rename(columns={column: str(column) for column in frame.columns})
     features = _chosen_features(list(frame.columns), target, features, text)
     for name in [*features, target]:
@@ -260,3 +242,19 @@ def read_dask_table(
                 "columns with --features or encode it first"
             )
     return frame[features].astype(np.float64), frame[target].astype(np.float64)
+
+
+def _read_frame(library: Any, source: Any, kind: str, label: str, *, empty: str) -> Any:
+    """``library.read_parquet`` or ``read_csv`` of ``source`` (``library``: pandas or
+    dask.dataframe), with every reading error as one ``ValueError`` naming ``label``."""
+    import pandas as pd
+
+    try:
+        if kind == "parquet":
+            return library.read_parquet(source)
+        return library.read_csv(source, sep="\t" if kind == "tsv" else ",")
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"cannot read {label!r}: {empty}") from exc
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot read {label!r} as {kind}: {first}") from exc
