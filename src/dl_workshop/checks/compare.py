@@ -57,6 +57,19 @@ def _close(got: Any, expected: Any, rtol: float = _RTOL) -> bool:
     return bool(np.allclose(got, expected, rtol=rtol, atol=rtol * scale))
 
 
+def _known_mistake(got: Any, mistakes: Any, default: Any = None, rtol: float = _RTOL) -> Any:
+    """The hint of the first ``(wrong value, hint)`` in ``mistakes`` that ``got`` is close to,
+    else ``default``.
+
+    Example:
+        >>> _known_mistake(-2.0, [(2.0, "sign"), (-2.0, "negated")])
+        'negated'
+        >>> _known_mistake(5.0, [(2.0, "sign")], "other")
+        'other'
+    """
+    return next((hint for wrong, hint in mistakes if _close(got, wrong, rtol)), default)
+
+
 def _same_values(a: Any, b: Any) -> bool:
     leaves_a, leaves_b = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
     if len(leaves_a) != len(leaves_b):

@@ -13,6 +13,7 @@ from dl_workshop.checks.compare import (
     _as_float_array,
     _close,
     _flat,
+    _known_mistake,
     _same_structure,
     _show,
     _show_params,
@@ -177,7 +178,4 @@ def _gradient_hint(got: np.ndarray, want: np.ndarray, n: int) -> str:
         (n * want, hints.HINT_GRADIENT_N_TIMES.format(n=n)),
         (want / 2, hints.HINT_GRADIENT_HALF),
     ]
-    for candidate, hint in mistakes:
-        if _close(got, candidate, rtol=_GRAD_RTOL):
-            return hint
-    return hints.HINT_GRADIENT_OTHER
+    return _known_mistake(got, mistakes, hints.HINT_GRADIENT_OTHER, rtol=_GRAD_RTOL)

@@ -21,6 +21,7 @@ from dl_workshop.checks.compare import (
     _as_float_array,
     _close,
     _flat,
+    _known_mistake,
     _same_structure,
     _show,
     _show_params,
@@ -138,8 +139,8 @@ def check_logistic(fn: Callable[[Any], Any], *, seed: int | None = None) -> bool
         got = _values("logistic", _attempt(fn, jnp.asarray(z)), expected, z.shape)
         if not _close(got, want):
             mistakes = [(_sigmoid(-z), text.HINT_LOGISTIC_SIGN), (z, text.HINT_LOGISTIC_IDENTITY)]
-            hint = next((h for wrong, h in mistakes if _close(got, wrong)), None)
-            raise _fail("logistic", expected, _show(got), hint or text.HINT_LOGISTIC_OTHER)
+            hint = _known_mistake(got, mistakes, text.HINT_LOGISTIC_OTHER)
+            raise _fail("logistic", expected, _show(got), hint)
         slope = float(want[0] * (1 - want[0]))
         _differentiable("logistic", fn, (float(z[0]),), slope,
                         text.EXPECTED_LOGISTIC_GRADIENT.format(gradient=f"{slope:.4g}"),
@@ -198,8 +199,8 @@ def _check_model_case(fn: Callable[..., Any], case: _Case) -> None:
         (_sigmoid(w * case.x) + b, text.HINT_MODEL_BIAS_OUTSIDE),
         (_sigmoid(w * case.x - b), text.HINT_MODEL_BIAS_SIGN),
     ]
-    hint = next((h for wrong, h in mistakes if _close(got, wrong)), None)
-    raise _fail("logistic_model", expected, _show(got), hint or text.HINT_MODEL_OTHER)
+    raise _fail("logistic_model", expected, _show(got),
+                _known_mistake(got, mistakes, text.HINT_MODEL_OTHER))  # fmt: skip
 
 
 def check_logistic_loss(fn: Callable[..., Any], *, seed: int | None = None) -> bool:
@@ -247,8 +248,8 @@ def _check_loss_case(fn: Callable[..., Any], case: _Case) -> None:
         return
     if not np.isfinite(got):
         raise _fail("logistic_loss", expected, _show(got), text.HINT_LOSS_NOT_FINITE)
-    hint = next((h for wrong, h in _loss_mistakes(case) if _close(got, wrong)), None)
-    raise _fail("logistic_loss", expected, _show(got), hint or text.HINT_LOSS_OTHER)
+    hint = _known_mistake(got, _loss_mistakes(case), text.HINT_LOSS_OTHER)
+    raise _fail("logistic_loss", expected, _show(got), hint)
 
 
 def _loss_mistakes(case: _Case) -> list[tuple[float, str]]:
@@ -321,6 +322,5 @@ def _check_gradient_case(fn: Callable[..., Any], case: _Case) -> None:
         (-want, text.HINT_LOGISTIC_GRADIENT_SIGN),
         (want / case.y.size, text.HINT_LOGISTIC_GRADIENT_MEAN.format(n=case.y.size)),
     ]
-    hint = next((h for wrong, h in mistakes if _close(got, wrong, rtol=_GRAD_RTOL)), None)
-    raise _fail("dlogistic_loss", expected, _show_params(value),
-                hint or text.HINT_LOGISTIC_GRADIENT_OTHER)  # fmt: skip
+    hint = _known_mistake(got, mistakes, text.HINT_LOGISTIC_GRADIENT_OTHER, rtol=_GRAD_RTOL)
+    raise _fail("dlogistic_loss", expected, _show_params(value), hint)

@@ -11,7 +11,7 @@ import numpy as np
 
 from dl_workshop._validation import describe, unpack_linear_params
 from dl_workshop.checks import hints
-from dl_workshop.checks.compare import _as_float_array, _close, _flat, _show_params
+from dl_workshop.checks.compare import _as_float_array, _close, _flat, _known_mistake, _show_params
 from dl_workshop.checks.inputs import _linear_loss_cases, _loss_case, _LossCase, _sine_model
 from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
@@ -136,9 +136,9 @@ def _got_loss(got: np.ndarray, case: _LossCase) -> str:
 
 def _loss_value_hint(got: np.ndarray, case: _LossCase) -> str:
     """The known mistake whose value ``got`` is, else the likely one."""
-    for candidate, hint in _loss_mistakes(case.residual):
-        if _close(got, candidate):
-            return hint
+    known = _known_mistake(got, _loss_mistakes(case.residual))
+    if known is not None:
+        return known
     if case.model is not linear_model:
         w, b = unpack_linear_params(case.theta)
         linear_value = float(np.mean((case.y - (w * case.x + b)) ** 2))

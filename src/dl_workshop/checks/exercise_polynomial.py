@@ -12,7 +12,7 @@ import numpy as np
 from dl_workshop._validation import describe
 from dl_workshop.checks import hints
 from dl_workshop.checks import hints_chapter as text
-from dl_workshop.checks.compare import _as_float_array, _close, _show
+from dl_workshop.checks.compare import _as_float_array, _close, _known_mistake, _show
 from dl_workshop.checks.inputs import _signed
 from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
@@ -77,7 +77,7 @@ def _check_values(fn: Callable[..., Any], name: str, reference: Callable, mistak
         if got is None or got.shape != ():
             raise _fail(name, expected, describe(outcome.value), text.HINT_NOT_A_NUMBER)
         if not _close(got, want):
-            hint = next((h for wrong, h in mistakes if _close(got, wrong(float(w)))), other)
+            hint = _known_mistake(got, [(wrong(float(w)), h) for wrong, h in mistakes], other)
             raise _fail(name, expected, _show(got), hint)
 
 
@@ -243,8 +243,8 @@ def _check_run(fn: Callable[..., Any], run: _Run) -> None:
         hint = text.HINT_DESCEND_LIST if listed else text.HINT_NOT_A_NUMBER
         raise _fail("descend", expected, describe(outcome.value), hint)
     if not _close(got, want):
-        hint = next((h for wrong, h in run.mistakes() if _close(got, wrong)), None)
-        raise _fail("descend", expected, _show(got), hint or text.HINT_DESCEND_OTHER)
+        hint = _known_mistake(got, run.mistakes(), text.HINT_DESCEND_OTHER)
+        raise _fail("descend", expected, _show(got), hint)
 
 
 def check_descend(fn: Callable[..., Any], *, seed: int | None = None) -> bool:
