@@ -121,6 +121,12 @@ def _one_too_many(df, w, step_size=0.01, n_steps=1000):
     return w
 
 
+def _one_too_few(df, w, step_size=0.01, n_steps=1000):
+    for _ in range(n_steps - 1):
+        w = w - step_size * df(w)
+    return w
+
+
 def _global_df(df, w, step_size=0.01, n_steps=1000):
     for _ in range(n_steps):
         w = w - step_size * dl_workshop.df(w)
@@ -236,6 +242,15 @@ def test_logistic_loss_mistakes(fn, hint_text):
 )
 def test_dlogistic_loss_mistakes(fn, hint_text):
     _fails(check_dlogistic_loss, fn, "dlogistic_loss is not right yet", hint_text)
+
+
+@pytest.mark.parametrize("seed", [*range(0, 300, 3), 1012, 1063, 1070])
+def test_one_step_too_many_or_too_few_fails_for_any_inputs(seed):
+    # Seeds 1012, 1063 and 1070 once drew runs that had reached the minimum, where one step
+    # more changed nothing and the loop passed.
+    for wrong in (_one_too_many, _one_too_few):
+        with pytest.raises(ExerciseError, match="step"):
+            check_descend(wrong, seed=seed)
 
 
 def test_a_failure_s_seed_repeats_it():

@@ -400,6 +400,17 @@ def test_mseloss_mistakes_get_their_hint(answer, message):
         check_mseloss(answer)
 
 
+@pytest.mark.parametrize("seed", [*range(0, 400, 7), 910191])
+def test_a_loss_on_data_not_passed_in_is_told_so_for_any_inputs(seed):
+    # A loss on three hard-coded rows can land within 5% of the right value by chance
+    # (seed 910191): it is still told to use its arguments, never that it is "nearly" right.
+    def hard_coded(theta, model, x, y):
+        return jnp.mean((LESSON_Y[:3] - model(theta, x)[:3]) ** 2)
+
+    with pytest.raises(ExerciseError, match="from the arguments passed in"):
+        check_mseloss(hard_coded, seed=seed)
+
+
 # ---------------------------------------------------------------------------------------------
 # dmseloss
 # ---------------------------------------------------------------------------------------------

@@ -102,7 +102,8 @@ def _check_loss_value(fn: Callable[..., Any], case: _LossCase) -> None:
         hint = hints.HINT_PER_SAMPLE if got.shape == np.shape(case.y) else hints.HINT_LOSS_SCALAR
         raise _fail(_EXERCISE, expected, hints.GOT_ARRAY_SHAPE.format(shape=got.shape), hint)
     if not _close(got, case.loss, rtol=_VALUE_RTOL):
-        raise _fail(_EXERCISE, expected, _got_loss(got, case), _loss_value_hint(got, case))
+        hint = _loss_value_hint(fn, got, case)
+        raise _fail(_EXERCISE, expected, _got_loss(got, case), hint)
 
 
 def _require_theta_first(fn: Callable[..., Any], case: _LossCase) -> None:
@@ -134,7 +135,7 @@ def _got_loss(got: np.ndarray, case: _LossCase) -> str:
     return hints.GOT_LOSS_VALUE.format(value=float(got), ratio=ratio, case=case.description)
 
 
-def _loss_value_hint(got: np.ndarray, case: _LossCase) -> str:
+def _loss_value_hint(fn: Callable[..., Any], got: np.ndarray, case: _LossCase) -> str:
     """The known mistake whose value ``got`` is, else the likely one."""
     known = _known_mistake(got, _loss_mistakes(case.residual))
     if known is not None:
@@ -144,10 +145,25 @@ def _loss_value_hint(got: np.ndarray, case: _LossCase) -> str:
         linear_value = float(np.mean((case.y - (w * case.x + b)) ** 2))
         if _close(got, linear_value):
             return hints.HINT_IGNORES_MODEL
+    if _ignores_x_or_y(fn, got, case):
+        return hints.HINT_LOSS_FROM_ARGUMENTS
     off = abs(float(got) / case.loss - 1.0) if case.loss else np.inf
     if off < _NEARLY:
         return hints.HINT_LOSS_NEARLY.format(percent=100 * off)
     return hints.HINT_LOSS_FROM_ARGUMENTS
+
+
+def _ignores_x_or_y(fn: Callable[..., Any], got: np.ndarray, case: _LossCase) -> bool:
+    """Whether the loss keeps its value when ``x`` or ``y`` is shifted: it then reads that data
+    from somewhere other than its arguments (a global, a hard-coded array)."""
+    shifted_y = (case.theta, case.model, case.x, case.y + 1.0)
+    shifted_x = (case.theta, case.model, case.x + 1.0, case.y)
+    for args in (shifted_y, shifted_x):
+        outcome = _attempt(fn, *args)
+        value = _as_float_array(outcome.value) if outcome.ok else None
+        if value is not None and value.shape == () and _close(value, got, rtol=_VALUE_RTOL):
+            return True
+    return False
 
 
 def _loss_mistakes(residual: np.ndarray) -> list[tuple[float, str]]:

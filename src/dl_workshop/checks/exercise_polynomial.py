@@ -196,9 +196,12 @@ class _Run:
         self.a = float(rng.uniform(0.5, 2.0))
         self.c = float(rng.uniform(-3.0, 3.0))
         self.start = self.c + float(_signed(rng, 1.0, 4.0))
-        # 2 a step in [0.1, 0.6]: a smooth approach, well short of the minimum after n steps.
-        self.step_size = float(rng.uniform(0.05, 0.3)) / self.a
         self.n_steps = int(rng.integers(6, 20))
+        # The step shrinks the distance to c by a factor whose n-th power is in [0.1, 0.5]:
+        # still well short of the minimum after n steps, so one step more or less is a
+        # difference of at least 1% of |start - c| (the comparison resolves 1e-4).
+        factor = float(rng.uniform(0.1, 0.5)) ** (1.0 / self.n_steps)
+        self.step_size = (1.0 - factor) / (2.0 * self.a)
 
     def gradient(self, w: Any) -> Any:
         return 2 * self.a * (w - self.c)
