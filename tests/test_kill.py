@@ -19,7 +19,7 @@ from dl_workshop.persistence import load_params
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
-MAX_ITER = 3000
+MAX_ITER = 8000  # enough checkpoints (a file each) that a signal lands mid-run
 EVERY = 30
 
 

@@ -15,6 +15,8 @@ JAX and optax, and knows nothing of models, losses or data formats. Its parts:
 - :mod:`~dl_workshop.engine.optimizers`: plain gradient descent as an optax optimizer;
 - :mod:`~dl_workshop.engine.buckets`: the shared numbers of rows data is padded to;
 - :mod:`~dl_workshop.engine.rowwise`: whether a model keeps rows apart (read from its jaxpr);
+- :mod:`~dl_workshop.engine.rowmean`: whether a loss is a mean over rows, and its value on padded
+  rows;
 - :mod:`~dl_workshop.engine.dots`: matrix-vector products over many rows, in blocks.
 
 An *objective* is ``objective(params, t, data) -> (loss, grads)``, hashable, so that equal

@@ -85,7 +85,8 @@ def _has_product(jaxpr: Any) -> bool:
     return False
 
 
-def _bind(eqn: Any, values: list[Any]) -> list[Any]:
+def bind_equation(eqn: Any, values: list[Any]) -> list[Any]:
+    """Evaluate one equation of a traced program on ``values`` (inside the caller's trace)."""
     params = eqn.primitive.get_bind_params(eqn.params)
     subfuns, params = params if isinstance(params, tuple) else ((), params)
     with eqn.ctx.manager:
@@ -110,7 +111,7 @@ def _evaluate(jaxpr: Any, consts: list[Any], args: list[Any]) -> list[Any]:
             inner = eqn.params["jaxpr"]
             outs = _evaluate(inner.jaxpr, inner.consts, values)
         else:
-            outs = _bind(eqn, values)
+            outs = bind_equation(eqn, values)
         env.update(zip(eqn.outvars, outs, strict=False))
     return [read(v) for v in jaxpr.outvars]
 

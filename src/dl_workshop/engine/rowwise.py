@@ -243,16 +243,27 @@ def _same_shape(a: Any, b: Any, sizes: tuple[int, int]) -> bool:
     )
 
 
-def _same_value(a: Any, b: Any, sizes: tuple[int, int]) -> bool:
+class Differences:
+    """What two traces of one function for ``N`` and ``N + 1`` rows differ in, when asked to
+    record it (see :func:`same_traces`) instead of calling them different."""
+
+    def __init__(self) -> None:
+        #: ``id`` of a scalar literal of the first trace -> ``(literal, its value, the other's)``.
+        self.literals: dict[int, tuple[Any, Any, Any]] = {}
+        #: ``id`` of a variable of the first trace -> the axes where the two shapes differ.
+        self.sized: dict[int, tuple[int, ...]] = {}
+
+
+def _same_value(a: Any, b: Any, sizes: tuple[int, int], record: Any = None) -> bool:
     """Equal parameters, where an ``int`` may be the number of rows of each trace."""
     if isinstance(a, core.ClosedJaxpr):
-        return _same_closed(a, b, sizes)
+        return _same_closed(a, b, sizes, record)
     if isinstance(a, core.Jaxpr):
-        return isinstance(b, core.Jaxpr) and _same_program(a, b, sizes)
+        return isinstance(b, core.Jaxpr) and _same_program(a, b, sizes, record)
     if isinstance(a, (tuple, list)):
         return (
             type(a) is type(b) and len(a) == len(b)
-            and all(_same_value(x, y, sizes) for x, y in zip(a, b, strict=False))
+            and all(_same_value(x, y, sizes, record) for x, y in zip(a, b, strict=False))
         )
     if isinstance(a, int) and not isinstance(a, bool) and isinstance(b, int):
         return a == b or (a, b) == sizes
@@ -266,15 +277,47 @@ def _same_value(a: Any, b: Any, sizes: tuple[int, int]) -> bool:
         return type(a) is type(b)
 
 
-def _same_closed(a: Any, b: Any, sizes: tuple[int, int]) -> bool:
+def _same_closed(a: Any, b: Any, sizes: tuple[int, int], record: Any = None) -> bool:
     if not isinstance(b, core.ClosedJaxpr) or len(a.consts) != len(b.consts):
         return False
     consts = all(_same_value(np.asarray(x), np.asarray(y), sizes) for x, y in
                  zip(a.consts, b.consts, strict=False))
-    return consts and _same_program(a.jaxpr, b.jaxpr, sizes)
+    return consts and _same_program(a.jaxpr, b.jaxpr, sizes, record)
 
 
-def _same_program(a: Any, b: Any, sizes: tuple[int, int]) -> bool:
+def same_traces(a: Any, b: Any, sizes: tuple[int, int], record: Differences | None = None) -> bool:
+    """Whether two closed traces of one function, for ``sizes = (N, N + 1)`` rows, are the same
+    program apart from the number of rows in shapes.
+
+    With ``record``, scalar literals that differ (e.g. the ``N`` a mean divides by) count as the
+    same and are written into ``record.literals``, and the variables whose shapes differ into
+    ``record.sized``: the caller decides what they mean.
+    """
+    return _same_closed(a, b, sizes, record)
+
+
+def _same_literal(x: Any, y: Any, sizes: tuple[int, int], record: Any) -> bool:
+    if not (isinstance(x, core.Literal) and isinstance(y, core.Literal)):
+        return False
+    if x.aval.dtype != y.aval.dtype:
+        return False
+    if _same_value(np.asarray(x.val), np.asarray(y.val), sizes):
+        return True
+    if record is not None and np.ndim(x.val) == 0:
+        record.literals[id(x)] = (x, x.val, y.val)
+        return True
+    return False
+
+
+def _note_sizes(x: Any, y: Any, record: Any) -> None:
+    if record is not None:
+        pairs = zip(_shape(x), _shape(y), strict=False)
+        differ = tuple(i for i, (p, q) in enumerate(pairs) if p != q)
+        if differ:
+            record.sized[id(x)] = differ
+
+
+def _same_program(a: Any, b: Any, sizes: tuple[int, int], record: Any = None) -> bool:
     """Whether two traces of one function differ only in the number of rows of shapes."""
     if (len(a.eqns), len(a.invars), len(a.constvars), len(a.outvars)) != (
         len(b.eqns), len(b.invars), len(b.constvars), len(b.outvars)
@@ -284,27 +327,26 @@ def _same_program(a: Any, b: Any, sizes: tuple[int, int]) -> bool:
 
     def same_var(x: Any, y: Any) -> bool:
         if isinstance(x, core.Literal) or isinstance(y, core.Literal):
-            return (
-                isinstance(x, core.Literal) and isinstance(y, core.Literal)
-                and x.aval.dtype == y.aval.dtype
-                and _same_value(np.asarray(x.val), np.asarray(y.val), sizes)
-            )
+            return _same_literal(x, y, sizes, record)
         return pairs.get(x) is y
 
     if not all(_same_shape(x, y, sizes) for x, y in pairs.items()):
         return False
+    for x, y in pairs.items():
+        _note_sizes(x, y, record)
     for ea, eb in zip(a.eqns, b.eqns, strict=False):
         if ea.primitive is not eb.primitive or len(ea.invars) != len(eb.invars):
             return False
         if not all(same_var(x, y) for x, y in zip(ea.invars, eb.invars, strict=False)):
             return False
         if ea.params.keys() != eb.params.keys() or not all(
-            _same_value(ea.params[k], eb.params[k], sizes) for k in ea.params
+            _same_value(ea.params[k], eb.params[k], sizes, record) for k in ea.params
         ):
             return False
         for x, y in zip(ea.outvars, eb.outvars, strict=False):
             if not _same_shape(x, y, sizes):
                 return False
+            _note_sizes(x, y, record)
             pairs[x] = y
     return all(same_var(x, y) for x, y in zip(a.outvars, b.outvars, strict=False))
 

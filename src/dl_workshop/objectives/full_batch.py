@@ -4,7 +4,9 @@ With the built-in :func:`~dl_workshop.mseloss` (a mean over rows) and a model th
 row's prediction from that row alone (:func:`~dl_workshop.engine.rowwise.rows_separate`), the
 rows are padded to a shared bucket (:mod:`~dl_workshop.engine.buckets`) and masked
 (:class:`MaskedMSEObjective`), so that fits of different numbers of rows share compiled code.
-Other losses see the data as it is: the engine cannot know what padding would do to them.
+A loss of the user's own is padded the same way when its traced program shows it is a mean
+over rows (:class:`MaskedLossObjective`, :mod:`~dl_workshop.engine.rowmean`); any other loss
+sees the data as it is, and compiles once per number of rows.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from dl_workshop.engine.buckets import bucket_rows, pad_rows, paddable
+from dl_workshop.engine.rowmean import masked_loss_value, plan_holds, row_mean_plan
 from dl_workshop.engine.rowwise import rows_separate
 from dl_workshop.engine.shapecheck import check_structure, check_structure_padded
 from dl_workshop.losses import mseloss
+
+NO_PLAN_MESSAGE = (
+    "internal error: the loss was planned for padded rows but cannot be planned for the "
+    "parameters' shapes and dtypes in the compiled loop; please report it"
+)
 
 
 class FullBatchObjective(NamedTuple):
@@ -90,6 +98,36 @@ class MaskedMSEObjective(NamedTuple):
         return jax.value_and_grad(masked_mse)(params, self.model, x, y, n_rows)
 
 
+class MaskedLossObjective(NamedTuple):
+    """The user's ``loss(params, model, x, y)``, a mean over rows, on the first ``n`` of padded
+    rows: its traced program with the padding rows left out of every sum and the number of rows
+    taken from ``n`` (:mod:`~dl_workshop.engine.rowmean`).
+
+    ``data`` is ``(x, y, n)`` as for :class:`MaskedMSEObjective`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import numpy as np
+        >>> from dl_workshop import linear_model
+        >>> mae = lambda p, m, x, y: jnp.mean(jnp.abs(y - m(p, x)))
+        >>> x = np.concatenate([[0.0, 1.0], np.zeros(14)])  # two real rows, then padding
+        >>> data = (x, np.concatenate([[1.0, 4.0], np.ones(14)]), np.int32(2))
+        >>> loss, grads = MaskedLossObjective(linear_model, mae)({"w": 2.0, "b": 1.0}, 0, data)
+        >>> float(loss)  # |1 - 1| and |4 - 3|, averaged over the two real rows
+        0.5
+    """
+
+    model: Callable[[Any, Any], Any]
+    loss: Callable[..., Any]
+
+    def __call__(self, params: Any, t: jax.Array, data: tuple[Any, Any, Any]) -> tuple[Any, Any]:
+        x, y, n_rows = data
+        plan = row_mean_plan(self.loss, self.model, params, x, y)
+        if plan is None:  # planned for these shapes when the data was padded
+            raise RuntimeError(NO_PLAN_MESSAGE)
+        return jax.value_and_grad(lambda p: masked_loss_value(plan, p, x, y, n_rows))(params)
+
+
 def padded_rows(objective: FullBatchObjective, params: Any, data: tuple[Any, Any]) -> int | None:
     """Check that ``objective`` evaluates on ``data`` (one clear error if not); return the
     bucket of rows the data may be padded to, or ``None`` when it must stay as it is.
@@ -116,12 +154,15 @@ def masked_problem(
     (:func:`~dl_workshop.engine.rowwise.rows_separate`); the padding rows are copies of the
     first row, so the model sees only values it sees anyway.
     """
-    if rows is None or objective.loss is not mseloss:
+    if rows is None:
         return objective, data
     x, y = data
-    x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
-    if not rows_separate(objective.model, params, x_rows):
+    padded = (pad_rows(x, rows), pad_rows(y, rows), np.int32(len(x)))
+    if objective.loss is mseloss:
+        x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
+        if rows_separate(objective.model, params, x_rows):
+            return MaskedMSEObjective(objective.model), padded
         return objective, data
-    return MaskedMSEObjective(objective.model), (
-        pad_rows(x, rows), pad_rows(y, rows), np.int32(len(x))
-    )
+    if plan_holds(objective.loss, objective.model, params, x, y, rows):
+        return MaskedLossObjective(objective.model, objective.loss), padded
+    return objective, data
