@@ -158,11 +158,10 @@ def masked_problem(
         return objective, data
     x, y = data
     padded = (pad_rows(x, rows), pad_rows(y, rows), np.int32(len(x)))
-    if objective.loss is mseloss:
-        x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
-        if rows_separate(objective.model, params, x_rows):
-            return MaskedMSEObjective(objective.model), padded
-        return objective, data
+    x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
+    if objective.loss is mseloss and rows_separate(objective.model, params, x_rows):
+        return MaskedMSEObjective(objective.model), padded
+    # Any other loss, or mseloss of a model that meets other rows only in means over them.
     if plan_holds(objective.loss, objective.model, params, x, y, rows):
         return MaskedLossObjective(objective.model, objective.loss), padded
     return objective, data
