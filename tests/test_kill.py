@@ -19,7 +19,7 @@ from dl_workshop.persistence import load_params
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
-MAX_ITER = 8000  # enough checkpoints (a file each) that a signal lands mid-run
+MAX_ITER = 30000  # a run of about a thousand checkpoint files: a signal lands mid-run
 EVERY = 30
 
 
@@ -27,7 +27,7 @@ def fit_argv(data, *extra):
     # Plain gradient descent with a small step: thousands of iterations, each checkpoint a
     # file write, so the run lasts long enough to be killed in the middle.
     return [
-        "fit", str(data), "--target", "y", "--optimizer", "gd", "--learning-rate", "0.001",
+        "fit", str(data), "--target", "y", "--optimizer", "gd", "--learning-rate", "0.0001",
         "--max-iter", str(MAX_ITER), "--tol", "1e-30", "--seed", "0", *extra,
     ]  # fmt: skip
 

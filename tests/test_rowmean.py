@@ -130,10 +130,11 @@ def test_a_fit_with_a_users_loss_equals_the_unpadded_fit(loss):
         padded = fit(_theta(), _model, loss, x, y, 150, 0.05, progress=False, record_every=25)
         plain = fit_objective(FullBatchObjective(_model, loss), _theta(), (x, y), 150, 0.05,
                               progress=False, record_every=25)
-        np.testing.assert_allclose(padded.losses, plain.losses, rtol=5e-6)
-        for key in ("w", "b"):
-            np.testing.assert_allclose(padded.theta[key], plain.theta[key], rtol=5e-6, atol=1e-7)
-            np.testing.assert_allclose(padded.path[key], plain.path[key], rtol=5e-6, atol=1e-7)
+        got = jax.tree_util.tree_leaves((padded.losses, padded.theta, padded.path))
+        want = jax.tree_util.tree_leaves((plain.losses, plain.theta, plain.path))
+        assert len(got) == len(want) == 5  # losses, then w and b at the end and on the path
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=5e-6, atol=1e-7)
 
 
 def test_another_number_of_rows_with_a_users_loss_compiles_nothing():
