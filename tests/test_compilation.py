@@ -199,8 +199,12 @@ def test_blocked_row_products_give_the_same_objective(monkeypatch):
 
     plain = jax.jit(objective)(theta, 0, (x, y))
     blocked = jax.jit(dots.blocked_dots(objective))(theta, 0, (x, y))
+    plain_text = str(jax.make_jaxpr(objective)(theta, 0, (x, y)))
     text = str(jax.make_jaxpr(dots.blocked_dots(objective))(theta, 0, (x, y)))
-    assert "(([1], [1]), ([0], [0]))" in text  # the batched product over blocks of rows
+    contracts_rows = "(([0], [0]), ([], []))"  # the transposed product xᵀ r
+    assert contracts_rows in plain_text and contracts_rows not in text
+    assert "reduce_sum[axes=(0,)" in text  # ... written as a multiply-and-sum over the rows,
+    assert "(([1], [1]), ([0], [0]))" not in text  # not as a batch of products over blocks
     np.testing.assert_allclose(blocked[0], plain[0], rtol=1e-6)
     np.testing.assert_allclose(blocked[1]["w"], plain[1]["w"], rtol=1e-5, atol=1e-6)
     monkeypatch.setattr(dots, "MIN_ROWS", 1 << 15)
