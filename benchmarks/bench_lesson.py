@@ -5,7 +5,9 @@ Compares:
 * the lesson's reference loop: a Python ``for`` loop calling ``jax.grad`` every step;
 * a hand-written NumPy loop (what a user without JAX would write);
 * ``model_optimization_loop`` (the fast path) and ``fit(..., fast_path=False)`` (the general
-  path, any model and loss).
+  path, any model and loss);
+* ``model_optimization_loop`` with the learner's own model and loss (the general path, rows
+  padded once the loss is read to be a mean), and its first call with a new number of rows.
 
 Each row shows what users meet: the first call in a fresh process (``cold``: nothing compiled
 yet; ``2nd process``: a new process that finds the first one's persistent compilation cache),
@@ -22,8 +24,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -41,7 +45,7 @@ SETUP = """
 import sys
 sys.path.insert(0, {bench!r})
 import numpy as np
-from bench_lesson import numpy_loop, N_STEPS, STEP_SIZE
+from bench_lesson import learner_model, learner_mseloss, numpy_loop, N_STEPS, STEP_SIZE
 from _common import python_loop_reference
 from dl_workshop import fit, linear_model, model_optimization_loop, mseloss
 from dl_workshop.data import b_true, make_y, w_true, x
@@ -54,7 +58,19 @@ CALLS = {
     "numpy": "numpy_loop(0.0, 0.0, x, ys, N_STEPS)",
     "fast": "model_optimization_loop(theta0, linear_model, mseloss, x, ys, N_STEPS, STEP_SIZE)",
     "general": "fit(theta0, linear_model, mseloss, x, ys, N_STEPS, STEP_SIZE, fast_path=False)",
+    "learner": "model_optimization_loop(theta0, learner_model, learner_mseloss, x, ys, N_STEPS, "
+    "STEP_SIZE)",
 }
+
+
+def learner_model(theta, x):
+    """The lesson's model as a learner writes it in the notebook."""
+    return theta["w"] * x + theta["b"]
+
+
+def learner_mseloss(theta, model, x, y):
+    """The lesson's loss as a learner writes it: padded and masked like ``mseloss``."""
+    return jnp.mean((y - model(theta, x)) ** 2)
 
 
 def numpy_loop(w, b, xs, ys, n_steps):
@@ -90,7 +106,16 @@ def main() -> None:
     def general():
         return fit(theta0, linear_model, mseloss, x, ys, N_STEPS, STEP_SIZE, fast_path=False)
 
+    def learner(points=x, targets=ys):
+        return model_optimization_loop(theta0, learner_model, learner_mseloss, points, targets,
+                                       N_STEPS, STEP_SIZE)
+
     second, (losses, _) = timed(lesson, repeats=7)
+    t_learner, (learner_losses, _) = timed(learner, repeats=7)
+    # A new number of rows (90 points) in the same process: the first call with that n.
+    start = time.perf_counter()
+    learner(x[:90], ys[:90])
+    t_learner_new_n = time.perf_counter() - start
     t_general, general_result = timed(general, repeats=7)
     numpy_time, (np_losses, _, _) = timed(lambda: numpy_loop(0.0, 0.0, x, ys, N_STEPS), repeats=3)
     ref_time, (ref_losses, _) = timed(
@@ -100,6 +125,7 @@ def main() -> None:
     np.testing.assert_allclose(losses[:ref_steps], ref_losses, rtol=1e-4)
     np.testing.assert_allclose(losses, np_losses, rtol=1e-4)
     np.testing.assert_allclose(general_result.losses, np_losses, rtol=1e-4)
+    np.testing.assert_allclose(learner_losses, np_losses, rtol=1e-4)
 
     print(f"lesson workload: {len(x)} points, {N_STEPS} steps, device {jax.devices()[0]}")
     print(
@@ -112,6 +138,7 @@ def main() -> None:
         ("NumPy hand-written loop", "numpy", numpy_time, 1.0),
         ("model_optimization_loop (fast path)", "fast", second, 1.0),
         ("fit, general path (fast_path=False)", "general", t_general, 1.0),
+        ("model_optimization_loop, learner's own loss", "learner", t_learner, 1.0),
     ]
     for name, key, warm, factor in rows:
         cells = first[key]
@@ -121,6 +148,8 @@ def main() -> None:
         )
     # The row name the smoke test looks for: the warm call, compilation excluded.
     print(f"{'model_optimization_loop, second call':<44}{'':>21}{'':>13}{second:>10.4f}")
+    print(f"learner's own loss, first call with a new number of rows (90 points): "
+          f"{t_learner_new_n:.4f} s")
     fast, numpy_first = first["fast"], first["numpy"]
     print(
         f"model_optimization_loop's first call / the NumPy loop's (fresh processes): cold "

@@ -198,9 +198,9 @@ def test_blocked_row_products_give_the_same_objective(monkeypatch):
         return jax.value_and_grad(_user_loss)(params, _user_model, *data)
 
     plain = jax.jit(objective)(theta, 0, (x, y))
-    blocked = jax.jit(dots.blocked_dots(objective))(theta, 0, (x, y))
+    blocked = jax.jit(dots.fused_row_products(objective))(theta, 0, (x, y))
     plain_text = str(jax.make_jaxpr(objective)(theta, 0, (x, y)))
-    text = str(jax.make_jaxpr(dots.blocked_dots(objective))(theta, 0, (x, y)))
+    text = str(jax.make_jaxpr(dots.fused_row_products(objective))(theta, 0, (x, y)))
     contracts_rows = "(([0], [0]), ([], []))"  # the transposed product xᵀ r
     assert contracts_rows in plain_text and contracts_rows not in text
     assert "reduce_sum[axes=(0,)" in text  # ... written as a multiply-and-sum over the rows,
@@ -214,7 +214,7 @@ def test_a_fit_of_a_users_model_on_many_rows_uses_blocked_products(monkeypatch):
     monkeypatch.setattr(dots, "MIN_ROWS", 1024)
     x, y = _data(3000, d=16, seed=9)
     blocked = fit(_theta(16), _user_model, _user_loss, x, y, 30, 0.1, progress=False)
-    monkeypatch.setattr(runner, "wants_blocked_dots", lambda data: False)
+    monkeypatch.setattr(runner, "wants_fused_row_products", lambda data: False)
     plain = fit(_theta(16), _user_model, _user_loss, x, y, 30, 0.1, progress=False)
     np.testing.assert_allclose(blocked.losses, plain.losses, rtol=1e-5)
     np.testing.assert_allclose(blocked.theta["w"], plain.theta["w"], rtol=1e-4, atol=1e-6)

@@ -3,12 +3,12 @@ backend.
 
 The gradient of any model that multiplies the data by its weights (``x @ w``) contains the
 transposed product ``xᵀ r``: a contraction over the rows of a tall matrix with a vector. XLA's
-CPU backend runs it at a fraction of the speed of memory (1M x 32 float32: 8.5–11 ms, where
-NumPy needs 4.1–4.7 ms); the same product written as ``sum(x * r[:, None], axis=0)``, which XLA
-fuses into one loop over the data, takes 4.2–5.0 ms (a batch of per-block products over 256
-rows, the previous form here: 5.3–6.7 ms), for any number of rows and columns.
-:func:`blocked_dots` re-evaluates an objective's traced program with every such product written
-that way: the same values up to the order of float additions, for any model.
+CPU backend runs it at a fraction of the speed of memory (``benchmarks/bench_fullbatch.py``,
+1M x 32 float32: 10.7 ms, where NumPy needs 3.8 ms); the same product written as
+``sum(x * r[:, None], axis=0)``, which XLA fuses into one loop over the data, takes 3.8 ms,
+for any number of rows and columns.
+:func:`fused_row_products` re-evaluates an objective's traced program with every such product
+written that way: the same values up to the order of float additions, for any model.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ def _vector(shape: tuple[int, ...]) -> bool:
     return len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
 
 
-def blocked_rows(eqn: Any) -> bool:
+def is_row_product(eqn: Any) -> bool:
     """Whether a ``dot_general`` contracts the rows of a tall matrix (at least ``MIN_ROWS`` rows,
-    ``MIN_COLUMNS`` columns) with a vector: the product :func:`blocked_dots` rewrites."""
+    ``MIN_COLUMNS`` columns) with a vector: the product :func:`fused_row_products` rewrites."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     if lb or rb or tuple(lc) != (0,) or tuple(rc) != (0,):
         return False
@@ -61,9 +61,9 @@ def _multiply_and_sum(eqn: Any, lhs: Any, rhs: Any) -> Any:
 
 
 def _has_product(jaxpr: Any) -> bool:
-    """Whether ``jaxpr`` or an inner program it calls has a product to block."""
+    """Whether ``jaxpr`` or an inner program it calls has a product to rewrite."""
     for eqn in jaxpr.eqns:
-        if eqn.primitive.name == "dot_general" and blocked_rows(eqn):
+        if eqn.primitive.name == "dot_general" and is_row_product(eqn):
             return True
         if eqn.primitive.name in ("jit", "pjit") and _has_product(eqn.params["jaxpr"].jaxpr):
             return True
@@ -80,7 +80,7 @@ def bind_equation(eqn: Any, values: list[Any]) -> list[Any]:
 
 
 def _evaluate(jaxpr: Any, consts: list[Any], args: list[Any]) -> list[Any]:
-    """Evaluate ``jaxpr`` (inside the caller's trace) with its row products blocked."""
+    """Evaluate ``jaxpr`` (inside the caller's trace) with its row products rewritten."""
     env = dict(zip([*jaxpr.constvars, *jaxpr.invars], [*consts, *args], strict=False))
 
     def read(var: Any) -> Any:
@@ -89,7 +89,7 @@ def _evaluate(jaxpr: Any, consts: list[Any], args: list[Any]) -> list[Any]:
     for eqn in jaxpr.eqns:
         values = [read(v) for v in eqn.invars]
         name = eqn.primitive.name
-        if name == "dot_general" and blocked_rows(eqn):
+        if name == "dot_general" and is_row_product(eqn):
             outs = [_multiply_and_sum(eqn, *values)]
         elif name in ("jit", "pjit") and _has_product(eqn.params["jaxpr"].jaxpr):
             inner = eqn.params["jaxpr"]
@@ -100,7 +100,7 @@ def _evaluate(jaxpr: Any, consts: list[Any], args: list[Any]) -> list[Any]:
     return [read(v) for v in jaxpr.outvars]
 
 
-def blocked_dots(fun: Callable[..., Any]) -> Callable[..., Any]:
+def fused_row_products(fun: Callable[..., Any]) -> Callable[..., Any]:
     """``fun`` with its matrix-vector products over many rows evaluated as multiply-and-sums.
 
     Meant to be called while tracing (inside ``jax.jit``): ``fun`` is traced once more and its
@@ -117,12 +117,12 @@ def blocked_dots(fun: Callable[..., Any]) -> Callable[..., Any]:
     Example:
         >>> import jax.numpy as jnp
         >>> x, r = jnp.ones((1 << 15, 16)), jnp.ones(1 << 15)
-        >>> float(blocked_dots(lambda r, x: r @ x)(r, x)[0])
+        >>> float(fused_row_products(lambda r, x: r @ x)(r, x)[0])
         32768.0
     """
 
     @functools.wraps(fun)
-    def blocked(*args: Any) -> Any:
+    def fused(*args: Any) -> Any:
         closed, shapes = jax.make_jaxpr(fun, return_shape=True)(*args)
         if not _has_product(closed.jaxpr):
             return fun(*args)
@@ -130,10 +130,10 @@ def blocked_dots(fun: Callable[..., Any]) -> Callable[..., Any]:
         outs = _evaluate(closed.jaxpr, list(closed.consts), flat)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), outs)
 
-    return blocked
+    return fused
 
 
-def wants_blocked_dots(data: Any) -> bool:
+def wants_fused_row_products(data: Any) -> bool:
     """Whether an objective reading ``data`` may have row products worth blocking: on the CPU,
     with an array of at least ``MIN_ROWS`` rows on one device."""
     return any(

@@ -51,6 +51,15 @@ class _Constant(NamedTuple):
     inverse: bool
     dtype: Any
 
+    def at(self, n: int) -> float:
+        """The constant's value for ``n`` rows (in Python's floats)."""
+        return self.scale / n if self.inverse else self.scale * n
+
+
+def _rtol(dtype: Any) -> float:
+    """How far two values of one constant, each rounded to ``dtype`` once, may differ."""
+    return 0.0 if np.issubdtype(dtype, np.integer) else 8 * float(np.finfo(dtype).eps)
+
 
 class Plan(NamedTuple):
     """The traced loss (for the bucket's ``rows``) and how to rewrite it for ``n`` real rows."""
@@ -81,8 +90,7 @@ def _classify(value_n: Any, value_n1: Any, rows: int, dtype: Any) -> _Constant |
         if a % rows == 0 and b == a // rows * (rows + 1):
             return _Constant(int(a) // rows, False, dtype)
         return None
-    # Each value was rounded to ``dtype`` once: allow a few of its units of rounding.
-    rtol = 8 * float(np.finfo(dtype).eps)
+    rtol = _rtol(dtype)
     if np.isclose(a / rows, b / (rows + 1), rtol=rtol, atol=0.0):
         return _Constant(a / rows, False, dtype)
     if np.isclose(a * rows, b * (rows + 1), rtol=rtol, atol=0.0):
@@ -238,6 +246,13 @@ def _plan_cached(loss: Any, model: Any, treedef: Any, leaves: tuple, x: Any, y: 
     return Plan(first, rows, dict(walk.masks), frozenset(walk.inline), constants)
 
 
+def _key(loss: Any, model: Any, params: Any, x: Any, y: Any) -> tuple:
+    """What a plan depends on: the functions, the parameters' structure, shapes and dtypes."""
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    abstract = tuple(_abstract(leaf) for leaf in leaves)
+    return loss, model, treedef, abstract, _abstract(x), _abstract(y)
+
+
 def row_mean_plan(loss: Any, model: Any, params: Any, x: Any, y: Any) -> Plan | None:
     """How to evaluate ``loss(params, model, x[:n], y[:n])`` on ``x`` and ``y`` padded beyond
     ``n`` rows, or ``None`` when the loss is not known to allow it.
@@ -265,10 +280,8 @@ def row_mean_plan(loss: Any, model: Any, params: Any, x: Any, y: Any) -> Plan | 
         >>> row_mean_plan(median, linear_model, (1.0, 0.0), x, y) is None
         True
     """
-    leaves, treedef = jax.tree_util.tree_flatten(params)
-    abstract = tuple(_abstract(leaf) for leaf in leaves)
     try:
-        return _plan_cached(loss, model, treedef, abstract, _abstract(x), _abstract(y))
+        return _plan_cached(*_key(loss, model, params, x, y))
     except TypeError:  # an unhashable loss or model
         return None
 
@@ -291,9 +304,8 @@ def _holds_cached(
         constant = plan.constants.get(key)
         if constant is None:
             return False
-        expected = constant.scale / n if constant.inverse else constant.scale * n
-        rtol = 0 if np.issubdtype(constant.dtype, np.integer) else 8 * np.finfo(constant.dtype).eps
-        if not np.isclose(float(value_n), expected, rtol=rtol, atol=0.0):
+        rtol = _rtol(constant.dtype)
+        if not np.isclose(float(value_n), constant.at(n), rtol=rtol, atol=0.0):
             return False
     return True
 
@@ -316,10 +328,8 @@ def plan_holds(loss: Any, model: Any, params: Any, x: Any, y: Any, rows: int) ->
         >>> plan_holds(odd, linear_model, (1.0, 0.0), jnp.ones(5), jnp.ones(5), 16)
         False
     """
-    leaves, treedef = jax.tree_util.tree_flatten(params)
-    abstract = tuple(_abstract(leaf) for leaf in leaves)
     try:
-        return _holds_cached(loss, model, treedef, abstract, _abstract(x), _abstract(y), rows)
+        return _holds_cached(*_key(loss, model, params, x, y), rows)
     except TypeError:  # an unhashable loss or model
         return False
 

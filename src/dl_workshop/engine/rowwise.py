@@ -244,7 +244,7 @@ def _same_shape(a: Any, b: Any, sizes: tuple[int, int]) -> bool:
 
 
 class Differences:
-    """What two traces of one function for ``N`` and ``N + 1`` rows differ in, when asked to
+    """What two traces of one function for two numbers of rows differ in, when asked to
     record it (see :func:`same_traces`) instead of calling them different."""
 
     def __init__(self) -> None:
@@ -286,7 +286,7 @@ def _same_closed(a: Any, b: Any, sizes: tuple[int, int], record: Any = None) -> 
 
 
 def same_traces(a: Any, b: Any, sizes: tuple[int, int], record: Differences | None = None) -> bool:
-    """Whether two closed traces of one function, for ``sizes = (N, N + 1)`` rows, are the same
+    """Whether two closed traces of one function, for ``sizes = (N, M)`` rows, are the same
     program apart from the number of rows in shapes.
 
     With ``record``, scalar literals that differ (e.g. the ``N`` a mean divides by) count as the

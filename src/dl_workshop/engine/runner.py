@@ -24,7 +24,7 @@ import numpy as np
 from dl_workshop._compile_cache import enable_compile_cache
 from dl_workshop._executables import call_key, clear_in_memory, executable
 from dl_workshop.engine.buckets import nbytes, on_host_cpu
-from dl_workshop.engine.dots import blocked_dots, wants_blocked_dots
+from dl_workshop.engine.dots import fused_row_products, wants_fused_row_products
 from dl_workshop.engine.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
 from dl_workshop.engine.state import RUNNING, Hyper, LoopState, clear_compiled_inits
 from dl_workshop.engine.step import step
@@ -66,10 +66,10 @@ def chunk_plan(n_steps: int, record_every: int, checkpoint_every: int | None) ->
 
 
 def _run_chunk_impl(
-    state, data, hyper, *, objective, optimizer, chunk_len, block_len, record, blocked=False
+    state, data, hyper, *, objective, optimizer, chunk_len, block_len, record, fused=False
 ):
-    if blocked:  # the data's row products in blocks, see engine.dots
-        objective = blocked_dots(objective)
+    if fused:  # the data's row products as multiply-and-sums, see engine.dots
+        objective = fused_row_products(objective)
 
     def steps(carry, length):
         return jax.lax.scan(
@@ -88,7 +88,7 @@ def _run_chunk_impl(
     return state, losses.reshape(-1), path
 
 
-_STATIC = ("objective", "optimizer", "chunk_len", "block_len", "record", "blocked")
+_STATIC = ("objective", "optimizer", "chunk_len", "block_len", "record", "fused")
 
 run_chunk = jax.jit(_run_chunk_impl, static_argnames=_STATIC)
 
@@ -196,7 +196,7 @@ def _compiled_chunk(objective, optimizer, plan, *args) -> Callable[..., Any]:
     function = _chunk_function(args[1])
     static = dict(
         objective=objective, optimizer=optimizer, chunk_len=plan.chunk, block_len=plan.block,
-        record=plan.record, blocked=wants_blocked_dots(args[1]),
+        record=plan.record, fused=wants_fused_row_products(args[1]),
     )
     with contextlib.suppress(TypeError):  # unhashable static arguments: jax.jit reports them
         _keep_bounded((function is run_chunk, _signature(static, *args)))

@@ -151,17 +151,19 @@ def masked_problem(
     """``(objective, data)`` padded to ``rows`` rows and masked when that is exact, else as given.
 
     Exact for :func:`~dl_workshop.mseloss` with a model whose predictions keep rows apart
-    (:func:`~dl_workshop.engine.rowwise.rows_separate`); the padding rows are copies of the
-    first row, so the model sees only values it sees anyway.
+    (:func:`~dl_workshop.engine.rowwise.rows_separate`), and for any loss whose traced program
+    is a mean over rows (:func:`~dl_workshop.engine.rowmean.plan_holds`); the padding rows are
+    copies of the first row, so the model sees only values it sees anyway.
     """
     if rows is None:
         return objective, data
     x, y = data
-    padded = (pad_rows(x, rows), pad_rows(y, rows), np.int32(len(x)))
     x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
     if objective.loss is mseloss and rows_separate(objective.model, params, x_rows):
-        return MaskedMSEObjective(objective.model), padded
-    # Any other loss, or mseloss of a model that meets other rows only in means over them.
-    if plan_holds(objective.loss, objective.model, params, x, y, rows):
-        return MaskedLossObjective(objective.model, objective.loss), padded
-    return objective, data
+        masked = MaskedMSEObjective(objective.model)
+    elif plan_holds(objective.loss, objective.model, params, x, y, rows):
+        # Any other loss, or mseloss of a model that meets other rows only in means over them.
+        masked = MaskedLossObjective(objective.model, objective.loss)
+    else:
+        return objective, data
+    return masked, (pad_rows(x, rows), pad_rows(y, rows), np.int32(len(x)))
