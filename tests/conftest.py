@@ -7,8 +7,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# In CI the property tests draw the same examples on every run (a failure there is one anyone
+# can replay); elsewhere they draw new ones each run, and keep failures in .hypothesis/.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # The library keeps compiled loops in the user's cache folder (dl_workshop._compile_cache); the
 # tests, and the processes they start, use a folder of their own, removed at the end.

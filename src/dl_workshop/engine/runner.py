@@ -26,7 +26,7 @@ from dl_workshop._executables import call_key, clear_in_memory, executable
 from dl_workshop.engine.buckets import nbytes, on_host_cpu
 from dl_workshop.engine.dots import fused_row_products, wants_fused_row_products
 from dl_workshop.engine.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
-from dl_workshop.engine.state import RUNNING, Hyper, LoopState, clear_compiled_inits
+from dl_workshop.engine.state import RUNNING, Hyper, LoopState, fresh_optimizer_state
 from dl_workshop.engine.step import step
 
 #: Runs estimated to take longer than this many seconds get a progress bar when progress=None.
@@ -70,6 +70,7 @@ def _run_chunk_impl(
 ):
     if fused:  # the data's row products as multiply-and-sums, see engine.dots
         objective = fused_row_products(objective)
+    state = fresh_optimizer_state(state, optimizer)
 
     def steps(carry, length):
         return jax.lax.scan(
@@ -123,7 +124,6 @@ def _keep_bounded(signature: Any) -> None:
     if len(_compiled_loops) >= MAX_COMPILED_LOOPS:
         run_chunk.clear_cache()
         _run_chunk_small.clear_cache()
-        clear_compiled_inits()
         clear_in_memory()
         _compiled_loops.clear()
     _compiled_loops.add(signature)

@@ -7,15 +7,12 @@ loop takes NumPy arguments as they are.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 import optax
-
-from dl_workshop._executables import cached_call
-from dl_workshop.engine.options import RUN_ONCE_OPTIONS, call_small
+import optax.tree_utils as otu
 
 # Status codes carried through the compiled loop.
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -44,44 +41,36 @@ class Hyper(NamedTuple):
     patience: jax.Array
 
 
-def _init(params: Any, optimizer: Any) -> Any:
-    return optimizer.init(params)
-
-
-_compiled_init = jax.jit(_init, static_argnames="optimizer")
-_compiled_init_small = jax.jit(
-    _init, static_argnames="optimizer", compiler_options=RUN_ONCE_OPTIONS
-)
-
-
-def clear_compiled_inits() -> None:
-    """Drop the compiled optimizer initializations (the runner bounds compiled programs)."""
-    _compiled_init.clear_cache()
-    _compiled_init_small.clear_cache()
-
-
 def optimizer_state(optimizer: Any, params: Any) -> Any:
-    """``optimizer.init(params)`` as one compiled program (``optax.EmptyState()`` for ``None``).
+    """Zeros shaped like ``optimizer.init(params)`` (``optax.EmptyState()`` for ``None``).
 
-    Optimizers build their state from many small arrays (``zeros_like`` of each parameter, step
-    counts): one program for all of them instead of one per shape. An optimizer that cannot be
-    a static argument of ``jax.jit`` is initialized as it is.
+    A placeholder: the compiled chunk computes ``optimizer.init`` itself at step 0 (see
+    :func:`fresh_optimizer_state`), so that the optimizer's initialization is not a program of
+    its own to trace, compile and load (about 45 ms in a fresh process for an L-BFGS state).
+    Only its shapes are traced here, without running or compiling anything.
+
+    Example:
+        >>> import numpy as np, optax
+        >>> state = optimizer_state(optax.adam(0.1), {"w": np.ones(3, np.float32)})
+        >>> state[0].mu["w"].shape, state[0].count.dtype
+        ((3,), dtype('int32'))
     """
     if optimizer is None:
         return optax.EmptyState()
-    try:
-        if jax.default_backend() != "cpu":
-            return _compiled_init(params, optimizer=optimizer)
-        # Parameters are small: fast to compile matters, and the library's own optimizers
-        # come from the executable cache in a second process.
-        with contextlib.suppress(jax.errors.JaxRuntimeError):  # e.g. refused small options
-            return cached_call(
-                _compiled_init_small, f"{__name__}._init(small=True)", (params,),
-                {"optimizer": optimizer},
-            )
-        return call_small(_compiled_init_small, _compiled_init, params, optimizer=optimizer)
-    except (TypeError, ValueError):  # not hashable
-        return optimizer.init(params)
+    shapes = jax.eval_shape(optimizer.init, params)
+    return jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+
+
+def fresh_optimizer_state(state: LoopState, optimizer: Any) -> LoopState:
+    """``state`` with ``optimizer.init(params)`` as its optimizer state at step 0 (traced).
+
+    Before step 0 the state holds :func:`optimizer_state`'s placeholder; a run resumed from a
+    checkpoint (``t > 0``) keeps the state it saved.
+    """
+    if optimizer is None:
+        return state
+    fresh = optimizer.init(state.params)
+    return state._replace(opt_state=otu.tree_where(state.t == 0, fresh, state.opt_state))
 
 
 def initial_state(params: Any, optimizer: Any, dtype: Any) -> LoopState:

@@ -117,14 +117,47 @@ def certificate_flags(
         ([True, False], [True, True])
     """
     gap = jnp.sum((data.whiten.T @ _stacked(grads)) ** 2) / (4 * data.inv_k)
-    theta = jnp.concatenate([params["w"], (data.intercept_mask * params["b"])[None, :]], axis=0)
     eps = jnp.finfo(gap.dtype).eps
-    # s per target (k,), weighted by leverage (row 0, the gap's) or by weight (row 1, the loss's)
-    s = jnp.einsum("rj,jk->rk", data.noise_columns, theta**2) + data.noise_targets
+    s = _noise_scales(params, data, jnp)
     gap_noise = eps**2 * data.inv_k * jnp.sum(s[0])
-    loss_noise = 2 * eps * data.inv_k * jnp.sqrt(jnp.sum(residual_power * s[1]))
-    blind = loss_noise > data.certify_tol * value
+    blind = _blind(s, value, residual_power, data, eps, jnp)
     return blind, blind & (gap <= NOISE_MARGIN * gap_noise)
+
+
+def loss_test_blind(
+    params: dict, value: float, residual_power: np.ndarray, data: Any, dtype: np.dtype
+) -> bool:
+    """:func:`certificate_flags`'s ``blind`` on the host (NumPy), for a fit in ``dtype``.
+
+    The finisher's first question about a finished fit; answered here, it needs no compiled
+    program (most fits end where the loss test works, and are returned as they are).
+
+    Example:
+        >>> import numpy as np
+        >>> from dl_workshop.estimator.problem import build_problem, fit_scaling, host_parts
+        >>> x, ys, w = np.array([[0.0], [1.0], [2.0]]), np.array([[1.0], [3.0], [4.0]]), np.ones(3)
+        >>> problem, shape, _ = build_problem(
+        ...     x, ys, w, fit_scaling(x, ys, w, True, True), alpha=0.0, fit_intercept=True,
+        ...     dtype=np.float64, certify_tol=0.0)
+        >>> params = {"w": np.zeros((32, 8)), "b": np.zeros(8)}
+        >>> loss_test_blind(params, *host_parts(params, problem), problem, np.float64)
+        True
+    """
+    s = _noise_scales(params, data, np)
+    return bool(_blind(s, value, residual_power, data, np.finfo(dtype).eps, np))
+
+
+def _noise_scales(params: dict, data: Any, xp: Any) -> Any:
+    """``s`` per target, shape ``(2, k)``: weighted by leverage (row 0, the gap's) or by weight
+    (row 1, the loss's); ``xp`` is ``jax.numpy`` (traced) or ``numpy`` (on the host)."""
+    theta = xp.concatenate([params["w"], (data.intercept_mask * params["b"])[None, :]], axis=0)
+    return xp.einsum("rj,jk->rk", data.noise_columns, theta**2) + data.noise_targets
+
+
+def _blind(s: Any, value: Any, residual_power: Any, data: Any, eps: Any, xp: Any) -> Any:
+    """Whether the loss's expected rounding noise exceeds ``certify_tol`` times the loss."""
+    loss_noise = 2 * eps * data.inv_k * xp.sqrt(xp.sum(residual_power * s[1]))
+    return loss_noise > data.certify_tol * value
 
 
 def held_gradient(

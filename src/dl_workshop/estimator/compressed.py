@@ -13,7 +13,10 @@ runs on ``2p`` rows (``p = d + k``) that have exactly these moments,
 cross-products are ``RᵀR``), built directly in the scaled variables, so that the means are never
 added back to the centred values (which would round them). The estimator's machinery (scaling,
 factorization, certificate, L-BFGS, Newton finisher) then runs unchanged at ``O(p d)`` per
-iteration, and ``coef_`` equals the in-memory fit's to rounding. The rank is counted with the
+iteration, and ``coef_`` equals the fit on the rows to rounding. Large data in memory is
+fitted the same way (:func:`in_memory_compressed`, chosen by :func:`compresses`): one blocked QR
+instead of a pass over the rows at every iteration, and a problem of the shape every such fit
+shares, so that a new number of rows compiles nothing. The rank is counted with the
 data's number of rows, and constant columns are those whose range over the rows is zero.
 
 :func:`closed_form` and :func:`r2_scores` answer from the same statistics what the command line
@@ -27,8 +30,14 @@ from typing import Any
 import numpy as np
 
 from dl_workshop.estimator.conditioning import Conditioning
-from dl_workshop.estimator.problem import Problem, Scaling, analyzed_problem, scaled_problem
-from dl_workshop.objectives.tsqr import Moments
+from dl_workshop.estimator.problem import (
+    PAD_TINY_ROWS,
+    Problem,
+    Scaling,
+    analyzed_problem,
+    scaled_problem,
+)
+from dl_workshop.objectives.tsqr import Moments, moments_of
 
 
 def _constant(moments: Moments, d: int) -> np.ndarray:
@@ -118,6 +127,53 @@ def compressed_problem(
         n_rows=moments.positive, constant=_constant(moments, d),
     )
     return problem, shape, conditioning, scaling
+
+
+#: Data in memory of more rows than this (and at least ``COMPRESS_ROWS_PER_COLUMN`` rows per
+#: column of ``[x, y]``) is fitted on the ``2p`` rows with its moments, as Dask data is: one
+#: read of the rows (a blocked QR), then iterations that cost ``O(p²)`` instead of ``O(n p)``
+#: on a problem of a shape that every such fit shares (no compilation per number of rows).
+#: Fewer rows are padded and fitted as they are (:func:`~.problem.padded_shape`).
+COMPRESS_MIN_ROWS = PAD_TINY_ROWS
+
+#: See ``COMPRESS_MIN_ROWS``: below this many rows per column, the QR's ``O(n p²)`` is not
+#: paid back.
+COMPRESS_ROWS_PER_COLUMN = 16
+
+
+def compresses(n: int, p: int) -> bool:
+    """Whether a fit on ``n`` rows of ``p`` columns (features and targets) in memory runs on the
+    rows with its moments (see ``COMPRESS_MIN_ROWS``).
+
+    Example:
+        >>> compresses(442, 11), compresses(200_000, 51), compresses(5_000, 1_000)
+        (False, True, False)
+    """
+    return n > COMPRESS_MIN_ROWS and n >= COMPRESS_ROWS_PER_COLUMN * p
+
+
+def in_memory_compressed(
+    x: np.ndarray, ys: np.ndarray, weights: np.ndarray, **options: Any
+) -> tuple[Problem, tuple[int, int, int], Conditioning | None, Scaling]:
+    """:func:`compressed_problem` of data in memory: its moments in one read, in float64.
+
+    Args:
+        x: features, shape ``(n, d)``, float64.
+        ys: targets, shape ``(n, k)``, float64.
+        weights: non-negative sample weights, shape ``(n,)``.
+        **options: :func:`compressed_problem`'s keyword arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(10.0)[:, None]
+        >>> problem, shape, c, s = in_memory_compressed(
+        ...     x, 3 * x + 1, np.ones(10), alpha=0.0, fit_intercept=True, standardize=True,
+        ...     dtype=np.float64, certify_tol=None)
+        >>> shape, c.n_rows, s.x_offset.tolist()
+        ((512, 32, 8), 10, [4.5])
+    """
+    moments = moments_of(x, ys, weights=weights)
+    return compressed_problem(moments, x.shape[1], **options)
 
 
 def closed_form(moments: Moments, d: int, alpha: float, fit_intercept: bool) -> tuple[Any, Any]:

@@ -27,9 +27,9 @@ import numpy as np
 from dl_workshop._executables import cached_call
 from dl_workshop._precision import precision
 from dl_workshop.engine.options import RUN_ONCE_OPTIONS, small_options_usable
-from dl_workshop.estimator.certificate import certificate_flags, newton_step
+from dl_workshop.estimator.certificate import certificate_flags, loss_test_blind, newton_step
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import Problem, certified_parts
+from dl_workshop.estimator.problem import Problem, certified_parts, host_parts
 
 #: The most Newton steps the finisher takes (each is exact up to rounding).
 NEWTON_STEPS = 8
@@ -95,11 +95,12 @@ def finish(result: Any, problem: Problem, settings: Hyperparameters) -> Any:
     """
     if not np.isfinite(problem.certify_tol) or result.status == "diverged":
         return result
+    theta = jax.tree_util.tree_map(np.asarray, result.theta)
+    if not loss_test_blind(theta, *host_parts(theta, problem), problem, settings.dtype):
+        return result  # the loss test resolves tol here: its verdict stands
     budget = min(NEWTON_STEPS, settings.max_iter - int(result.n_steps))
     with precision(settings.dtype):
         value, stepped, blind, held = _newton_step(result.theta, problem)
-        if not bool(blind):
-            return result  # the loss test resolves tol here: its verdict stands
         path, losses, certified = [result.theta], [], [bool(held)]
         while len(losses) < budget and _refining(certified):
             losses.append(float(value))

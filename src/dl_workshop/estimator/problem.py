@@ -151,6 +151,28 @@ def certified_parts(params: dict, data: Problem) -> tuple[jax.Array, dict, jax.A
     return value + data.offset, grads, residual_power
 
 
+def host_parts(params: dict, data: Problem) -> tuple[float, np.ndarray]:
+    """``(J̃ + offset, Σ_i p_i² r_i² per target)`` of :func:`certified_parts`, on the host.
+
+    NumPy, in float64 whatever the problem's dtype: for a question about a finished fit
+    (:func:`~dl_workshop.estimator.certificate.loss_test_blind`) that needs no compiled program.
+
+    Example:
+        >>> import numpy as np
+        >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
+        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0), np.eye(2),
+        ...                np.ones((2, 2)), np.ones((2, 1)), np.asarray(1e-12))
+        >>> value, power = host_parts({"w": np.zeros((1, 1)), "b": np.zeros(1)}, data)
+        >>> float(value), power.tolist()
+        (1.0, [0.5])
+    """
+    data, params = as_dtype(data, np.float64), as_dtype(params, np.float64)
+    residual = data.z @ params["w"] + data.intercept_mask * params["b"] - data.target
+    weighted = data.weights[:, None] * residual
+    value = (np.sum(weighted * residual) + np.sum(data.penalty[:, None] * params["w"] ** 2))
+    return float(value * data.inv_k + data.offset), np.sum(weighted**2, axis=0)
+
+
 def objective_value(params: dict, t: jax.Array, data: Problem) -> jax.Array:
     """:func:`objective`'s value alone (for the line search, see
     :func:`~dl_workshop.engine.step.value_function`); also :func:`certified_objective`'s.

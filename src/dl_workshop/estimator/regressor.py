@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from dl_workshop.estimator.compressed import compressed_problem
+from dl_workshop.estimator.compressed import compressed_problem, compresses, in_memory_compressed
 from dl_workshop.estimator.conditioning import Conditioning, undetermined, warn_if_collinear
 from dl_workshop.estimator.dask_data import (
     NO_TARGETS_MESSAGE,
@@ -226,6 +226,9 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         Series) is read exactly once, on the workers: each partition's weighted means and R
         factor, combined there; the fit then runs on rows with the same moments, and equals the
         fit on the same data in memory to rounding (:mod:`~dl_workshop.estimator.dask_data`).
+        Data in memory of more than 4 096 rows (and 16 per column) is fitted the same way, on
+        rows with its moments (:mod:`~dl_workshop.estimator.compressed`): iterations of
+        ``O(p²)``, and one compiled program for every such number of rows.
 
         Args:
             X: features, array-like, DataFrame, Dask array or Dask DataFrame of shape
@@ -409,12 +412,19 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         x, ys, weights, single = self._validate_fit_data(X, y, sample_weight, reset=not fitted)
         if fitted:
             single = self._check_n_targets(ys.shape[1])
+        options = dict(alpha=settings.alpha, fit_intercept=settings.fit_intercept,
+                       dtype=settings.dtype, certify_tol=_certify_tol(settings))
+        if not partial and compresses(len(x), x.shape[1] + ys.shape[1]):
+            problem, shape, conditioning, scaling = in_memory_compressed(
+                x, ys, weights, standardize=settings.standardize, **options
+            )
+            return Prepared(settings, problem, shape, scaling, single, x.shape[1], ys.shape[1],
+                            conditioning)
         scaling = getattr(self, "_scaling", None) if fitted else None
         if scaling is None:
             scaling = fit_scaling(x, ys, weights, settings.fit_intercept, settings.standardize)
         problem, shape, conditioning = build_problem(
-            x, ys, weights, scaling, alpha=settings.alpha, fit_intercept=settings.fit_intercept,
-            dtype=settings.dtype, pad_features=not partial, certify_tol=_certify_tol(settings),
+            x, ys, weights, scaling, pad_features=not partial, **options
         )
         return Prepared(
             settings, problem, shape, scaling, single, x.shape[1], ys.shape[1], conditioning
