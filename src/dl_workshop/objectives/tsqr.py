@@ -39,9 +39,10 @@ from threadpoolctl import ThreadpoolController
 
 __all__ = ["Moments", "combine_moments", "empty_moments", "moments_of"]
 
-#: Rows per block of a partition (its R factor is one Cholesky QR twice, see :func:`block_r`;
-#: 32 768 rows of 21 float64 columns are 5.5 MB).
-_SUB_ROWS = 1 << 15
+#: Rows per block of a partition (its R factor is one Cholesky QR twice, see :func:`block_r`).
+#: Blocks that stay in the cache: 8 192 rows of 51 float64 columns are 3.3 MB; the moments of
+#: 200 000 x 51 take 0.10 s on one core, 0.155 s in blocks of 32 768 rows.
+_SUB_ROWS = 1 << 13
 
 #: Above this condition number of the scaled block (that of its first Cholesky factor), a block
 #: is factored by Householder QR: CholeskyQR2's error grows with the condition number's square
