@@ -13,8 +13,10 @@ cache is a new, empty folder unless ``DL_WORKSHOP_CACHE_DIR`` is set):
   program shows it is a mean over rows (``dl_workshop.engine.rowmean``);
 * ``fit`` with a user-written median of squared errors (``--user-fits`` fits): not a mean over
   rows, never padded, so every new number of rows compiles; memory stays bounded all the same;
-* ``GradientDescentRegressor`` on random subsets of the diabetes data;
-* references: a NumPy hand loop and scikit-learn's ``Ridge`` on the same data.
+* ``GradientDescentRegressor`` on random subsets of the diabetes data, and on ``--large-fits``
+  problems of 5 000-50 000 rows (fitted on rows with their moments: one compiled program);
+* references: a NumPy hand loop, scikit-learn's ``Ridge`` and ``LinearRegression`` on the same
+  data.
 
 Then ``GridSearchCV`` over 6 values of ``alpha`` x 3 folds of the diabetes data, with
 ``GradientDescentRegressor`` and with ``Ridge``: the first call (``n_jobs=2`` starts worker
@@ -104,7 +106,7 @@ def _row(name: str, one_fit, problems) -> None:
 
 def many_fits(args) -> None:
     from sklearn.datasets import load_diabetes
-    from sklearn.linear_model import Ridge
+    from sklearn.linear_model import LinearRegression, Ridge
 
     from dl_workshop.estimator import GradientDescentRegressor
 
@@ -147,6 +149,21 @@ def many_fits(args) -> None:
          lambda x, y: GradientDescentRegressor().fit(x, y), diabetes)
     _row("scikit-learn Ridge, diabetes subsets (reference)", lambda x, y: Ridge().fit(x, y),
          diabetes)
+    large = list(_large_problems(args.large_fits, seed=8))
+    _row("GradientDescentRegressor, 5 000-50 000 x 20", lambda x, y: GradientDescentRegressor()
+         .fit(x, y), large)
+    _row("scikit-learn LinearRegression, same (reference)",
+         lambda x, y: LinearRegression().fit(x, y), large)
+
+
+def _large_problems(count: int, seed: int):
+    """Problems of 5 000-50 000 rows x 20 features in float64: the estimator fits them on rows
+    with their moments (``estimator.compressed``), all with one compiled program."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(20)
+    for n in rng.integers(5_000, 50_001, size=count):
+        x = rng.standard_normal((n, 20)) * rng.uniform(0.1, 10.0, size=20) + 1.0
+        yield x, x @ w + 0.5 + rng.standard_normal(n)
 
 
 def grid_search(n_jobs: int) -> None:
@@ -173,12 +190,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run (seconds)")
     parser.add_argument("--fits", type=int, default=1000, help="fits per row")
     parser.add_argument("--user-fits", type=int, default=100, help="fits of the user's loss")
+    parser.add_argument("--large-fits", type=int, default=50, help="fits of 5 000-50 000 rows")
     parser.add_argument("--min-rows", type=int, default=50)
     parser.add_argument("--max-rows", type=int, default=5000)
     parser.add_argument("--d", type=int, default=4, help="columns")
     args = parser.parse_args()
     if args.quick:
-        args.fits, args.user_fits = 40, 8
+        args.fits, args.user_fits, args.large_fits = 40, 8, 4
     # A compilation cache of this run's own (its worker processes inherit it), so that the
     # compilations counted are this run's, not answered by earlier runs.
     cache = tempfile.TemporaryDirectory(prefix="bench-many-fits-jax-cache-")
