@@ -141,6 +141,27 @@ def test_another_number_of_rows_compiles_nothing(options):
     assert events == []
 
 
+def test_an_optax_optimizer_s_state_is_made_in_the_loop_s_one_program():
+    import optax
+
+    x, y = _data(300, d=5, seed=9)
+    theta = {"w": np.zeros(5, np.float32), "b": np.float32(0.0)}
+    adam = optax.adam(0.05)
+    events = _compile_events(lambda: fit(theta, linear_model, mseloss, x, y, 64, 1.0,
+                                         optimizer=adam, progress=False, fast_path=False))
+    assert events.count("/jax/core/compile/backend_compile_duration") == 1
+    # The same iterates as optax's own loop from optax's own initial state.
+    params = {k: jnp.asarray(v) for k, v in theta.items()}
+    state = adam.init(params)
+    for _ in range(64):
+        grads = jax.grad(mseloss)(params, linear_model, x, y)
+        updates, state = adam.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+    result = fit(theta, linear_model, mseloss, x, y, 64, 1.0, optimizer=adam, progress=False,
+                 fast_path=False)
+    np.testing.assert_allclose(result.theta["w"], params["w"], rtol=1e-5, atol=1e-6)
+
+
 def test_a_model_that_mixes_rows_is_not_padded():
     def cumulative(theta, x):
         return jnp.cumsum(x, axis=0) @ theta["w"] + theta["b"]
