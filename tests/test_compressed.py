@@ -118,3 +118,19 @@ def test_a_large_rank_deficient_fit_warns_and_predicts_as_least_squares():
     coef, intercept = _lstsq(x, y)
     reference = x @ coef[:, 0] + intercept[0]
     np.testing.assert_allclose(model.predict(x), reference, rtol=1e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (dict(sample_weight=np.zeros(6_000)), "at least one non-zero"),
+        (dict(sample_weight=np.r_[-1.0, np.ones(5_999)]), "Negative values"),
+        (dict(X=np.r_[[[np.nan] * 3], np.ones((5_999, 3))]), "NaN"),
+    ],
+    ids=["zero weights", "negative weight", "NaN in X"],
+)
+def test_bad_large_data_gets_the_messages_of_small_data(bad, message):
+    x, y = _data(6_000, d=3, seed=7)
+    arguments = {"X": x, "y": y, **bad}
+    with pytest.raises(ValueError, match=message):
+        GradientDescentRegressor().fit(**arguments)

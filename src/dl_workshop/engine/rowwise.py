@@ -22,6 +22,8 @@ import jax
 import numpy as np
 from jax.extend import core
 
+from dl_workshop.engine.shapecheck import abstract_leaf, abstract_tree
+
 #: Operations whose output element depends only on the input elements at the same position.
 ELEMENTWISE = frozenset((
     "abs", "acos", "acosh", "add", "add_any", "and", "asin", "asinh", "atan", "atan2", "atanh",
@@ -351,14 +353,6 @@ def _same_program(a: Any, b: Any, sizes: tuple[int, int], record: Any = None) ->
     return all(same_var(x, y) for x, y in zip(a.outvars, b.outvars, strict=False))
 
 
-def _dtype(a: Any) -> Any:
-    return a.dtype if hasattr(a, "dtype") else np.result_type(a)
-
-
-def _abstract(tree: Any) -> Any:
-    return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a), _dtype(a)), tree)
-
-
 @functools.lru_cache(maxsize=128)
 def _rows_separate_cached(fun: Any, treedef: Any, leaves: tuple, x: jax.ShapeDtypeStruct) -> bool:
     params = jax.tree_util.tree_unflatten(treedef, leaves)
@@ -407,8 +401,8 @@ def rows_separate(fun: Any, params: Any, x: Any) -> bool:
         >>> rows_separate(lambda p, x: (x - x.mean(0)) @ p, jnp.ones(3), x)
         False
     """
-    leaves, treedef = jax.tree_util.tree_flatten(_abstract(params))
-    x_abstract = jax.ShapeDtypeStruct(np.shape(x), _dtype(x))
+    treedef, leaves = abstract_tree(params)
+    x_abstract = abstract_leaf(x)
     try:
         return _rows_separate_cached(fun, treedef, tuple(leaves), x_abstract)
     except TypeError:  # an unhashable function

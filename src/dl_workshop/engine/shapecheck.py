@@ -14,14 +14,23 @@ import numpy as np
 from dl_workshop._executables import check_once
 
 
-def _dtype(a: Any) -> Any:
-    return a.dtype if hasattr(a, "dtype") else np.result_type(a)
+def abstract_leaf(a: Any, rows: int | None = None) -> jax.ShapeDtypeStruct:
+    """The shape and dtype of an array or a number (its first axis ``rows`` long if given)."""
+    shape = np.shape(a) if rows is None else (rows, *np.shape(a)[1:])
+    return jax.ShapeDtypeStruct(shape, a.dtype if hasattr(a, "dtype") else np.result_type(a))
 
 
-def _abstract(tree: Any) -> tuple[Any, tuple[jax.ShapeDtypeStruct, ...]]:
-    """``tree`` as a hashable (treedef, shapes and dtypes) pair."""
+def abstract_tree(tree: Any) -> tuple[Any, tuple[jax.ShapeDtypeStruct, ...]]:
+    """``tree`` as a hashable (treedef, shapes and dtypes) pair: a key for what was traced.
+
+    Example:
+        >>> import numpy as np
+        >>> treedef, leaves = abstract_tree({"w": np.zeros(3, np.float32)})
+        >>> leaves[0].shape, str(leaves[0].dtype)
+        ((3,), 'float32')
+    """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    return treedef, tuple(jax.ShapeDtypeStruct(np.shape(a), _dtype(a)) for a in leaves)
+    return treedef, tuple(abstract_leaf(a) for a in leaves)
 
 
 def check_structure(objective: Any, params: Any, data: Any) -> None:
@@ -30,7 +39,7 @@ def check_structure(objective: Any, params: Any, data: Any) -> None:
     A trace that succeeded is remembered for the same objective, shapes and dtypes (as
     ``jax.jit`` remembers compiled code), so a repeated fit does not pay for it again.
     """
-    key = (objective, _abstract(params), _abstract(data))
+    key = (objective, abstract_tree(params), abstract_tree(data))
     try:
         hash(key)
     except TypeError:  # an unhashable model or loss: trace every time
@@ -47,9 +56,7 @@ def check_structure_padded(objective: Any, params: Any, data: Any, rows: int) ->
     data's own shapes: it raises the error those shapes give (naming them), or passes when only
     the padding failed (the objective depends on the number of rows): then ``False``.
     """
-    padded = jax.tree_util.tree_map(
-        lambda a: jax.ShapeDtypeStruct((rows, *np.shape(a)[1:]), _dtype(a)), data
-    )
+    padded = jax.tree_util.tree_map(lambda a: abstract_leaf(a, rows), data)
     try:
         check_structure(objective, params, padded)
     except (ValueError, TypeError):

@@ -15,6 +15,8 @@ import numpy as np
 import optax
 import optax.tree_utils as otu
 
+from dl_workshop.engine.shapecheck import abstract_tree
+
 # Status codes carried through the compiled loop.
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
 STATUS_NAMES = {RUNNING: "max_steps", CONVERGED: "converged", DIVERGED: "diverged"}
@@ -58,30 +60,19 @@ def optimizer_state(optimizer: Any, params: Any) -> Any:
     """
     if optimizer is None:
         return optax.EmptyState()
-    leaves, treedef = jax.tree_util.tree_flatten(params)
-    abstract = tuple((np.shape(a), _dtype(a)) for a in leaves)
     try:
-        shapes = _state_shapes(optimizer, treedef, abstract, jax.config.jax_enable_x64)
+        shapes = _state_shapes(optimizer, *abstract_tree(params), jax.config.jax_enable_x64)
     except TypeError:  # an unhashable optimizer: traced every time
         shapes = jax.eval_shape(optimizer.init, params)
     return jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
-def _dtype(leaf: Any) -> Any:
-    if hasattr(leaf, "dtype"):
-        return leaf.dtype
-    return jax.dtypes.canonicalize_dtype(np.result_type(leaf))  # a Python number, as JAX sees it
-
-
 @functools.lru_cache(maxsize=64)
-def _state_shapes(optimizer: Any, treedef: Any, abstract: tuple, x64: bool) -> Any:
+def _state_shapes(optimizer: Any, treedef: Any, leaves: tuple, x64: bool) -> Any:
     """The shapes of ``optimizer.init`` on parameters of these shapes, traced once per process
     (a trace costs about 0.15 ms of every fit; ``x64`` is part of the key: it sets dtypes)."""
     del x64
-    params = jax.tree_util.tree_unflatten(
-        treedef, [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in abstract]
-    )
-    return jax.eval_shape(optimizer.init, params)
+    return jax.eval_shape(optimizer.init, jax.tree_util.tree_unflatten(treedef, leaves))
 
 
 def fresh_optimizer_state(state: LoopState, optimizer: Any) -> LoopState:
