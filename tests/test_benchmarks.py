@@ -51,4 +51,6 @@ def test_streaming_quick_run_recovers_the_weights():
     out = run_quick("bench_streaming.py")
     error = float(re.search(r"max \|w - w_true\|\s+(\S+)", out).group(1))
     assert error < 0.05
-    assert "met" in out
+    # The script prints "met" or "NOT met" after the memory target: only the first passes.
+    target = re.search(r"target: .*: (NOT met|met) ", out)
+    assert target is not None and target.group(1) == "met", out
