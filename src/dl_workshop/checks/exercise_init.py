@@ -27,7 +27,6 @@ from dl_workshop.losses import mseloss
 from dl_workshop.model import linear_model
 
 _EXERCISE = "initialize_linear_params"
-_MODEL_ARGUMENT = "model"
 
 #: Part of Python's TypeError for a call that leaves out an argument.
 _MISSING_ARGUMENT = "required positional argument"
@@ -71,7 +70,10 @@ def check_initialize_linear_params(
     with checking(_EXERCISE, seed=seed) as rng:
         _require_callable(fn, _EXERCISE, hints.INIT_DEFINITION)
         model = linear_model if model is None else model
-        _require_callable(model, _MODEL_ARGUMENT, hints.INIT_MODEL_EXAMPLE)
+        if not callable(model):  # the checker's argument, named under this exercise
+            raise _fail(
+                _EXERCISE, hints.EXPECTED_MODEL_ARGUMENT, describe(model), hints.HINT_NOT_CALLABLE
+            )
         x = np.sort(rng.uniform(-5.0, 5.0, _N_MODEL))
         # The learner's own model may be unfinished: then it, not the parameters, is at fault.
         _require_model_predicts(model, x)

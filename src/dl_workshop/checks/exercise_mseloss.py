@@ -38,6 +38,9 @@ _VALUE_RTOL = 1e-5
 #: a small extra term): the values must agree to the comparison's 1e-4.
 _NEARLY = 0.05
 
+#: Shifts of w tried, in order, until the line and the sine model give clearly different losses.
+_W_SHIFTS = (0.0, 2.0, -2.0, 4.0)
+
 
 def check_mseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None = None) -> bool:
     """Check the learner's ``mseloss(theta, model, x, y)`` against the reference.
@@ -168,16 +171,24 @@ def _loss_value(fn: Callable[..., Any], *args: Any) -> np.ndarray | None:
     return value if value is not None and value.shape == () else None
 
 
+def _telling_params(case: _LossCase) -> tuple[float, float]:
+    """``w, b`` near the case's whose losses under ``linear_model`` and under ``sine_model``
+    differ by more than a fraction ``_NEARLY``, so that a loss that ignores its model shows."""
+    w, b = (float(value) for value in unpack_linear_params(case.theta))
+    for shift in _W_SHIFTS:
+        line = float(np.mean((case.y - ((w + shift) * case.x + b)) ** 2))
+        sine = float(np.mean((case.y - ((w + shift) * np.sin(case.x) + b)) ** 2))
+        if not _close(line, sine, rtol=_NEARLY):
+            break
+    return w + shift, b
+
+
 def _ignores_model(fn: Callable[..., Any], case: _LossCase) -> bool:
     """Whether the loss gives the same value with ``linear_model`` and with another model
     (:func:`~dl_workshop.checks.probe_functions.sine_model`), for dict or tuple params, where
     the two models' losses differ: it then calls ``linear_model`` whatever model it is given.
     ``case``: a scalar-form case."""
-    w, b = unpack_linear_params(case.theta)
-    line = float(np.mean((case.y - (w * case.x + b)) ** 2))
-    sine = float(np.mean((case.y - (w * np.sin(case.x) + b)) ** 2))
-    if _close(line, sine, rtol=_NEARLY):  # the two models cannot be told apart here
-        return False
+    w, b = _telling_params(case)
     for theta in ({"w": w, "b": b}, (w, b)):
         with_line = _loss_value(fn, theta, linear_model, case.x, case.y)
         with_sine = _loss_value(fn, theta, sine_model, case.x, case.y)

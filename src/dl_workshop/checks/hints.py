@@ -138,7 +138,9 @@ HINT_MODEL_HIDDEN_GRADIENT = (
 # ----------------------------------------------------------------------------------------------
 
 INIT_DEFINITION = "def initialize_linear_params(): ..."
-INIT_MODEL_EXAMPLE = "linear_model"
+EXPECTED_MODEL_ARGUMENT = (
+    "model=linear_model: your model function, to try the parameters on"
+)
 INIT_SUCCESS = (
     "initialize_linear_params returns fresh random {kind} params that "
     "linear_model takes and jax.grad can differentiate."
