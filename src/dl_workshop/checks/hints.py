@@ -370,7 +370,8 @@ LOOP_SIGNATURE = "model_optimization_loop(theta, model, loss, x, y, n_steps=...,
 LOOP_DEFINITION = f"def {LOOP_SIGNATURE}: ..."
 LOOP_SUCCESS = (
     "the optimization loop records one loss per step and moves downhill: on fresh random "
-    "data the loss fell from {start:.4g} to {end:.4g} in {n_steps} steps."
+    "data the loss fell from {start:.4g} to {end:.4g} in {n_steps} steps. It follows its "
+    "step_size, model and loss arguments (also on a model and a loss other than the lesson's)."
 )
 
 EXPECTED_LOOP_CALL = f"a function called as {LOOP_SIGNATURE}"
