@@ -602,3 +602,50 @@ def test_loop_does_not_see_the_checkers_own_theta_mutated():
         return losses, theta
 
     assert check_optimization_loop(in_place) is True
+
+
+# ---------------------------------------------------------------------------------------------
+# The functions checkers hand to learner code
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.parametrize("huber", [False, True])
+def test_the_loop_probes_numpy_reference_matches_jax(scaled, huber):
+    """The checker's float64 NumPy reference is the loss and gradient of the functions it passes
+    to the loop (checked against jax.grad in float64)."""
+    from dl_workshop.checks import probe_functions as probes
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-5, 5, 30), rng.normal(10, 5, 30)
+    params = np.array([1.7, -3.2])
+    model = probes.scaled_model if scaled else linear_model
+    loss = probes.pseudo_huber_loss if huber else mseloss
+    with jax.enable_x64():
+        theta = {"w": jnp.float64(params[0]), "b": jnp.float64(params[1])}
+        value = float(loss(theta, model, x, y))
+        grads = jax.grad(loss)(theta, model, x, y)
+    ref_value, ref_grad = probes.line_loss_and_grad(params, x, y, scaled=scaled, huber=huber)
+    assert value == pytest.approx(ref_value, rel=1e-12)
+    np.testing.assert_allclose([grads["w"], grads["b"]], ref_grad, rtol=1e-10)
+
+
+def test_the_probe_models_take_dict_and_tuple_params():
+    from dl_workshop.checks import probe_functions as probes
+
+    x = np.array([0.0, 1.0, 2.0])
+    for theta in ({"w": 2.0, "b": 1.0}, (2.0, 1.0)):
+        np.testing.assert_allclose(probes.scaled_model(theta, x), 0.5 * 2.0 * x + 2.0 * 1.0)
+        np.testing.assert_allclose(probes.sine_model(theta, x), 2.0 * np.sin(x) + 1.0)
+    named = {"slope": 2.0, "intercept": 1.0}
+    np.testing.assert_allclose(probes.named_line_model(named, x), 2.0 * x + 1.0)
+
+
+def test_the_bowls_gradients_are_their_slopes():
+    from dl_workshop.checks.probe_functions import BOWLS
+
+    for a, c, gradient in BOWLS:
+        assert float(jax.grad(lambda w, a=a, c=c: a * (w - c) ** 2)(0.3)) == pytest.approx(
+            float(gradient(0.3))
+        )
+        assert (a, c) != (1.0, -1.5)  # not the lesson's bowl

@@ -6,7 +6,9 @@ a checker can have (a tick tells the learner to move on), so every entry also fa
 checker accepts it.
 """
 
+import inspect
 import re
+import sys
 from functools import partial
 
 import jax
@@ -320,3 +322,77 @@ RIGHT = [
 @pytest.mark.parametrize("check, answer", [row[1:] for row in RIGHT], ids=[r[0] for r in RIGHT])
 def test_right_answer_passes(check, answer):
     assert check(answer) is True
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract with a grader that runs learner code elsewhere
+# ---------------------------------------------------------------------------------------------
+
+
+class _Proxy:
+    """A learner's function as a grader in another process sees it: called with plain data or
+    functions, it answers plain data (NumPy arrays); it refuses JAX tracers, except inside
+    ``grad_of``, which the other process would evaluate."""
+
+    inside_grad_of = False
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__signature__ = inspect.signature(fn)
+
+    def __call__(self, *args, **kwargs):
+        if not _Proxy.inside_grad_of:
+            leaves = jax.tree_util.tree_leaves((args, kwargs))
+            assert not any(isinstance(leaf, jax.core.Tracer) for leaf in leaves), (
+                "a checker traced a learner's function outside grad_of"
+            )
+        result = self.fn(*args, **kwargs)
+        if _Proxy.inside_grad_of:
+            return result
+        return jax.tree_util.tree_map(
+            lambda leaf: np.asarray(leaf) if isinstance(leaf, jax.Array) else leaf, result
+        )
+
+
+def _grad_of_elsewhere(fn, argnums=0):
+    def gradient(*args, **kwargs):
+        _Proxy.inside_grad_of = True
+        try:
+            return jax.grad(fn, argnums=argnums)(*args, **kwargs)
+        finally:
+            _Proxy.inside_grad_of = False
+
+    return gradient
+
+
+@pytest.fixture
+def learner_code_elsewhere(monkeypatch):
+    import dl_workshop.checks.runner as runner
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("dl_workshop.checks") and hasattr(
+            module, "grad_of"
+        ):
+            monkeypatch.setattr(module, "grad_of", _grad_of_elsewhere)
+    assert runner.grad_of is _grad_of_elsewhere
+
+
+@pytest.mark.parametrize("check, answer", [row[1:] for row in RIGHT], ids=[r[0] for r in RIGHT])
+def test_right_answer_passes_as_a_proxy(check, answer, learner_code_elsewhere):
+    assert check(_Proxy(answer)) is True
+
+
+@pytest.mark.parametrize(
+    "check, answer, word",
+    [row[1:] for row in WRONG if callable(row[2])],
+    ids=[row[0] for row in WRONG if callable(row[2])],
+)
+def test_wrong_answer_fails_with_its_word_as_a_proxy(check, answer, word, learner_code_elsewhere):
+    with pytest.raises(ExerciseError) as info:
+        check(_Proxy(answer), seed=7)
+    assert word in str(info.value), str(info.value)
+
+
+def test_the_learners_model_given_to_the_init_check_as_a_proxy(learner_code_elsewhere):
+    init = _Proxy(lambda: (npr.normal(), npr.normal()))
+    assert check_initialize_linear_params(init, model=_Proxy(_notebook_tuple_model)) is True

@@ -442,12 +442,6 @@ HINT_UPDATE_SIGN = (
     "theta - step_size * gradient, not theta + step_size * gradient. (The sign inside "
     "the loss does not matter; the sign of the update does.)"
 )
-HINT_STEP_TOO_LARGE = (
-    "the loop diverges because the step size (about {step:.3g}) is too large: on "
-    "this data gradient descent is stable only below 2/L = {limit:.3g} "
-    "(L = {curvature:.3g}, the loss's largest curvature). Use a smaller step, such "
-    "as {suggested:.2g} or the lesson's 0.001."
-)
 HINT_LOSS_GROWS = (
     "the loss grows although the first step is small enough: make every step "
     "theta - step_size * gradient, with the gradient of the current theta."
