@@ -205,7 +205,7 @@ def tuple_fixed_count(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
     dloss = jax.grad(loss)
     losses = []
     w, b = theta
-    for _ in range(100):
+    for _ in range(60):
         losses.append(loss((w, b), model, x, y))
         dw, db = dloss((w, b), model, x, y)
         w, b = w - step_size * dw, b - step_size * db
@@ -283,7 +283,7 @@ WRONG_LOOPS = [
     # n_steps ignored or miscounted
     ("loop fixed 40 steps", make_loop(steps=_always(40)), N_STEPS_IGNORED),
     ("loop fixed 2 steps", make_loop(steps=_always(2)), N_STEPS_IGNORED),
-    ("loop tuple, fixed 100 steps", tuple_fixed_count, N_STEPS_IGNORED),
+    ("loop tuple, fixed 60 steps", tuple_fixed_count, N_STEPS_IGNORED),
     ("loop updates a fixed 40 times", updates_fixed_count, "n_steps is ignored by the updates"),
     ("loop one step too many", make_loop(steps=lambda n: n + 1), "one step too many"),
     ("loop one step too few", make_loop(steps=lambda n: n - 1), "one step too many or too few"),

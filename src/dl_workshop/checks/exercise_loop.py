@@ -242,7 +242,8 @@ def _first_count_hint(fn: Callable[..., Any], theta0: Any, data: LoopData, got: 
     outcome = _loop_result(fn, theta0, data, _COUNT_STEPS)
     value = outcome.value if outcome.ok else None
     losses = value[0] if isinstance(value, (tuple, list)) and len(value) == 2 else None
-    more = len(np.atleast_1d(losses)) if _as_float_array(losses) is not None else None
+    array = None if losses is None else _as_float_array(losses)
+    more = None if array is None else len(np.atleast_1d(array))
     if more == got and got > 0:
         return hints.HINT_N_STEPS.format(got=got, n_steps=1)
     if more is not None and more - got == _COUNT_STEPS - 1:

@@ -388,7 +388,6 @@ EXPECTED_FIRST_LOSS = (
     "a first recorded loss of {start:.6g}, the loss of the starting theta (recorded before "
     "the update)"
 )
-EXPECTED_RECORDED_FALL = "the recorded losses to fall"
 GOT_SWAPPED_RESULT = "(theta, losses)"
 GOT_LOSSES = "losses = {losses}"
 GOT_THETA = "theta = {theta}"
@@ -399,7 +398,6 @@ GOT_UPHILL = "a step uphill, to a loss of {loss:.4g}"
 GOT_LOSS_GREW = "the loss grew from {start:.4g} to {end:.4g} in {n_steps} steps"
 GOT_SAME_LOSS = "the same value, {loss:.6g}, at every step"
 GOT_LOSS = "{loss:.6g}"
-GOT_FROM_TO = "from {start:.4g} to {end:.4g}"
 
 HINT_LOOP_SIGNATURE = (
     "take theta, model, loss, x and y in that order, and n_steps and step_size arguments; "

@@ -13,10 +13,6 @@ EXPECTED_SECOND_STEP = (
 )
 GOT_SECOND_STEP = "a second step of {step}"
 EXPECTED_THETA_ALONG = "theta after {n_steps} steps of gradient descent: {theta}"
-EXPECTED_LOSSES_ALONG = (
-    "the losses of theta along the way: {before} (before each step) or {after} (after it)"
-)
-GOT_ONE_LOSS_THETA = "1 loss, and theta after {moved} step(s)"
 
 HINT_PARAMETER_NOT_UPDATED = (
     "{name} is never updated: only {other} moves. Update every parameter, e.g. "

@@ -166,11 +166,6 @@ def step_rate(theta0: Any, theta1: Any, data: LoopData) -> float:
     return float(np.mean(-(wb(theta1) - start) / loss_and_grad(start, data.x, data.y)[1]))
 
 
-def moved_once(theta: Any, first: FirstStep) -> bool:
-    """``theta`` is where the first step ended: the loop stopped after one step."""
-    return bool(np.allclose(wb(theta), wb(first.theta1), rtol=1e-6, atol=0.0))
-
-
 def require_second_step(theta2: Any, first: FirstStep, data: LoopData) -> None:
     """The second step starts at the first step's theta and steps against the gradient there."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
