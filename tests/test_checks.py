@@ -490,7 +490,7 @@ def test_dmseloss_evaluated_instead_of_defined():
 
 def make_loop(
     *,
-    step_size: float = 0.001,
+    fixed_step: float | None = None,
     sign: float = -1.0,
     update: bool = True,
     record: str = "each",
@@ -501,7 +501,8 @@ def make_loop(
 ) -> Callable:
     """A hand-written lesson loop with one switchable mistake."""
 
-    def loop(theta, model, loss, x, y, n_steps=3000):
+    def loop(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
+        step_size = step_size if fixed_step is None else fixed_step
         dloss = jax.grad(loss)
         losses = []
         start_loss = loss(theta, model, x, y)
@@ -531,7 +532,6 @@ def make_loop(
     "answer",
     [
         make_loop(),
-        make_loop(step_size=0.05),
         make_loop(container="tuple"),  # fails on dict params, works on tuples
         model_optimization_loop,
     ],
@@ -543,17 +543,18 @@ def test_loop_right_answers_are_accepted(answer):
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (lambda theta, model, loss, x, y, n_steps=3000: None, "returns None"),
+        (lambda theta, model, loss, x, y, n_steps=3000, step_size=0.1: None, "returns None"),
         (make_loop(update=False), "theta is never updated"),
         (make_loop(record="once"), "recorded once instead of at every step"),
         (make_loop(sign=+1.0), r"the update has the wrong sign.*sign of the update does"),
-        (make_loop(step_size=1.0), r"step size \(about 1\) is too large.*2/L"),
-        (make_loop(steps=40), "using the n_steps argument rather than a fixed number"),
+        (make_loop(fixed_step=1.0), r"step_size is ignored.*about 1 times.*too large.*2/L"),
+        (make_loop(fixed_step=0.001), r"step_size is ignored.*about 0.001 times"),
+        (make_loop(steps=40), "n_steps is ignored.*rather than a fixed number"),
         (make_loop(order="theta-first"), "return the losses first"),
         (make_loop(record="constant"), "rather than appending one value computed before"),
         (make_loop(record="never"), "nothing is recorded"),
         (make_loop(data="global"), "not global variables"),
-        (lambda theta, model, loss, x, y, n_steps=3000: [1.0], "return both the recorded"),
+        (lambda theta, model, loss, x, y, n_steps=3, step_size=0.1: [1.0], "return both the"),
     ],
 )
 def test_loop_mistakes_get_their_hint(answer, message):
@@ -562,7 +563,7 @@ def test_loop_mistakes_get_their_hint(answer, message):
 
 
 def test_loop_with_a_crash_inside_is_reported_not_raised():
-    def crashing(theta, model, loss, x, y, n_steps=3000):
+    def crashing(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
         return loss(theta, model, x, y)["w"]
 
     with pytest.raises(ExerciseError, match="your function raised"):
@@ -579,7 +580,7 @@ def test_loop_that_never_ends_is_stopped(monkeypatch):
 
     monkeypatch.setattr(runner, "_TIME_LIMIT_S", 0.2)
 
-    def endless(theta, model, loss, x, y, n_steps=3000):
+    def endless(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
         losses = []
         while len(losses) < n_steps:  # never appends
             pass
@@ -590,14 +591,61 @@ def test_loop_that_never_ends_is_stopped(monkeypatch):
 
 
 def test_loop_does_not_see_the_checkers_own_theta_mutated():
-    def in_place(theta, model, loss, x, y, n_steps=3000):
+    def in_place(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
         dloss = jax.grad(loss)
         losses = []
         for _ in range(n_steps):
             losses.append(loss(theta, model, x, y))
             grads = dloss(theta, model, x, y)
-            theta["w"] = theta["w"] - 0.001 * grads["w"]
-            theta["b"] = theta["b"] - 0.001 * grads["b"]
+            theta["w"] = theta["w"] - step_size * grads["w"]
+            theta["b"] = theta["b"] - step_size * grads["b"]
         return losses, theta
 
     assert check_optimization_loop(in_place) is True
+
+
+# ---------------------------------------------------------------------------------------------
+# The functions checkers hand to learner code
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.parametrize("huber", [False, True])
+def test_the_loop_probes_numpy_reference_matches_jax(scaled, huber):
+    """The checker's float64 NumPy reference is the loss and gradient of the functions it passes
+    to the loop (checked against jax.grad in float64)."""
+    from dl_workshop.checks import probe_functions as probes
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-5, 5, 30), rng.normal(10, 5, 30)
+    params = np.array([1.7, -3.2])
+    model = probes.scaled_model if scaled else linear_model
+    loss = probes.pseudo_huber_loss if huber else mseloss
+    with jax.enable_x64():
+        theta = {"w": jnp.float64(params[0]), "b": jnp.float64(params[1])}
+        value = float(loss(theta, model, x, y))
+        grads = jax.grad(loss)(theta, model, x, y)
+    ref_value, ref_grad = probes.line_loss_and_grad(params, x, y, scaled=scaled, huber=huber)
+    assert value == pytest.approx(ref_value, rel=1e-12)
+    np.testing.assert_allclose([grads["w"], grads["b"]], ref_grad, rtol=1e-10)
+
+
+def test_the_probe_models_take_dict_and_tuple_params():
+    from dl_workshop.checks import probe_functions as probes
+
+    x = np.array([0.0, 1.0, 2.0])
+    for theta in ({"w": 2.0, "b": 1.0}, (2.0, 1.0)):
+        np.testing.assert_allclose(probes.scaled_model(theta, x), 0.5 * 2.0 * x + 2.0 * 1.0)
+        np.testing.assert_allclose(probes.sine_model(theta, x), 2.0 * np.sin(x) + 1.0)
+    named = {"slope": 2.0, "intercept": 1.0}
+    np.testing.assert_allclose(probes.named_line_model(named, x), 2.0 * x + 1.0)
+
+
+def test_the_bowls_gradients_are_their_slopes():
+    from dl_workshop.checks.probe_functions import BOWLS
+
+    for a, c, gradient in BOWLS:
+        assert float(jax.grad(lambda w, a=a, c=c: a * (w - c) ** 2)(0.3)) == pytest.approx(
+            float(gradient(0.3))
+        )
+        assert (a, c) != (1.0, -1.5)  # not the lesson's bowl

@@ -155,7 +155,6 @@ def test_every_solution_defines_its_name_and_passes_its_check(capsys):
 
 def test_progress_follows_the_latest_check_of_each_exercise(monkeypatch, capsys):
     monkeypatch.setattr(registry, "_LATEST", {})
-    assert set(progress().values()) == {"not attempted"}  # every lesson's exercises
     check_linear_model(lambda theta, x: theta["w"] * x + theta["b"])
     with pytest.raises(ExerciseError):
         check_mseloss(lambda theta, model, x, y: None)
@@ -175,6 +174,59 @@ def test_progress_follows_the_latest_check_of_each_exercise(monkeypatch, capsys)
     with pytest.raises(ValueError):
         check_linear_model(lambda theta, x: None, form="vector")
     assert progress()["linear_model"] == "passed"
+
+
+CHAPTER = {
+    "optimizing_linear_models": LESSON,
+    "gradient_optimization": ["f", "df", "descend", "dfdw"],
+    "logistic_regression": ["logistic", "logistic_model", "logistic_loss", "dlogistic_loss"],
+}
+
+
+def test_before_any_check_progress_is_empty_and_says_how_to_ask(monkeypatch):
+    monkeypatch.setattr(registry, "_LATEST", {})
+    shown = progress()
+    assert shown == {}
+    assert "No exercise has been checked" in str(shown)
+    assert "progress('optimizing-linear-models')" in str(shown)
+
+
+@pytest.mark.parametrize("lesson", list(CHAPTER))
+def test_progress_shows_the_lesson_of_the_exercises_checked_here(monkeypatch, lesson, capsys):
+    monkeypatch.setattr(registry, "_LATEST", {})
+    first = registry.lookup(CHAPTER[lesson][0])
+    with pytest.raises(ExerciseError):
+        first.check(None)
+    assert list(progress()) == CHAPTER[lesson]  # no other lesson's exercises
+    assert progress()[first.name] == "failed"
+    assert set(list(progress().values())[1:]) == {"not attempted"}
+
+
+@pytest.mark.parametrize("lesson", list(CHAPTER))
+def test_progress_of_a_lesson_asked_for_by_name(monkeypatch, lesson):
+    monkeypatch.setattr(registry, "_LATEST", {"f": "passed", "mseloss": "failed"})
+    hyphens = lesson.replace("_", "-")
+    assert list(progress(lesson)) == CHAPTER[lesson]
+    assert progress(hyphens) == progress(lesson)
+    expected = {
+        "gradient_optimization": {"f": "passed"},
+        "optimizing_linear_models": {"mseloss": "failed"},
+    }.get(lesson, {})
+    assert {k: v for k, v in progress(lesson).items() if v != "not attempted"} == expected
+
+
+def test_progress_shows_every_lesson_checked_in_this_kernel(monkeypatch):
+    monkeypatch.setattr(registry, "_LATEST", {"f": "passed", "mseloss": "failed"})
+    both = CHAPTER["optimizing_linear_models"] + CHAPTER["gradient_optimization"]
+    assert list(progress()) == both
+
+
+def test_progress_of_an_unknown_lesson_names_the_lessons():
+    with pytest.raises(ValueError, match=r"unknown lesson 'linear-models'; the lessons are: "
+                       r"optimizing_linear_models, gradient_optimization, logistic_regression"):
+        progress("linear-models")
+    with pytest.raises(TypeError, match=r"lesson must be a lesson's name \(a string\); got 3"):
+        progress(3)
 
 
 def test_progress_prints_as_a_table(monkeypatch):
@@ -210,7 +262,10 @@ REPLAYED = [
     (check_dmseloss, jax.grad(lambda t, m, x, y: 0.5 * jnp.mean((y - m(t, x)) ** 2))),
     (
         check_optimization_loop,
-        lambda theta, model, loss, x, y, n_steps=1: ([loss(theta, model, x, y)] * n_steps, theta),
+        lambda theta, model, loss, x, y, n_steps=1, step_size=0.1: (
+            [loss(theta, model, x, y)] * n_steps,
+            theta,
+        ),
     ),
 ]
 

@@ -6,7 +6,9 @@ a checker can have (a tick tells the learner to move on), so every entry also fa
 checker accepts it.
 """
 
+import inspect
 import re
+import sys
 from functools import partial
 
 import jax
@@ -14,8 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 import numpy.random as npr
 import pytest
+from _planted_loops import MIXUPS, RIGHT_LOOPS, WRONG_LOOPS
 
-from dl_workshop import linear_model, model_optimization_loop, mseloss
+from dl_workshop import linear_model, mseloss
 from dl_workshop.checks import (
     ExerciseError,
     check_dmseloss,
@@ -25,8 +28,8 @@ from dl_workshop.checks import (
     check_optimization_loop,
 )
 
-LESSON_X = np.linspace(-5.0, 5.0, 100)
-LESSON_Y = 2.0 * LESSON_X + 20.0
+#: What a loss that ignores its model argument is told.
+CALL_MODEL = "call the `model` argument, not `linear_model`"
 
 # ---------------------------------------------------------------------------------------------
 # Wrong answers
@@ -44,6 +47,35 @@ def _model_swapped(theta, x):
 
 def _model_data_first(x, theta):
     return theta["w"] * x + theta["b"]
+
+
+def _notebook_dict_model(theta, x):
+    return theta["w"] * x + theta["b"]
+
+
+def _notebook_tuple_model(theta, x):
+    w, b = theta
+    return w * x + b
+
+
+def _loss_calls_dict_model(theta, model, x, y):
+    # The notebook's linear_model (reading a dict) called instead of the model argument.
+    return jnp.mean((y - _notebook_dict_model(theta, x)) ** 2)
+
+
+def _loss_calls_tuple_model(theta, model, x, y):
+    return jnp.mean((y - _notebook_tuple_model(theta, x)) ** 2)
+
+
+def _loss_line_inline(theta, model, x, y):
+    w, b = theta["w"], theta["b"]
+    return jnp.mean((y - (w * x + b)) ** 2)
+
+
+def _loss_model_called_on_dict(theta, model, x, y):
+    # The model argument is called, but on parameters rebuilt as the lesson's dict.
+    w, b = (theta["w"], theta["b"]) if isinstance(theta, dict) else theta
+    return jnp.mean((y - model({"w": w, "b": b}, x)) ** 2)
 
 
 def _loss_half_percent_off(theta, model, x, y):
@@ -70,92 +102,6 @@ def _gradient_by_hand(sign=1.0, scale="mean"):
         return {"w": gw, "b": gb} if isinstance(theta, dict) else (gw, gb)
 
     return gradient
-
-
-def _loop(
-    *,
-    update="both",
-    sign_w=-1.0,
-    sign_b=-1.0,
-    scale_b=1.0,
-    gradient_for_b="b",
-    gradient_for_w="w",
-    record="before",
-    return_inside=False,
-    gradient_once=False,
-    from_start=False,
-    momentum=0.0,
-    steps=None,
-    step_size=None,
-):
-    """A hand-written lesson loop (dict params, step_size argument) with switchable mistakes."""
-
-    def loop(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
-        eta = step_size if fixed_step is None else fixed_step
-        dloss = jax.grad(loss)
-        losses = []
-        start, first_grads = dict(theta), dloss(theta, model, x, y)
-        velocity = {"w": 0.0, "b": 0.0}
-        first_loss = float(loss(theta, model, x, y))
-        for _ in range(n_steps if steps is None else steps):
-            if record == "before":
-                losses.append(float(loss(theta, model, x, y)))
-            elif record == "first":
-                losses.append(first_loss)
-            grads = first_grads if gradient_once else dloss(theta, model, x, y)
-            base = start if from_start else theta
-            step = {
-                "w": sign_w * eta * grads[gradient_for_w],
-                "b": sign_b * scale_b * eta * grads[gradient_for_b],
-            }
-            velocity = {k: momentum * velocity[k] + step[k] for k in step}
-            new = {k: base[k] + velocity[k] for k in base}
-            if update == "both":
-                theta = new
-            elif update in ("w", "b"):
-                theta = {**theta, update: new[update]}
-            if return_inside:
-                return losses, theta
-        return losses, theta
-
-    fixed_step = step_size
-    return loop
-
-
-def _loop_without_step_size(step_size):
-    def loop(theta, model, loss, x, y, n_steps=3000):
-        dloss = jax.grad(loss)
-        losses = []
-        for _ in range(n_steps):
-            losses.append(float(loss(theta, model, x, y)))
-            grads = dloss(theta, model, x, y)
-            theta = {k: theta[k] - step_size * grads[k] for k in theta}
-        return losses, theta
-
-    return loop
-
-
-def _loop_records_once(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
-    dloss = jax.grad(loss)
-    for _ in range(n_steps):
-        grads = dloss(theta, model, x, y)
-        theta = {k: theta[k] - step_size * grads[k] for k in theta}
-    return [float(loss(theta, model, x, y))], theta
-
-
-def _loop_global_data(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
-    dloss = jax.grad(loss)
-    losses = []
-    for _ in range(n_steps):
-        losses.append(float(loss(theta, model, LESSON_X, LESSON_Y)))
-        grads = dloss(theta, model, x, y)
-        theta = {k: theta[k] - step_size * grads[k] for k in theta}
-    return losses, theta
-
-
-def _loop_theta_first(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
-    losses, theta = _loop()(theta, model, loss, x, y, n_steps=n_steps, step_size=step_size)
-    return theta, losses
 
 
 def _seeded_init():
@@ -240,6 +186,16 @@ WRONG = [
         "ignores its model",
     ),
     (
+        "loss calls the package's linear_model",
+        check_mseloss,
+        lambda t, m, x, y: jnp.mean((y - linear_model(t, x)) ** 2),
+        CALL_MODEL,
+    ),
+    ("loss calls a dict linear_model", check_mseloss, _loss_calls_dict_model, CALL_MODEL),
+    ("loss calls a tuple linear_model", check_mseloss, _loss_calls_tuple_model, CALL_MODEL),
+    ("loss computes the line itself", check_mseloss, _loss_line_inline, CALL_MODEL),
+    ("loss rebuilds theta for the model", check_mseloss, _loss_model_called_on_dict, CALL_MODEL),
+    (
         "loss np.square",
         check_mseloss,
         lambda t, m, x, y: np.mean(np.square(y - m(t, x))),
@@ -275,52 +231,13 @@ WRONG = [
         jax.grad(lambda t, m, x, y: 0.5 * mseloss(t, m, x, y)),
         "half",
     ),
-    # the optimization loop (17)
-    ("loop stub", check_optimization_loop, lambda t, m, f, x, y, n_steps=3: None, "returns None"),
-    ("loop never updates", check_optimization_loop, _loop(update="none"), "theta is never"),
-    ("loop never updates b", check_optimization_loop, _loop(update="w"), "b is never updated"),
-    ("loop never updates w", check_optimization_loop, _loop(update="b"), "w is never updated"),
-    (
-        "loop b with w's gradient",
-        check_optimization_loop,
-        _loop(gradient_for_b="w"),
-        "gradient of w",
-    ),
-    (
-        "loop gradients swapped",
-        check_optimization_loop,
-        _loop(gradient_for_w="b", gradient_for_b="w"),
-        "each other's",
-    ),
-    ("loop climbs in b", check_optimization_loop, _loop(sign_b=+1.0), "b climbs"),
-    ("loop climbs", check_optimization_loop, _loop(sign_w=+1.0, sign_b=+1.0), "wrong sign"),
-    ("loop two step sizes", check_optimization_loop, _loop(scale_b=2.0), "one step_size"),
-    ("loop return inside", check_optimization_loop, _loop(return_inside=True), "inside the for"),
-    ("loop first loss each step", check_optimization_loop, _loop(record="first"), "before the"),
-    ("loop records once", check_optimization_loop, _loop_records_once, "recorded once"),
-    ("loop records nothing", check_optimization_loop, _loop(record="never"), "nothing is"),
-    ("loop fixed steps", check_optimization_loop, _loop(steps=40), "n_steps argument"),
-    ("loop theta first", check_optimization_loop, _loop_theta_first, "losses first"),
-    ("loop global data", check_optimization_loop, _loop_global_data, "global variables"),
-    (
-        "loop starting gradient",
-        check_optimization_loop,
-        _loop(gradient_once=True),
-        "starting theta",
-    ),
-    ("loop from the start", check_optimization_loop, _loop(from_start=True), "from the start"),
-    ("loop momentum", check_optimization_loop, _loop(momentum=0.9), "later steps"),
-    (
-        "loop step too large",
-        check_optimization_loop,
-        _loop_without_step_size(1.0),
-        "too large",
-    ),
+    # the optimization loop: tests/_planted_loops.py
+    *[(name, check_optimization_loop, loop, word) for name, loop, word in WRONG_LOOPS],
 ]
 
 
 def test_the_table_is_large_enough():
-    assert len(WRONG) >= 40
+    assert len(WRONG) >= 80
     assert len({name for name, *_ in WRONG}) == len(WRONG)
     assert len(RIGHT) >= 10
 
@@ -334,6 +251,41 @@ def test_wrong_answer_fails_with_its_word_and_seed(check, answer, word):
     message = str(info.value)
     assert word in message, message
     assert re.search(r"seed=7$", message), message
+
+
+@pytest.mark.parametrize("seed", range(1, 21))
+@pytest.mark.parametrize("answer, word", [m[1:] for m in MIXUPS], ids=[m[0] for m in MIXUPS])
+def test_a_gradient_mix_up_names_the_right_parameter_on_every_seed(answer, word, seed):
+    with pytest.raises(ExerciseError) as info:
+        check_optimization_loop(answer, seed=seed)
+    assert word in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "check, answer, words",
+    [
+        (partial(check_linear_model, form="matrix"), lambda t, x: t["w"] * x, "matrix"),
+        (partial(check_linear_model, form="matrix"), lambda t, x: x @ t["w"], "matrix"),
+        (partial(check_linear_model, form="matrix"), None, "matrix"),
+        (check_linear_model, lambda t, x: t["w"] * x, "scalar"),
+        (check_linear_model, lambda x, t: t["w"] * x + t["b"], "scalar"),
+        (partial(check_linear_model, form="both"), lambda t, x: t["w"] * x + t["b"], "matrix"),
+    ],
+)
+def test_a_failure_names_the_exercise_it_checks(check, answer, words):
+    """A matrix-form check is the exercise linear_model_matrix, and says so."""
+    name = {"matrix": "linear_model_matrix", "scalar": "linear_model"}[words]
+    with pytest.raises(ExerciseError) as info:
+        check(answer, seed=3)
+    assert str(info.value).startswith(f"{name} is not right yet."), str(info.value)
+    if words == "scalar":
+        assert "linear_model_matrix" not in str(info.value)
+
+
+def test_a_loop_message_names_its_exercise():
+    with pytest.raises(ExerciseError) as info:
+        check_optimization_loop(WRONG_LOOPS[1][1], seed=3)
+    assert str(info.value).startswith("model_optimization_loop is not right yet.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,49 +307,6 @@ def _loss_np_mean(theta, model, x, y):
     return np.mean((y - model(theta, x)) ** 2)
 
 
-def _loop_tuple(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
-    dloss = jax.grad(loss)
-    losses = []
-    w, b = theta
-    for _ in range(n_steps):
-        losses.append(loss((w, b), model, x, y))
-        dw, db = dloss((w, b), model, x, y)
-        w, b = w - step_size * dw, b - step_size * db
-    return losses, (w, b)
-
-
-def _loop_in_place(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
-    dloss = jax.grad(loss)
-    losses = []
-    for _ in range(n_steps):
-        losses.append(loss(theta, model, x, y))
-        grads = dloss(theta, model, x, y)
-        for name in theta:
-            theta[name] -= step_size * grads[name]
-    return losses, theta
-
-
-def _loop_tree_map(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
-    losses = []
-    for _ in range(n_steps):
-        value, grads = jax.value_and_grad(loss)(theta, model, x, y)
-        losses.append(value)
-        theta = jax.tree_util.tree_map(lambda p, g: p - step_size * g, theta, grads)
-    return jnp.array(losses), theta
-
-
-def _loop_records_after(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
-    dloss = jax.grad(loss)
-    losses = []
-    step = 0
-    while step < n_steps:
-        grads = dloss(theta, model, x, y)
-        theta = {"w": theta["w"] - step_size * grads["w"], "b": theta["b"] - step_size * grads["b"]}
-        losses.append(float(loss(theta, model, x, y)))
-        step += 1
-    return losses, theta
-
-
 RIGHT = [
     ("model dict", check_linear_model, lambda theta, x: theta["w"] * x + theta["b"]),
     ("model tuple", check_linear_model, _model_tuple),
@@ -406,16 +315,84 @@ RIGHT = [
     ("loss np.mean on JAX arrays", check_mseloss, _loss_np_mean),
     ("loss (y_pred - y), .mean()", check_mseloss, lambda t, m, x, y: ((m(t, x) - y) ** 2).mean()),
     ("gradient of the learner's loss", check_dmseloss, jax.grad(_loss_np_mean)),
-    ("loop dict comprehension", check_optimization_loop, _loop()),
-    ("loop tuple", check_optimization_loop, _loop_tuple),
-    ("loop in-place update", check_optimization_loop, _loop_in_place),
-    ("loop tree_map", check_optimization_loop, _loop_tree_map),
-    ("loop while, records after", check_optimization_loop, _loop_records_after),
-    ("loop own step size", check_optimization_loop, _loop_without_step_size(0.01)),
-    ("loop: the package's", check_optimization_loop, model_optimization_loop),
+    *[(name, check_optimization_loop, loop) for name, loop in RIGHT_LOOPS],
 ]
 
 
 @pytest.mark.parametrize("check, answer", [row[1:] for row in RIGHT], ids=[r[0] for r in RIGHT])
 def test_right_answer_passes(check, answer):
     assert check(answer) is True
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract with a grader that runs learner code elsewhere
+# ---------------------------------------------------------------------------------------------
+
+
+class _Proxy:
+    """A learner's function as a grader in another process sees it: called with plain data or
+    functions, it answers plain data (NumPy arrays); it refuses JAX tracers, except inside
+    ``grad_of``, which the other process would evaluate."""
+
+    inside_grad_of = False
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__signature__ = inspect.signature(fn)
+
+    def __call__(self, *args, **kwargs):
+        if not _Proxy.inside_grad_of:
+            leaves = jax.tree_util.tree_leaves((args, kwargs))
+            assert not any(isinstance(leaf, jax.core.Tracer) for leaf in leaves), (
+                "a checker traced a learner's function outside grad_of"
+            )
+        result = self.fn(*args, **kwargs)
+        if _Proxy.inside_grad_of:
+            return result
+        return jax.tree_util.tree_map(
+            lambda leaf: np.asarray(leaf) if isinstance(leaf, jax.Array) else leaf, result
+        )
+
+
+def _grad_of_elsewhere(fn, argnums=0):
+    def gradient(*args, **kwargs):
+        _Proxy.inside_grad_of = True
+        try:
+            return jax.grad(fn, argnums=argnums)(*args, **kwargs)
+        finally:
+            _Proxy.inside_grad_of = False
+
+    return gradient
+
+
+@pytest.fixture
+def learner_code_elsewhere(monkeypatch):
+    import dl_workshop.checks.runner as runner
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("dl_workshop.checks") and hasattr(
+            module, "grad_of"
+        ):
+            monkeypatch.setattr(module, "grad_of", _grad_of_elsewhere)
+    assert runner.grad_of is _grad_of_elsewhere
+
+
+@pytest.mark.parametrize("check, answer", [row[1:] for row in RIGHT], ids=[r[0] for r in RIGHT])
+def test_right_answer_passes_as_a_proxy(check, answer, learner_code_elsewhere):
+    assert check(_Proxy(answer)) is True
+
+
+@pytest.mark.parametrize(
+    "check, answer, word",
+    [row[1:] for row in WRONG if callable(row[2])],
+    ids=[row[0] for row in WRONG if callable(row[2])],
+)
+def test_wrong_answer_fails_with_its_word_as_a_proxy(check, answer, word, learner_code_elsewhere):
+    with pytest.raises(ExerciseError) as info:
+        check(_Proxy(answer), seed=7)
+    assert word in str(info.value), str(info.value)
+
+
+def test_the_learners_model_given_to_the_init_check_as_a_proxy(learner_code_elsewhere):
+    init = _Proxy(lambda: (npr.normal(), npr.normal()))
+    assert check_initialize_linear_params(init, model=_Proxy(_notebook_tuple_model)) is True

@@ -16,7 +16,11 @@ text), :mod:`~dl_workshop.checks.compare` (comparing and showing values),
 :mod:`~dl_workshop.checks.inputs` (the random inputs and their reference answers) and one module
 per exercise: :mod:`~dl_workshop.checks.exercise_linear_model`,
 :mod:`~dl_workshop.checks.exercise_init`, :mod:`~dl_workshop.checks.exercise_mseloss`,
-:mod:`~dl_workshop.checks.exercise_dmseloss` and :mod:`~dl_workshop.checks.exercise_loop`; for
+:mod:`~dl_workshop.checks.exercise_dmseloss` and :mod:`~dl_workshop.checks.exercise_loop` (with
+:mod:`~dl_workshop.checks.loop_steps`, each step against gradient descent, and
+:mod:`~dl_workshop.checks.loop_arguments`, does the loop honour ``step_size``, ``model`` and
+``loss``); :mod:`~dl_workshop.checks.probe_functions` holds the models and losses a checker
+hands to learner code besides the lesson's (module-level, so a grader can name them); for
 the chapter's other lessons :mod:`~dl_workshop.checks.exercise_polynomial` (``f``, ``df``,
 ``descend``, ``dfdw``) and :mod:`~dl_workshop.checks.exercise_logistic` (``logistic``,
 ``logistic_model``, ``logistic_loss``, ``dlogistic_loss``), with their texts in
@@ -24,8 +28,9 @@ the chapter's other lessons :mod:`~dl_workshop.checks.exercise_polynomial` (``f`
 
 **On request.** :func:`hint` (``hint("mseloss", 2)``: hint 2, gentle to specific),
 :func:`solution` (the reference solution's source, from the lesson's notebook source) and
-:func:`progress` (each exercise ``"passed"``, ``"failed"`` or ``"not attempted"`` in this
-kernel). Every failure message ends with ``seed=N``; ``check_x(fn, seed=N)`` draws the same
+:func:`progress` (each exercise of the current lesson ``"passed"``, ``"failed"`` or
+``"not attempted"`` in this kernel; ``progress("gradient-optimization")`` for another
+lesson). Every failure message ends with ``seed=N``; ``check_x(fn, seed=N)`` draws the same
 inputs and gives the same message. :class:`ExerciseError` is an ``AssertionError``, so a check
 also works as an nbgrader or otter-grader test cell; ``dl-workshop grade`` grades whole
 notebooks (:mod:`~dl_workshop.checks.grade`).

@@ -21,12 +21,12 @@ from dl_workshop.checks.runner import (
     _first_line,
     _require_callable,
     _success,
+    grad_of,
 )
-from dl_workshop.losses import dmseloss
+from dl_workshop.losses import mseloss
 from dl_workshop.model import linear_model
 
 _EXERCISE = "initialize_linear_params"
-_MODEL_ARGUMENT = "model"
 
 #: Part of Python's TypeError for a call that leaves out an argument.
 _MISSING_ARGUMENT = "required positional argument"
@@ -70,7 +70,10 @@ def check_initialize_linear_params(
     with checking(_EXERCISE, seed=seed) as rng:
         _require_callable(fn, _EXERCISE, hints.INIT_DEFINITION)
         model = linear_model if model is None else model
-        _require_callable(model, _MODEL_ARGUMENT, hints.INIT_MODEL_EXAMPLE)
+        if not callable(model):  # the checker's argument, named under this exercise
+            raise _fail(
+                _EXERCISE, hints.EXPECTED_MODEL_ARGUMENT, describe(model), hints.HINT_NOT_CALLABLE
+            )
         x = np.sort(rng.uniform(-5.0, 5.0, _N_MODEL))
         # The learner's own model may be unfinished: then it, not the parameters, is at fault.
         _require_model_predicts(model, x)
@@ -198,7 +201,7 @@ def _require_fresh_values(fn: Callable[[], Any], theta: Any) -> None:
 
 def _require_differentiable(theta: Any, model: Callable[..., Any], x: Any, y: Any) -> None:
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    gradient = _attempt(dmseloss, theta, model, x, y)
+    gradient = _attempt(grad_of(mseloss), theta, model, x, y)
     if not gradient.ok:
         raise _error_fail(
             _EXERCISE,

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from dl_workshop._validation import describe
 from dl_workshop.checks import hints
 from dl_workshop.checks.compare import _as_float_array, _close, _flat, _show, _show_params
 from dl_workshop.checks.inputs import _N_MODEL, _containers, _signed
+from dl_workshop.checks.probe_functions import projected_output
 from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     ExerciseError,
@@ -24,14 +23,17 @@ from dl_workshop.checks.runner import (
     _require_callable,
     _require_signature,
     _success,
+    grad_of,
 )
-
-_EXERCISE = "linear_model"
 
 #: The forms each value of ``form`` checks, in order.
 _FORMS = {"scalar": ("scalar",), "matrix": ("matrix",), "both": ("scalar", "matrix")}
 
-#: The exercises (see :mod:`~dl_workshop.checks.registry`) a check of each form is a check of.
+#: The exercise (see :mod:`~dl_workshop.checks.registry`) a case of each form checks, named
+#: in its messages.
+_NAMES = {"scalar": "linear_model", "matrix": "linear_model_matrix"}
+
+#: The exercises a check of each form is a check of.
 _EXERCISES = {
     "scalar": ("linear_model",),
     "matrix": ("linear_model_matrix",),
@@ -51,6 +53,11 @@ class _ModelCase(NamedTuple):
     b: Any
     x: np.ndarray
     expected: np.ndarray
+
+    @property
+    def name(self) -> str:
+        """The exercise this case checks, named in its messages."""
+        return _NAMES[self.form]
 
 
 def check_linear_model(
@@ -90,14 +97,16 @@ def check_linear_model(
     if form not in _FORMS:
         raise ValueError(hints.BAD_FORM.format(form=form))
     with checking(*_EXERCISES[form], seed=seed) as rng:
-        _require_callable(fn, _EXERCISE, hints.MODEL_DEFINITION)
-        _require_signature(fn, _EXERCISE, hints.MODEL_CALL, None, None)
+        name = _NAMES[_FORMS[form][0]]
+        _require_callable(fn, name, hints.MODEL_DEFINITION.format(name=name))
+        _require_signature(fn, name, hints.MODEL_CALL.format(name=name), None, None)
         accepted: set[str] = set()
         for which in _FORMS[form]:
             for _ in range(_CASES_PER_FORM):
                 accepted.update(_check_model_case(fn, _model_case(rng, which)))
         kinds = " and ".join(hints.PARAMS_KIND.format(container=c) for c in sorted(accepted))
         message = hints.MODEL_SUCCESS.format(
+            name=" and ".join(_NAMES[which] for which in _FORMS[form]),
             n_cases=len(_FORMS[form]) * _CASES_PER_FORM,
             forms=" and ".join(_FORMS[form]),
             kinds=kinds,
@@ -128,7 +137,7 @@ def _check_model_case(fn: Callable[..., Any], case: _ModelCase) -> list[str]:
     for _, outcome in outcomes.values():
         if outcome.ok and outcome.value is None:
             raise _fail(
-                _EXERCISE,
+                case.name,
                 hints.EXPECTED_PREDICTIONS.format(expected=_expected_text(case)),
                 "None",
                 hints.HINT_MODEL_RETURNS_NONE,
@@ -152,17 +161,17 @@ def _require_params_first(fn: Callable[..., Any], case: _ModelCase) -> None:
             got = _as_float_array(swapped.value)
             if got is not None and _close(got, case.expected):
                 raise _fail(
-                    _EXERCISE,
-                    hints.EXPECTED_PARAMS_FIRST,
-                    hints.GOT_DATA_FIRST,
-                    hints.HINT_PARAMS_FIRST,
+                    case.name,
+                    hints.EXPECTED_PARAMS_FIRST.format(name=case.name),
+                    hints.GOT_DATA_FIRST.format(name=case.name),
+                    hints.HINT_PARAMS_FIRST.format(name=case.name),
                 )
 
 
 def _both_failed(case: _ModelCase, exc: BaseException) -> ExerciseError:
     """The failure when dict and tuple params both raised; ``exc`` is what the dict raised."""
     return _fail(
-        _EXERCISE,
+        case.name,
         hints.EXPECTED_EITHER_CONTAINER.format(expected=_expected_text(case)),
         hints.GOT_ERROR_FOR_BOTH.format(error=_first_line(exc)),
         _model_exception_hint(case, exc),
@@ -177,7 +186,7 @@ def _model_exception_hint(case: _ModelCase, exc: BaseException) -> str:
         return hints.HINT_MATMUL_ORDER
     if case.form == "scalar" and "matmul" in text:
         return hints.HINT_SCALAR_MATMUL
-    return _error_hint(exc, _EXERCISE)
+    return _error_hint(exc, case.name)
 
 
 def _expected_text(case: _ModelCase) -> str:
@@ -192,21 +201,21 @@ def _check_predictions(case: _ModelCase, value: Any, label: str) -> None:
     got = _as_float_array(value)
     if got is None:
         raise _fail(
-            _EXERCISE,
+            case.name,
             hints.EXPECTED_PREDICTIONS.format(expected=_expected_text(case)),
             describe(value),
             hints.HINT_RETURN_ARRAY,
         )
     if got.shape != case.expected.shape:
         raise _fail(
-            _EXERCISE,
+            case.name,
             hints.EXPECTED_SHAPE.format(shape=case.expected.shape),
             hints.GOT_SHAPE.format(shape=got.shape),
             _shape_hint(case, got),
         )
     if not _close(got, case.expected):
         raise _fail(
-            _EXERCISE, _expected_text(case), _show(got), _diagnose_model_values(case, got, label)
+            case.name, _expected_text(case), _show(got), _diagnose_model_values(case, got, label)
         )
 
 
@@ -242,14 +251,16 @@ def _check_model_gradient(fn: Callable[..., Any], case: _ModelCase, theta: Any) 
     else:
         grad_w, grad_b = case.x.T @ cotangent, cotangent.sum(axis=0)
     expected = {"w": grad_w, "b": grad_b} if isinstance(theta, dict) else (grad_w, grad_b)
-    outcome = _attempt(jax.grad(lambda p: jnp.vdot(jnp.asarray(fn(p, case.x)), cotangent)), theta)
+    # The model's vector-Jacobian product with the cotangent, through a package function that
+    # calls the learner's model (never a lambda around it).
+    outcome = _attempt(grad_of(projected_output), theta, fn, case.x, cotangent)
     if not outcome.ok:
         raise _error_fail(
-            _EXERCISE, hints.EXPECTED_DIFFERENTIABLE_MODEL, hints.GOT_GRAD_FAILED, outcome.value
+            case.name, hints.EXPECTED_DIFFERENTIABLE_MODEL, hints.GOT_GRAD_FAILED, outcome.value
         )
     if not _close(_flat(outcome.value), _flat(expected), rtol=1e-3):
         raise _fail(
-            _EXERCISE,
+            case.name,
             hints.EXPECTED_MODEL_GRADIENT.format(gradient=_show_params(expected)),
             _show_params(outcome.value),
             hints.HINT_MODEL_HIDDEN_GRADIENT,

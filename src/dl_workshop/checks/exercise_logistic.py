@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -27,6 +26,7 @@ from dl_workshop.checks.compare import (
     _show_params,
 )
 from dl_workshop.checks.inputs import _signed
+from dl_workshop.checks.probe_functions import projected_output, sine_logistic_model
 from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     _attempt,
@@ -35,6 +35,7 @@ from dl_workshop.checks.runner import (
     _require_callable,
     _require_signature,
     _success,
+    grad_of,
 )
 from dl_workshop.logistic import logistic_model
 
@@ -46,11 +47,6 @@ _GRAD_RTOL = 1e-3
 
 def _sigmoid(z: Any) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
-
-
-def _sine_logistic_model(theta: Any, x: Any) -> Any:
-    """A model that is not ``logistic_model``, to see whether a loss uses its model argument."""
-    return jax.nn.sigmoid(theta["w"] * jnp.sin(x) + theta["b"])
 
 
 class _Case(NamedTuple):
@@ -74,7 +70,7 @@ class _Case(NamedTuple):
 def _case(rng: np.random.Generator, model: Callable[..., Any]) -> _Case:
     theta = {"w": float(_signed(rng, 0.5, 1.5)), "b": float(_signed(rng, 0.2, 1.0))}
     x = np.sort(rng.uniform(-3.0, 3.0, _N))
-    features = np.sin(x) if model is _sine_logistic_model else x
+    features = np.sin(x) if model is sine_logistic_model else x
     p = _sigmoid(theta["w"] * features + theta["b"])
     y = (rng.uniform(size=_N) < p).astype(int)
     y[:2] = [0, 1]  # both classes, whatever the draw
@@ -82,7 +78,7 @@ def _case(rng: np.random.Generator, model: Callable[..., Any]) -> _Case:
 
 
 def _cases(rng: np.random.Generator) -> list[_Case]:
-    models = (logistic_model, logistic_model, _sine_logistic_model)
+    models = (logistic_model, logistic_model, sine_logistic_model)
     return [_case(rng, model) for model in models]
 
 
@@ -101,9 +97,9 @@ def _values(name: str, outcome: Any, expected: str, shape: tuple[int, ...]) -> n
 
 def _differentiable(name: str, function: Callable[..., Any], args: tuple, want: Any,
                     expected: str, hint: str) -> None:  # fmt: skip
-    """``jax.grad(function)(*args)`` runs and equals ``want``."""
+    """``grad_of(function)(*args)`` runs and equals ``want``."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    outcome = _attempt(jax.grad(function), *args)
+    outcome = _attempt(grad_of(function), *args)
     if not outcome.ok:
         raise _error_fail(name, expected, hints.GOT_AN_ERROR, outcome.value)
     if not _close(_flat(outcome.value), _flat(want), rtol=_GRAD_RTOL):
@@ -179,7 +175,7 @@ def check_logistic_model(fn: Callable[[Any, Any], Any], *, seed: int | None = No
         slopes = case.p * (1 - case.p)
         want = {"w": float(np.sum(slopes * case.x)), "b": float(np.sum(slopes))}
         _differentiable(
-            "logistic_model", lambda theta: jnp.sum(fn(theta, case.x)), (case.theta,), want,
+            "logistic_model", projected_output, (case.theta, fn, case.x, np.ones(_N)), want,
             text.EXPECTED_LOGISTIC_GRADIENT.format(gradient=_show_params(want)),
             text.HINT_MODEL_DIFFERENTIABLE,
         )  # fmt: skip

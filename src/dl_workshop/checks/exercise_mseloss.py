@@ -6,21 +6,23 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import numpy as np
 
 from dl_workshop._validation import describe, unpack_linear_params
 from dl_workshop.checks import hints
 from dl_workshop.checks.compare import _as_float_array, _close, _flat, _known_mistake, _show_params
-from dl_workshop.checks.inputs import _linear_loss_cases, _loss_case, _LossCase, _sine_model
+from dl_workshop.checks.inputs import _linear_loss_cases, _LossCase, _model_probe_cases
+from dl_workshop.checks.probe_functions import sine_model
 from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     _attempt,
     _error_fail,
     _fail,
+    _first_line,
     _require_callable,
     _require_signature,
     _success,
+    grad_of,
 )
 from dl_workshop.model import linear_model
 
@@ -36,13 +38,17 @@ _VALUE_RTOL = 1e-5
 #: a small extra term): the values must agree to the comparison's 1e-4.
 _NEARLY = 0.05
 
+#: Shifts of w tried, in order, until the line and the sine model give clearly different losses.
+_W_SHIFTS = (0.0, 2.0, -2.0, 4.0)
+
 
 def check_mseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None = None) -> bool:
     """Check the learner's ``mseloss(theta, model, x, y)`` against the reference.
 
     Draws fresh random data on every call and compares the loss value (a scalar) and its
-    gradient with respect to ``theta``, for dict and tuple params, one and several outputs, and a
-    model other than ``linear_model`` (so the loss must use its ``model`` argument). The sign of
+    gradient with respect to ``theta``, for dict and tuple params, one and several outputs, and
+    two models other than ``linear_model``, one of them with parameters of its own (so the loss
+    must call its ``model`` argument; one that calls ``linear_model`` is told so). The sign of
     the residual does not matter: ``(y_pred - y) ** 2`` is accepted.
 
     Args:
@@ -70,9 +76,9 @@ def check_mseloss(fn: Callable[[Any, Any, Any, Any], Any], *, seed: int | None =
         _require_callable(fn, _EXERCISE, hints.MSELOSS_DEFINITION)
         _require_signature(fn, _EXERCISE, hints.MSELOSS_CALL, None, None, None, None)
         linear_cases = _linear_loss_cases(rng)
-        cases = [*linear_cases, _loss_case(rng, "dict", "scalar", _sine_model)]
+        cases = [*linear_cases, *_model_probe_cases(rng)]
         for case in cases:
-            _check_loss_value(fn, case)
+            _check_loss_value(fn, case, linear_cases[0])
         for case in linear_cases:
             _check_loss_gradient(fn, case)
         return _success(hints.MSELOSS_SUCCESS.format(n_cases=len(cases)))
@@ -82,16 +88,18 @@ def _args(case: _LossCase) -> tuple[Any, Any, Any, Any]:
     return (case.theta, case.model, case.x, case.y)
 
 
-def _check_loss_value(fn: Callable[..., Any], case: _LossCase) -> None:
-    """The loss runs, returns one number and the mean squared error's value."""
+def _check_loss_value(fn: Callable[..., Any], case: _LossCase, scalar: _LossCase) -> None:
+    """The loss runs, returns one number and the mean squared error's value (``scalar``: the
+    scalar dict case, on which a loss that ignores its model is told so)."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
     expected = hints.EXPECTED_LOSS.format(value=case.loss)
     outcome = _attempt(fn, *_args(case))
     if not outcome.ok:
-        # Trying other argument orders would let a function that never ends run 23 times more.
+        got = hints.GOT_CASE_ERROR.format(case=case.description)
+        # Trying other arguments would let a function that never ends run 23 times more.
         if not isinstance(outcome.value, TimeoutError):
             _require_theta_first(fn, case)
-        got = hints.GOT_CASE_ERROR.format(case=case.description)
+            _require_model_called(fn, case, scalar, expected, got, outcome.value)
         raise _error_fail(_EXERCISE, expected, got, outcome.value)
     if outcome.value is None:
         raise _fail(_EXERCISE, expected, "None", hints.HINT_LOSS_RETURNS_NONE)
@@ -102,7 +110,7 @@ def _check_loss_value(fn: Callable[..., Any], case: _LossCase) -> None:
         hint = hints.HINT_PER_SAMPLE if got.shape == np.shape(case.y) else hints.HINT_LOSS_SCALAR
         raise _fail(_EXERCISE, expected, hints.GOT_ARRAY_SHAPE.format(shape=got.shape), hint)
     if not _close(got, case.loss, rtol=_VALUE_RTOL):
-        hint = _loss_value_hint(fn, got, case)
+        hint = _loss_value_hint(fn, got, case, scalar)
         raise _fail(_EXERCISE, expected, _got_loss(got, case), hint)
 
 
@@ -135,16 +143,70 @@ def _got_loss(got: np.ndarray, case: _LossCase) -> str:
     return hints.GOT_LOSS_VALUE.format(value=float(got), ratio=ratio, case=case.description)
 
 
-def _loss_value_hint(fn: Callable[..., Any], got: np.ndarray, case: _LossCase) -> str:
+def _require_model_called(
+    fn: Callable[..., Any],
+    case: _LossCase,
+    scalar: _LossCase,
+    expected: str,
+    got: str,
+    exc: BaseException,
+) -> None:
+    """A loss that raised ``exc`` and ignores its model argument is told to call it: it raised
+    with another model (whose parameters ``linear_model`` cannot read), after giving the right
+    loss with ``linear_model``; or it gives the same value whatever model it is given."""
+    __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
+    if case.model is not linear_model:  # the linear cases before this one passed
+        hint = hints.HINT_FAILS_OTHER_MODEL.format(error=_first_line(exc))
+    elif _ignores_model(fn, scalar):
+        hint = hints.HINT_IGNORES_MODEL
+    else:
+        return
+    raise _fail(_EXERCISE, expected, f"{got}{_first_line(exc)}", hint)
+
+
+def _loss_value(fn: Callable[..., Any], *args: Any) -> np.ndarray | None:
+    """The loss ``fn(*args)`` as one number, or None if it raised or returned something else."""
+    outcome = _attempt(fn, *args)
+    value = _as_float_array(outcome.value) if outcome.ok else None
+    return value if value is not None and value.shape == () else None
+
+
+def _telling_params(case: _LossCase) -> tuple[float, float]:
+    """``w, b`` near the case's whose losses under ``linear_model`` and under ``sine_model``
+    differ by more than a fraction ``_NEARLY``, so that a loss that ignores its model shows."""
+    w, b = (float(value) for value in unpack_linear_params(case.theta))
+    for shift in _W_SHIFTS:
+        line = float(np.mean((case.y - ((w + shift) * case.x + b)) ** 2))
+        sine = float(np.mean((case.y - ((w + shift) * np.sin(case.x) + b)) ** 2))
+        if not _close(line, sine, rtol=_NEARLY):
+            break
+    return w + shift, b
+
+
+def _ignores_model(fn: Callable[..., Any], case: _LossCase) -> bool:
+    """Whether the loss gives the same value with ``linear_model`` and with another model
+    (:func:`~dl_workshop.checks.probe_functions.sine_model`), for dict or tuple params, where
+    the two models' losses differ: it then calls ``linear_model`` whatever model it is given.
+    ``case``: a scalar-form case."""
+    w, b = _telling_params(case)
+    for theta in ({"w": w, "b": b}, (w, b)):
+        with_line = _loss_value(fn, theta, linear_model, case.x, case.y)
+        with_sine = _loss_value(fn, theta, sine_model, case.x, case.y)
+        answered = with_line is not None and with_sine is not None
+        if answered and _close(with_sine, with_line, rtol=_VALUE_RTOL):
+            return True
+    return False
+
+
+def _loss_value_hint(
+    fn: Callable[..., Any], got: np.ndarray, case: _LossCase, scalar: _LossCase
+) -> str:
     """The known mistake whose value ``got`` is, else the likely one."""
     known = _known_mistake(got, _loss_mistakes(case.residual))
     if known is not None:
         return known
-    if case.model is not linear_model:
-        w, b = unpack_linear_params(case.theta)
-        linear_value = float(np.mean((case.y - (w * case.x + b)) ** 2))
-        if _close(got, linear_value):
-            return hints.HINT_IGNORES_MODEL
+    if case.model is not linear_model and _ignores_model(fn, scalar):
+        return hints.HINT_IGNORES_MODEL
     if _ignores_x_or_y(fn, got, case):
         return hints.HINT_LOSS_FROM_ARGUMENTS
     off = abs(float(got) / case.loss - 1.0) if case.loss else np.inf
@@ -190,7 +252,7 @@ def _loss_mistakes(residual: np.ndarray) -> list[tuple[float, str]]:
 def _check_loss_gradient(fn: Callable[..., Any], case: _LossCase) -> None:
     """jax.grad of the loss runs and gives the reference gradient."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    outcome = _attempt(jax.grad(fn), *_args(case))
+    outcome = _attempt(grad_of(fn), *_args(case))
     if not outcome.ok:
         raise _error_fail(
             _EXERCISE,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import numpy as np
 
 from dl_workshop._validation import describe
@@ -14,6 +13,7 @@ from dl_workshop.checks import hints
 from dl_workshop.checks import hints_chapter as text
 from dl_workshop.checks.compare import _as_float_array, _close, _known_mistake, _show
 from dl_workshop.checks.inputs import _signed
+from dl_workshop.checks.probe_functions import BOWLS
 from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     _attempt,
@@ -22,6 +22,7 @@ from dl_workshop.checks.runner import (
     _require_callable,
     _require_signature,
     _success,
+    grad_of,
 )
 from dl_workshop.polynomial import df as reference_df
 from dl_workshop.polynomial import f as reference_f
@@ -123,7 +124,7 @@ def check_f(fn: Callable[[Any], Any], *, seed: int | None = None) -> bool:
         _check_elementwise(fn, "f", reference_f, points)
         w = float(points[0])
         expected = text.EXPECTED_DIFFERENTIABLE_F.format(w=w, value=reference_df(w))
-        outcome = _attempt(jax.grad(fn), w)
+        outcome = _attempt(grad_of(fn), w)
         if not outcome.ok or not _close(outcome.value, reference_df(w)):
             got = describe(outcome.value) if not outcome.ok else _show(outcome.value)
             raise _fail("f", expected, got, text.HINT_NOT_DIFFERENTIABLE_F)
@@ -190,11 +191,15 @@ def check_dfdw(fn: Any, *, seed: int | None = None) -> bool:
 
 
 class _Run:
-    """One run of gradient descent on ``a (w - c)**2`` from ``start``, and its exact answer."""
+    """One run of gradient descent on ``a (w - c)**2`` from ``start``, and its exact answer.
 
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.a = float(rng.uniform(0.5, 2.0))
-        self.c = float(rng.uniform(-3.0, 3.0))
+    The bowl is one of :data:`~dl_workshop.checks.probe_functions.BOWLS`, whose gradient is a
+    module-level function (what the learner's ``descend`` is given); the start, the step size
+    and the number of steps are drawn afresh.
+    """
+
+    def __init__(self, rng: np.random.Generator, bowl: tuple[float, float, Callable]) -> None:
+        self.a, self.c, self.gradient = bowl
         self.start = self.c + float(_signed(rng, 1.0, 4.0))
         self.n_steps = int(rng.integers(6, 20))
         # The step shrinks the distance to c by a factor whose n-th power is in [0.1, 0.5]:
@@ -202,9 +207,6 @@ class _Run:
         # difference of at least 1% of |start - c| (the comparison resolves 1e-4).
         factor = float(rng.uniform(0.1, 0.5)) ** (1.0 / self.n_steps)
         self.step_size = (1.0 - factor) / (2.0 * self.a)
-
-    def gradient(self, w: Any) -> Any:
-        return 2 * self.a * (w - self.c)
 
     def after(self, n: int, *, factor: float | None = None, a: float | None = None,
               c: float | None = None, step_size: float | None = None) -> float:  # fmt: skip
@@ -281,7 +283,8 @@ def check_descend(fn: Callable[..., Any], *, seed: int | None = None) -> bool:
     with checking("descend", seed=seed) as rng:
         _require_callable(fn, "descend", text.DESCEND_DEFINITION)
         _require_signature(fn, "descend", text.DESCEND_CALL, None, None, None, None)
-        runs = [_Run(rng) for _ in range(_N_RUNS)]
+        bowls = rng.choice(len(BOWLS), size=_N_RUNS, replace=False)
+        runs = [_Run(rng, BOWLS[int(i)]) for i in bowls]
         for run in runs:
             _check_run(fn, run)
         return _success(text.DESCEND_SUCCESS.format(n=len(runs)))

@@ -65,11 +65,11 @@ HINT_SIGNATURE = (
 # linear_model
 # ----------------------------------------------------------------------------------------------
 
-MODEL_DEFINITION = "def linear_model(theta, x): ..."
-MODEL_CALL = "linear_model(theta, x)"
+MODEL_DEFINITION = "def {name}(theta, x): ..."
+MODEL_CALL = "{name}(theta, x)"
 BAD_FORM = "form must be 'scalar', 'matrix' or 'both'; got {form!r}"
 MODEL_SUCCESS = (
-    "linear_model matches the reference on {n_cases} fresh random inputs "
+    "{name} matches the reference on {n_cases} fresh random inputs "
     "({forms} form, {kinds}), values and gradients."
 )
 PARAMS_KIND = "{container} params"
@@ -80,11 +80,11 @@ EXPECTED_PREDICTIONS = "predictions {expected}"
 EXPECTED_EITHER_CONTAINER = (
     "predictions {expected} for theta as a dict {{'w': w, 'b': b}} or a tuple (w, b)"
 )
-EXPECTED_PARAMS_FIRST = "linear_model(theta, x) with the parameters first"
+EXPECTED_PARAMS_FIRST = "{name}(theta, x) with the parameters first"
 EXPECTED_SHAPE = "predictions of shape {shape}"
 EXPECTED_DIFFERENTIABLE_MODEL = "a function JAX can differentiate with respect to theta"
 EXPECTED_MODEL_GRADIENT = "gradient with respect to theta of {gradient}"
-GOT_DATA_FIRST = "a function that works only as linear_model(x, theta)"
+GOT_DATA_FIRST = "a function that works only as {name}(x, theta)"
 GOT_ERROR_FOR_BOTH = "an error for both: {error}"
 GOT_SHAPE = "shape {shape}"
 GOT_GRAD_FAILED = "jax.grad failed: "
@@ -94,7 +94,7 @@ HINT_MODEL_RETURNS_NONE = (
 )
 HINT_PARAMS_FIRST = (
     "the parameters must be the first argument: jax.grad differentiates "
-    "with respect to the first argument. Write def linear_model(theta, x)."
+    "with respect to the first argument. Write def {name}(theta, x)."
 )
 HINT_MATRIX_BROADCAST = (
     "in matrix form x has shape (n, d_in) and w has shape (d_in, d_out), so w * x "
@@ -138,7 +138,9 @@ HINT_MODEL_HIDDEN_GRADIENT = (
 # ----------------------------------------------------------------------------------------------
 
 INIT_DEFINITION = "def initialize_linear_params(): ..."
-INIT_MODEL_EXAMPLE = "linear_model"
+EXPECTED_MODEL_ARGUMENT = (
+    "model=linear_model: your model function, to try the parameters on"
+)
 INIT_SUCCESS = (
     "initialize_linear_params returns fresh random {kind} params that "
     "linear_model takes and jax.grad can differentiate."
@@ -213,6 +215,7 @@ MSELOSS_SUCCESS = (
 )
 CASE_DESCRIPTION = "{form} form, {container} params, {model}"
 ANOTHER_MODEL = "another model"
+NAMED_PARAMS = "{'slope': w, 'intercept': b}"
 
 EXPECTED_LOSS = "the mean squared error, a single number: {value:.6g}"
 EXPECTED_THETA_FIRST = "mseloss(theta, model, x, y) with theta first"
@@ -237,8 +240,15 @@ HINT_PER_SAMPLE = (
 )
 HINT_LOSS_SCALAR = "the loss must be a scalar (shape ()), e.g. jnp.mean((y - y_pred) ** 2)."
 HINT_IGNORES_MODEL = (
-    "your loss ignores its model argument and calls linear_model directly: "
-    "predict with y_pred = model(theta, x), so the loss works for any model."
+    "your loss ignores its model argument: it calls linear_model (or computes the line "
+    "itself), so it gives linear_model's loss whatever model it is given: call the `model` "
+    "argument, not `linear_model`, y_pred = model(theta, x)."
+)
+HINT_FAILS_OTHER_MODEL = (
+    "your loss works with linear_model but raised {error} with another model, whose "
+    "parameters linear_model cannot read, so it does not use its model argument as it is: "
+    "call the `model` argument, not `linear_model`, y_pred = model(theta, x), and leave "
+    "theta to the model."
 )
 HINT_LOSS_FROM_ARGUMENTS = (
     "compute y_pred = model(theta, x) from the arguments passed in (not global "
@@ -356,11 +366,12 @@ HINT_GRADIENT_OTHER = (
 # The optimization loop
 # ----------------------------------------------------------------------------------------------
 
-LOOP_SIGNATURE = "model_optimization_loop(theta, model, loss, x, y, n_steps=...)"
+LOOP_SIGNATURE = "model_optimization_loop(theta, model, loss, x, y, n_steps=..., step_size=...)"
 LOOP_DEFINITION = f"def {LOOP_SIGNATURE}: ..."
 LOOP_SUCCESS = (
     "the optimization loop records one loss per step and moves downhill: on fresh random "
-    "data the loss fell from {start:.4g} to {end:.4g} in {n_steps} steps."
+    "data the loss fell from {start:.4g} to {end:.4g} in {n_steps} steps. It follows its "
+    "step_size, model and loss arguments (also on a model and a loss other than the lesson's)."
 )
 
 EXPECTED_LOOP_CALL = f"a function called as {LOOP_SIGNATURE}"
@@ -374,10 +385,9 @@ EXPECTED_LOSS_PER_STEP = "{n_steps} losses for n_steps={n_steps}, one per step"
 EXPECTED_LOSS_TO_FALL = "the loss to fall"
 EXPECTED_CURRENT_LOSS = "the loss of the current theta at each step"
 EXPECTED_FIRST_LOSS = (
-    "a first recorded loss of {start:.6g} (the starting theta) or {after:.6g} "
-    "(after one step)"
+    "a first recorded loss of {start:.6g}, the loss of the starting theta (recorded before "
+    "the update)"
 )
-EXPECTED_RECORDED_FALL = "the recorded losses to fall"
 GOT_SWAPPED_RESULT = "(theta, losses)"
 GOT_LOSSES = "losses = {losses}"
 GOT_THETA = "theta = {theta}"
@@ -388,11 +398,11 @@ GOT_UPHILL = "a step uphill, to a loss of {loss:.4g}"
 GOT_LOSS_GREW = "the loss grew from {start:.4g} to {end:.4g} in {n_steps} steps"
 GOT_SAME_LOSS = "the same value, {loss:.6g}, at every step"
 GOT_LOSS = "{loss:.6g}"
-GOT_FROM_TO = "from {start:.4g} to {end:.4g}"
 
 HINT_LOOP_SIGNATURE = (
-    "take theta, model, loss, x and y in that order and an n_steps argument; the "
-    "lesson calls it as loop(theta, linear_model, mseloss, x, y, n_steps=3000)."
+    "take theta, model, loss, x and y in that order, and n_steps and step_size arguments; "
+    "the lesson calls it as loop(theta, linear_model, mseloss, x, y, n_steps=3000, "
+    "step_size=0.001)."
 )
 HINT_LOOP_RETURNS_NONE = "your loop returns None: end the function with `return losses, theta`."
 HINT_RETURN_BOTH = (
@@ -412,8 +422,13 @@ HINT_RECORDED_ONCE = (
     "the loop body (indented under the for)."
 )
 HINT_N_STEPS = (
-    "run exactly n_steps steps with `for step in range(n_steps):`, using the n_steps "
-    "argument rather than a fixed number (got {got} losses for n_steps={n_steps})."
+    "n_steps is ignored: the loop recorded {got} losses for n_steps={n_steps}. Run exactly "
+    "n_steps steps with `for step in range(n_steps):`, using the n_steps argument rather "
+    "than a fixed number."
+)
+HINT_OFF_BY_ONE = (
+    "the loop runs one step too many or too few: {got} losses for n_steps={n_steps}. "
+    "`for step in range(n_steps):` runs exactly n_steps steps; record one loss in each."
 )
 HINT_THETA_NOT_UPDATED = (
     "theta is never updated: assign the new values back, e.g. "
@@ -424,12 +439,6 @@ HINT_UPDATE_SIGN = (
     "the update has the wrong sign: step against the gradient, "
     "theta - step_size * gradient, not theta + step_size * gradient. (The sign inside "
     "the loss does not matter; the sign of the update does.)"
-)
-HINT_STEP_TOO_LARGE = (
-    "the loop diverges because the step size (about {step:.3g}) is too large: on "
-    "this data gradient descent is stable only below 2/L = {limit:.3g} "
-    "(L = {curvature:.3g}, the loss's largest curvature). Use a smaller step, such "
-    "as {suggested:.2g} or the lesson's 0.001."
 )
 HINT_LOSS_GROWS = (
     "the loss grows although the first step is small enough: make every step "
@@ -458,3 +467,10 @@ UNKNOWN_EXERCISE = "unknown exercise {name!r}; the exercises are: {known}"
 NO_SOLUTION = "no reference solution is recorded for {name!r}"
 TOO_FEW_HINTS = "exercise {name!r} needs at least {n} hints, from gentle to specific"
 PROGRESS_HEADER = ("exercise", "status")
+NOTHING_CHECKED = (
+    "No exercise has been checked in this kernel yet: progress shows the exercises of the "
+    "lesson you are working on once you ran one of its checks. progress({lesson!r}) lists a "
+    "lesson's exercises now."
+)
+BAD_LESSON_TYPE = "lesson must be a lesson's name (a string); got {lesson!r}"
+UNKNOWN_LESSON = "unknown lesson {lesson!r}; the lessons are: {known}"

@@ -8,14 +8,14 @@ that the same inputs can be drawn again.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 
 from dl_workshop._validation import check_int
 from dl_workshop.checks import hints
+from dl_workshop.checks.probe_functions import named_line_model, sine_model
 from dl_workshop.model import linear_model
 
 # Fixed, small sample counts (values are fresh on every call): JAX compiles each operation once
@@ -60,12 +60,6 @@ def _containers(w: Any, b: Any) -> list[tuple[str, Any]]:
     return [("dict", {"w": w, "b": b}), ("tuple", (w, b))]
 
 
-def _sine_model(theta: Any, x: Any) -> Any:
-    """A model that is not ``linear_model``, to see whether the loss uses its model argument."""
-    w, b = (theta["w"], theta["b"]) if isinstance(theta, Mapping) else theta
-    return w * jnp.sin(x) + b
-
-
 class _LossCase(NamedTuple):
     theta: Any
     model: Callable[..., Any]
@@ -102,9 +96,17 @@ def _loss_data(rng: np.random.Generator, form: str) -> tuple[Any, Any, np.ndarra
     return w, b, x, y
 
 
+def _params(container: str, w: Any, b: Any) -> Any:
+    """``w`` and ``b`` in a dict, a tuple, or the dict of
+    :func:`~dl_workshop.checks.probe_functions.named_line_model` (``"named"``)."""
+    if container == "named":
+        return {"slope": w, "intercept": b}
+    return {"w": w, "b": b} if container == "dict" else (w, b)
+
+
 def _loss_case(rng: np.random.Generator, container: str, form: str, model: Any) -> _LossCase:
     w, b, x, y = _loss_data(rng, form)
-    features = np.sin(x) if model is _sine_model else x
+    features = np.sin(x) if model is sine_model else x
     prediction = features @ w + b if form == "matrix" else features * w + b
     residual = y - prediction
     # The gradient of mean(residual ** 2) by hand: d loss / d prediction = -2 residual / size.
@@ -113,11 +115,21 @@ def _loss_case(rng: np.random.Generator, container: str, form: str, model: Any) 
         grad_w, grad_b = features.T @ upstream, upstream.sum(axis=0)
     else:
         grad_w, grad_b = float(np.sum(upstream * features)), float(np.sum(upstream))
-    theta = {"w": w, "b": b} if container == "dict" else (w, b)
-    grad = {"w": grad_w, "b": grad_b} if container == "dict" else (grad_w, grad_b)
+    theta, grad = _params(container, w, b), _params(container, grad_w, grad_b)
     model_name = "linear_model" if model is linear_model else hints.ANOTHER_MODEL
-    description = hints.CASE_DESCRIPTION.format(form=form, container=container, model=model_name)
+    label = hints.NAMED_PARAMS if container == "named" else container
+    description = hints.CASE_DESCRIPTION.format(form=form, container=label, model=model_name)
     return _LossCase(theta, model, x, y, description, float(np.mean(residual**2)), grad, residual)
+
+
+def _model_probe_cases(rng: np.random.Generator) -> list[_LossCase]:
+    """Cases with models that are not ``linear_model``: one with the same parameters, one with
+    parameters of its own (so that a loss calling ``linear_model`` gives another value, or fails).
+    """
+    return [
+        _loss_case(rng, "dict", "scalar", sine_model),
+        _loss_case(rng, "named", "scalar", named_line_model),
+    ]
 
 
 def _linear_loss_cases(rng: np.random.Generator) -> list[_LossCase]:

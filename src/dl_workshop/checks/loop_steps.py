@@ -4,7 +4,14 @@ After one step every parameter must have moved by ``-eta * its gradient`` with o
 step size, inferred from the step); the second step must start where the first ended and use
 the gradient there; the run's end and the losses recorded along the way must be those of
 gradient descent with that ``eta``. Each classic mistake (a parameter never updated, updated
-with another's gradient, climbing, the gradient of the start reused) is named.
+with another's gradient, climbing, the gradient of the start reused, the loss recorded after
+the update, a fixed number of steps) is named.
+
+A mix-up of the two gradients is told apart from the moves themselves: each candidate
+explanation predicts a direction of the step, and only the one the observed step follows, with
+a positive step size, is named. The starting point is drawn where the two gradient entries
+have opposite signs and clearly different sizes, so that the candidates differ by a clear
+margin (see :func:`~dl_workshop.checks.exercise_loop.check_optimization_loop`).
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ import numpy as np
 from dl_workshop._validation import unpack_linear_params
 from dl_workshop.checks import hints, hints_steps
 from dl_workshop.checks.compare import _show
+from dl_workshop.checks.probe_functions import line_loss_and_grad
 from dl_workshop.checks.runner import _fail
 
-EXERCISE = "the optimization loop"
+EXERCISE = "model_optimization_loop"
 
 #: Two step sizes (or two steps) agree when they differ by at most this fraction: loose enough
 #: for a float32 loop, tight enough to tell the two gradient entries apart (see _loop_data).
@@ -31,6 +39,9 @@ _STILL = 1e-6
 #: Recorded losses agree with the reference's to this relative tolerance (float32 losses).
 _LOSS_RTOL = 1e-3
 
+#: The most steps a loop that ignores ``n_steps`` is searched for (the lesson's 3000, and more).
+_MAX_STEPS_SEARCHED = 3100
+
 _NAMES = ("w", "b")
 
 
@@ -39,7 +50,8 @@ class LoopData(NamedTuple):
     y: np.ndarray
     w0: float  # the starting parameters, away from the line the data scatter around
     b0: float
-    step_size: float  # passed to a loop that takes step_size: large enough to tell mistakes apart
+    step_size: float  # passed to the loop: large enough to tell mistakes apart
+    other_step_size: float  # a second one, to see that the step follows step_size
 
 
 class FirstStep(NamedTuple):
@@ -60,9 +72,7 @@ def wb(theta: Any) -> np.ndarray:
 
 def loss_and_grad(params: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean squared error of the line ``params = [w, b]`` and its gradient (NumPy, float64)."""
-    residual = y - (params[0] * x + params[1])
-    upstream = -2.0 * residual / residual.size
-    return float(np.mean(residual**2)), np.array([np.sum(upstream * x), np.sum(upstream)])
+    return line_loss_and_grad(params, x, y)
 
 
 def curvature(x: np.ndarray) -> float:
@@ -71,11 +81,12 @@ def curvature(x: np.ndarray) -> float:
     return float(np.max(np.linalg.eigvalsh(hessian)))
 
 
-def _agree(a: float, b: float, rtol: float = _RATE_RTOL) -> bool:
+def agree(a: float, b: float, rtol: float = _RATE_RTOL) -> bool:
+    """``a`` and ``b`` differ by at most a fraction ``rtol`` of the larger."""
     return abs(a - b) <= rtol * max(abs(a), abs(b))
 
 
-def _proportional(got: np.ndarray, expected: np.ndarray, rtol: float = _RATE_RTOL) -> bool:
+def proportional(got: np.ndarray, expected: np.ndarray, rtol: float = _RATE_RTOL) -> bool:
     """``got`` equals ``expected`` up to a fraction ``rtol`` of ``expected``'s length."""
     return bool(np.linalg.norm(got - expected) <= rtol * np.linalg.norm(expected))
 
@@ -94,40 +105,65 @@ def first_step(theta0: Any, theta1: Any, data: LoopData) -> FirstStep:
         )
     # The gradient entries are far from 0 (see _loop_data), so each rate is well defined.
     rates = -delta / grad0
-    if _agree(*rates) and rates[0] < 0:
+    if agree(*rates) and rates[0] < 0:
         raise _fail(
             EXERCISE,
             hints.EXPECTED_DOWNHILL.format(loss=loss0),
             hints.GOT_UPHILL.format(loss=loss1),
             hints.HINT_UPDATE_SIGN,
         )
-    if not _agree(*rates):
-        hint = _mixup_hint(delta, grad0, rates, moved)
+    if not agree(*rates):
+        taken = _steps_taken(after, start, data.step_size, data)
+        if taken > 1:  # several steps where one was asked for
+            hint = hints_steps.HINT_UPDATES_IGNORE_N_STEPS.format(taken=taken, n_steps=1)
+        else:
+            hint = _mixup_hint(delta, grad0, rates, moved)
         got = hints_steps.GOT_MOVES.format(dw=delta[0], gw=grad0[0], db=delta[1], gb=grad0[1])
         raise _fail(EXERCISE, hints_steps.EXPECTED_EVERY_PARAMETER, got, hint)
     return FirstStep(theta0, theta1, loss0, loss1, delta, grad0, float(np.mean(rates)))
 
 
+def _explanations(grad: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Each mix-up of the gradients, with the step direction it predicts for a step size 1."""
+    gw, gb = grad
+    others = hints_steps.HINT_OTHERS_GRADIENT
+    return [
+        (others.format(name="w", other="b"), np.array([-gb, -gb])),
+        (others.format(name="b", other="w"), np.array([-gw, -gw])),
+        (hints_steps.HINT_SWAPPED_GRADIENTS, np.array([-gb, -gw])),
+        (hints_steps.HINT_CLIMBS.format(name="w", other="b"), np.array([gw, -gb])),
+        (hints_steps.HINT_CLIMBS.format(name="b", other="w"), np.array([-gw, gb])),
+    ]
+
+
+def _misfit(delta: np.ndarray, direction: np.ndarray) -> float:
+    """How far ``delta`` is from a positive multiple of ``direction``, relative to its length
+    (``inf`` when the best multiple is not positive)."""
+    eta = float(delta @ direction) / float(direction @ direction)
+    if eta <= 0:
+        return np.inf
+    return float(np.linalg.norm(delta - eta * direction) / np.linalg.norm(eta * direction))
+
+
 def _mixup_hint(delta: np.ndarray, grad: np.ndarray, rates: np.ndarray, moved: np.ndarray) -> str:
-    """Which parameter went wrong, and how, when w and b did not take the same step size."""
+    """Which parameter went wrong, and how, when w and b did not take the same step size.
+
+    Every explanation is tested against the observed step; the one it follows is named.
+    """
     for i, j in ((0, 1), (1, 0)):
-        name, other = _NAMES[i], _NAMES[j]
         if not moved[i]:
-            return hints_steps.HINT_PARAMETER_NOT_UPDATED.format(name=name, other=other)
-        if rates[j] > 0 and _agree(-delta[i] / grad[j], rates[j]):
-            return hints_steps.HINT_OTHERS_GRADIENT.format(name=name, other=other)
-    crossed = -delta / grad[::-1]
-    if crossed[0] > 0 and _agree(*crossed):
-        return hints_steps.HINT_SWAPPED_GRADIENTS
-    for i, j in ((0, 1), (1, 0)):
-        if rates[i] < 0 < rates[j]:
-            return hints_steps.HINT_CLIMBS.format(name=_NAMES[i], other=_NAMES[j])
+            return hints_steps.HINT_PARAMETER_NOT_UPDATED.format(name=_NAMES[i], other=_NAMES[j])
+    misfits = [(_misfit(delta, direction), hint) for hint, direction in _explanations(grad)]
+    best, hint = min(misfits, key=lambda pair: pair[0])
+    if best <= _RATE_RTOL:
+        return hint
     return hints_steps.HINT_ONE_STEP_SIZE.format(rate_w=rates[0], rate_b=rates[1])
 
 
-def moved_once(theta: Any, first: FirstStep) -> bool:
-    """``theta`` is where the first step ended: the loop stopped after one step."""
-    return bool(np.allclose(wb(theta), wb(first.theta1), rtol=1e-6, atol=0.0))
+def step_rate(theta0: Any, theta1: Any, data: LoopData) -> float:
+    """The step size a one-step run from ``theta0`` to ``theta1`` took (mean of w's and b's)."""
+    start = wb(theta0)
+    return float(np.mean(-(wb(theta1) - start) / loss_and_grad(start, data.x, data.y)[1]))
 
 
 def require_second_step(theta2: Any, first: FirstStep, data: LoopData) -> None:
@@ -136,13 +172,13 @@ def require_second_step(theta2: Any, first: FirstStep, data: LoopData) -> None:
     start = wb(first.theta1)
     step = wb(theta2) - start
     expected = -first.eta * loss_and_grad(start, data.x, data.y)[1]
-    if _proportional(step, expected):
+    if proportional(step, expected):
         return
     still = np.all(np.abs(step) <= _STILL * np.maximum(1.0, np.abs(start)))
     # Stood still, or stepped from the starting theta again instead of from the first step's.
-    if still or _proportional(wb(theta2) - wb(first.theta0), expected):
+    if still or proportional(wb(theta2) - wb(first.theta0), expected):
         hint = hints_steps.HINT_FIRST_STEP_ONLY
-    elif _proportional(step, -first.eta * first.grad0):
+    elif proportional(step, -first.eta * first.grad0):
         hint = hints_steps.HINT_STARTING_GRADIENT
     else:
         hint = hints_steps.HINT_LATER_STEPS
@@ -154,39 +190,84 @@ def require_second_step(theta2: Any, first: FirstStep, data: LoopData) -> None:
     )
 
 
-def reference_path(first: FirstStep, data: LoopData, n_steps: int) -> np.ndarray:
-    """``[w, b]`` at steps 0 to ``n_steps`` of gradient descent with the loop's step size."""
-    path = [wb(first.theta0)]
+def reference_path(
+    start: np.ndarray,
+    eta: float,
+    data: LoopData,
+    n_steps: int,
+    *,
+    scaled: bool = False,
+    huber: bool = False,
+) -> np.ndarray:
+    """``[w, b]`` at steps 0 to ``n_steps`` of gradient descent with step size ``eta`` (on the
+    lesson's line and loss, or the probes' of
+    :func:`~dl_workshop.checks.probe_functions.line_loss_and_grad`)."""
+    path = [np.asarray(start, dtype=float)]
     for _ in range(n_steps):
-        path.append(path[-1] - first.eta * loss_and_grad(path[-1], data.x, data.y)[1])
+        gradient = line_loss_and_grad(path[-1], data.x, data.y, scaled=scaled, huber=huber)[1]
+        path.append(path[-1] - eta * gradient)
     return np.array(path)
 
 
-def require_path_end(theta: Any, path: np.ndarray) -> None:
+def path_losses(
+    path: np.ndarray, data: LoopData, *, scaled: bool = False, huber: bool = False
+) -> np.ndarray:
+    """The loss at each point of ``path``."""
+    return np.array(
+        [line_loss_and_grad(p, data.x, data.y, scaled=scaled, huber=huber)[0] for p in path]
+    )
+
+
+def _steps_taken(got: np.ndarray, start: np.ndarray, eta: float, data: LoopData) -> int:
+    """How many steps of gradient descent with step size ``eta`` lead from ``start`` to ``got``
+    (-1 when none up to the most a loop that ignores ``n_steps`` plausibly takes)."""
+    point = start
+    for steps in range(_MAX_STEPS_SEARCHED + 1):
+        if steps and proportional(got - start, point - start):
+            return steps
+        point = point - eta * loss_and_grad(point, data.x, data.y)[1]
+    return -1
+
+
+def require_path_end(theta: Any, path: np.ndarray, first: FirstStep, data: LoopData) -> None:
     """After the run, theta is where gradient descent with the loop's step size ends."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
     got = wb(theta)
-    if not _proportional(got - path[0], path[-1] - path[0]):
-        raise _fail(
-            EXERCISE,
-            hints_steps.EXPECTED_THETA_ALONG.format(n_steps=len(path) - 1, theta=_show(path[-1])),
-            hints.GOT_THETA.format(theta=_show(got)),
-            hints_steps.HINT_LATER_STEPS,
-        )
+    if proportional(got - path[0], path[-1] - path[0]):
+        return
+    n_steps = len(path) - 1
+    taken = _steps_taken(got, path[0], first.eta, data)
+    if taken > 0:
+        hint = hints_steps.HINT_UPDATES_IGNORE_N_STEPS.format(taken=taken, n_steps=n_steps)
+    else:
+        hint = hints_steps.HINT_LATER_STEPS
+    raise _fail(
+        EXERCISE,
+        hints_steps.EXPECTED_THETA_ALONG.format(n_steps=n_steps, theta=_show(path[-1])),
+        hints.GOT_THETA.format(theta=_show(got)),
+        hint,
+    )
+
+
+def losses_match(losses: np.ndarray, expected: np.ndarray) -> bool:
+    """The recorded losses are ``expected``, to the loose tolerance of float32 losses."""
+    losses = np.asarray(losses, dtype=float)
+    return losses.shape == expected.shape and bool(
+        np.allclose(losses, expected, rtol=_LOSS_RTOL, atol=_LOSS_RTOL * 1e-3)
+    )
 
 
 def require_losses_along(losses: np.ndarray, path: np.ndarray, data: LoopData) -> None:
-    """The recorded losses are those of theta along the path, before or after each step."""
+    """The recorded losses are those of theta along the path, each before its step."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    along = np.array([loss_and_grad(params, data.x, data.y)[0] for params in path])
+    along = path_losses(path, data)
     before, after = along[:-1], along[1:]
-    for expected in (before, after):
-        if np.allclose(losses, expected, rtol=_LOSS_RTOL, atol=_LOSS_RTOL * 1e-3):
-            return
+    if losses_match(losses, before):
+        return
+    hint = hints_steps.HINT_RECORDED_AFTER if losses_match(losses, after) else None
     raise _fail(
         EXERCISE,
-        hints_steps.EXPECTED_LOSSES_ALONG.format(before=_show(before), after=_show(after)),
+        hints_steps.EXPECTED_LOSSES_BEFORE.format(before=_show(before)),
         _show(losses),
-        hints.HINT_RECORD_CURRENT,
+        hint or hints.HINT_RECORD_CURRENT,
     )
-

@@ -28,6 +28,7 @@ __all__ = [
     "checking",
     "exercises",
     "hint",
+    "lessons",
     "lookup",
     "progress",
     "register",
@@ -74,9 +75,18 @@ class _Text(str):
 
 
 class Progress(dict):
-    """``{exercise: status}``, which prints (and shows in a notebook) as a short table."""
+    """``{exercise: status}``, which prints (and shows in a notebook) as a short table.
+
+    ``note``: what an empty table prints instead (e.g. that nothing was checked yet).
+    """
+
+    def __init__(self, statuses: dict[str, str], note: str = "") -> None:
+        super().__init__(statuses)
+        self.note = note
 
     def __str__(self) -> str:
+        if not self and self.note:
+            return self.note
         width = max([len(hints.PROGRESS_HEADER[0]), *map(len, self)])
         lines = [f"{hints.PROGRESS_HEADER[0]:<{width}}  {hints.PROGRESS_HEADER[1]}"]
         lines += [f"{name:<{width}}  {status}" for name, status in self.items()]
@@ -177,10 +187,44 @@ def solution(exercise: str) -> str:
     return _Text(text)
 
 
-def progress(lesson: str | None = None) -> Progress:
-    """Every exercise (of ``lesson``) mapped to ``"passed"``, ``"failed"`` or ``"not attempted"``.
+def lessons() -> tuple[str, ...]:
+    """The lessons of the registered exercises, in the order they were added.
 
-    From the latest check of each exercise in this Python process (the notebook's kernel).
+    Example:
+        >>> from dl_workshop.checks.registry import lessons
+        >>> lessons()[0]
+        'optimizing_linear_models'
+    """
+    return tuple(dict.fromkeys(entry.lesson for entry in _EXERCISES.values()))
+
+
+def _lesson_name(lesson: Any) -> str:
+    """``lesson`` as registered: ``"optimizing-linear-models"`` and ``"optimizing_linear_models"``
+    name the same lesson."""
+    if not isinstance(lesson, str):
+        raise TypeError(hints.BAD_LESSON_TYPE.format(lesson=lesson))
+    name = lesson.strip().replace("-", "_")
+    if name not in lessons():
+        raise ValueError(hints.UNKNOWN_LESSON.format(lesson=lesson, known=", ".join(lessons())))
+    return name
+
+
+def progress(lesson: str | None = None) -> Progress:
+    """The current lesson's exercises, each mapped to ``"passed"``, ``"failed"`` or
+    ``"not attempted"``.
+
+    From the latest check of each exercise in this Python process (the notebook's kernel). The
+    current lesson is that of the exercises checked in this process (every such lesson, when
+    exercises of several were checked); other lessons show only when asked for by name.
+
+    Args:
+        lesson: the lesson whose exercises to show, e.g. ``"optimizing-linear-models"`` (or
+            with underscores, as its notebook is named); by default the current lesson's.
+            Before any check, with no ``lesson``, the table is empty and says how to ask.
+
+    Raises:
+        TypeError: if ``lesson`` is not a string.
+        ValueError: for an unknown lesson, listing the known ones.
 
     Example:
         >>> from dl_workshop.checks import check_mseloss, progress
@@ -190,8 +234,18 @@ def progress(lesson: str | None = None) -> Progress:
         dl_workshop.checks.ExerciseError: mseloss is not right yet...
         >>> progress()["mseloss"]
         'failed'
+        >>> list(progress("gradient-optimization"))
+        ['f', 'df', 'descend', 'dfdw']
     """
-    return Progress({e.name: _LATEST.get(e.name, NOT_ATTEMPTED) for e in exercises(lesson)})
+    if lesson is not None:
+        chosen = {_lesson_name(lesson)}
+    else:
+        chosen = {e.lesson for e in _EXERCISES.values() if e.name in _LATEST}
+    statuses = {
+        e.name: _LATEST.get(e.name, NOT_ATTEMPTED) for e in exercises() if e.lesson in chosen
+    }
+    note = hints.NOTHING_CHECKED.format(lesson=lessons()[0].replace("_", "-"))
+    return Progress(statuses, note=note)
 
 
 @contextlib.contextmanager

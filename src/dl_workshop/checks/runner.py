@@ -152,6 +152,23 @@ def _attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> _Outcome:
         return _Outcome(False, exc)
 
 
+def grad_of(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
+    """The gradient function of ``fn``: the only way a checker differentiates learner code.
+
+    ``fn`` is either a learner's function, or a module-level function of this package (e.g.
+    :func:`~dl_workshop.losses.mseloss`, or one of :mod:`~dl_workshop.checks.probe_functions`)
+    whose arguments include a learner's function. Keeping every differentiation behind this one
+    name lets a grader that runs learner code elsewhere (its function a proxy) evaluate the
+    gradient where the learner's code runs.
+
+    Example:
+        >>> from dl_workshop.checks.runner import grad_of
+        >>> float(grad_of(lambda w: w**2)(3.0))
+        6.0
+    """
+    return jax.grad(fn, argnums=argnums)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else ""
