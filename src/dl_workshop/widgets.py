@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import optax
@@ -29,8 +29,13 @@ from dl_workshop.model import linear_model
 from dl_workshop.optimization import fit
 from dl_workshop.plots._bowl import Landscape
 from dl_workshop.plots._trajectory import path_arrays
-from dl_workshop.plots._views import BowlView, LineView, freeze_background
-from dl_workshop.plots.curves import plot_loss
+from dl_workshop.plots._views import (
+    BowlView,
+    FollowView,
+    LineView,
+    draw_run_losses,
+    freeze_background,
+)
 
 __all__ = ["explore_line", "explore_step_size"]
 
@@ -51,7 +56,9 @@ OPTIMIZERS: dict[str, Callable[[float], Any] | None] = {
 #: Steps per compiled call, and parameters recorded every this many steps: fixed, so that a
 #: new number of steps (a multiple of the chunk) reuses the compiled loop.
 _CHUNK = 50
-_RECORD_EVERY = 5
+#: Every step's parameters are recorded: a path sampled more sparsely hides an overshoot
+#: that flips sides on every step.
+_RECORD_EVERY = 1
 
 #: Figure size (inches) and resolution of the explorers' figures.
 _SIZE = (10.0, 3.8)
@@ -119,6 +126,24 @@ def _slider(widgets: Any, name: str, center: float, half: float, value: float) -
     )  # fmt: skip
 
 
+#: The note beside every explorer's controls: after a kernel restart the sliders still move in
+#: the page, but no kernel is there to redraw the figure.
+RESTART_NOTE = (
+    "<small><i>Nothing redraws when you move a slider? After a kernel restart, run this "
+    "cell again.</i></small>"
+)
+
+
+def _finish(widgets: Any, explorer: Any, figure: Any) -> Any:
+    """``explorer`` with the restart note between its controls and its output, and its
+    ``.figure``."""
+    note = widgets.HTML(RESTART_NOTE)
+    *controls, output = explorer.children
+    explorer.children = (*controls, note, output)
+    explorer.figure = figure
+    return explorer
+
+
 def explore_line(x: Any, y: Any, *, w: float = 0.0, b: float = 0.0) -> Any:
     """Sliders for ``w`` and ``b``: the data, the line ``w x + b``, its residuals and its mean
     squared error, and the point ``(w, b)`` on the loss bowl.
@@ -134,9 +159,10 @@ def explore_line(x: Any, y: Any, *, w: float = 0.0, b: float = 0.0) -> Any:
         b: the intercept to start at (clipped into the slider's range).
 
     Returns:
-        An ``ipywidgets.interactive`` (children: the ``w`` slider, the ``b`` slider, the
-        output) whose ``.result`` is the mean squared error at the sliders' values and whose
-        ``.figure`` is the matplotlib Figure.
+        An ``ipywidgets.interactive`` (children: the ``w`` slider, the ``b`` slider, a note
+        to run the cell again after a kernel restart, the output) whose ``.result`` is the
+        mean squared error at the sliders' values and whose ``.figure`` is the matplotlib
+        Figure.
 
     Raises:
         ImportError: if ipywidgets is not installed (it comes with the ``lesson`` extra).
@@ -174,8 +200,7 @@ def explore_line(x: Any, y: Any, *, w: float = 0.0, b: float = 0.0) -> Any:
         return error
 
     explorer = widgets.interactive(update, clear_output=_in_notebook(), w=w_slider, b=b_slider)
-    explorer.figure = figure
-    return explorer
+    return _finish(widgets, explorer, figure)
 
 
 @functools.lru_cache(maxsize=256)
@@ -186,14 +211,122 @@ def _optimizer(name: str, step_size: float) -> Any:
     return None if factory is None else factory(step_size)
 
 
+#: The step sizes the step-size slider offers (log scale, as the FloatLogSlider steps).
+_SLIDER_STEPS = 10.0 ** np.round(np.arange(-5.0, 0.0001, 0.05), 2)
+#: Most extra fits made to find the largest step size that works, when a run blew up.
+_MAX_SEARCH_FITS = 8
+
+#: What the explorer says under the figure (the learner's words; the practitioner's detail,
+#: with the Hessian's eigenvalue, stays in the DivergenceError that ``.result`` holds).
+BLEW_UP = "The step size {step:.3g} is too large: {what}."
+KEPT_RISING = (
+    "The step size {step:.3g} is too large: the loss kept rising, from {first:.4g} at the "
+    "start to {last:.4g} after {n} steps."
+)
+TRY_SMALLER = " Try a step size of at most {good:.3g}."
+TRY_MUCH_SMALLER = " Even the smallest step size on the slider does not work with these settings."
+BOUNCING = (
+    "The step size {step:.3g} is too large to settle: over the last {n} steps the loss still "
+    "jumps between {low:.4g} and {high:.4g}."
+)
+RECOVERED = (
+    "The first steps overshot (the loss rose to {peak:.4g} at step {at}), then the fit came "
+    "back down: this step size works, a smaller one goes more smoothly."
+)
+
+
+class Verdict(NamedTuple):
+    """How a run of the step-size explorer went, decided on what the learner sees.
+
+    ``kind``: ``"fine"``, ``"recovered"`` (the loss rose above its start and came back),
+    ``"bouncing"`` (over the run's last third the loss still jumps by more than a factor 2),
+    ``"rising"`` (finite, but the loss rose over the run's last third to above its start) or
+    ``"blew up"`` (the loss or its gradient became non-finite, or exploded).
+    """
+
+    kind: str
+    result: FitResult
+    bad_step: int | None  # the step whose loss or gradient was bad ("blew up")
+
+
+def judge(outcome: FitResult | DivergenceError) -> Verdict:
+    """The :class:`Verdict` of one run: non-finite values or a sustained rise make it too
+    large; one large first step that the run recovers from does not."""
+    if isinstance(outcome, DivergenceError):
+        return Verdict("blew up", outcome.result, outcome.step)
+    losses = np.asarray(outcome.losses, dtype=float)
+    if losses.size >= 3:
+        tail = max(1, losses.size // 3)
+        if losses[-1] > max(losses[0], losses[-1 - tail]):
+            return Verdict("rising", outcome, None)
+        last = losses[-tail:]
+        spread = last.max() - last.min()
+        rises = np.clip(np.diff(last), 0.0, None).sum()
+        if last.min() > 0 and last.max() > _BOUNCE_FACTOR * last.min() and rises >= spread:
+            return Verdict("bouncing", outcome, None)
+        if losses.max() > losses[0]:
+            return Verdict("recovered", outcome, None)
+    return Verdict("fine", outcome, None)
+
+
+#: Over the last third of a run, a loss whose largest value is this many times its smallest,
+#: and whose rises add up to at least that range (it went up and down again), has not settled.
+_BOUNCE_FACTOR = 2.0
+
+#: The kinds of run that work (the search for a step size that works looks for these).
+_WORKS = ("fine", "recovered")
+
+
+def _blew_up_phrase(verdict: Verdict) -> str:
+    """What happened before the run stopped, in plain words."""
+    losses = np.asarray(verdict.result.losses, dtype=float)
+    step = verdict.bad_step
+    if losses.size >= 2 and losses[-1] > losses[0]:
+        return (
+            f"each step overshot the bottom of the bowl further: the loss grew from "
+            f"{losses[0]:.4g} to {losses[-1]:.4g}, and at step {step} it blew up (too large "
+            "to compute, or not a number)"
+        )
+    steps = "step" if step == 1 else "steps"
+    return (
+        f"after {step} {steps} the parameters were so far off that the loss or its gradient "
+        "could not be computed any more (too large, or not a number)"
+    )
+
+
+def learner_message(verdict: Verdict, step_size: float, good: float | None) -> str | None:
+    """The sentence shown under the figure for ``verdict`` (``None`` for a run that is fine);
+    ``good`` is the largest step size found to work (``None``: none on the slider)."""
+    if verdict.kind == "fine":
+        return None
+    if verdict.kind == "recovered":
+        losses = np.asarray(verdict.result.losses, dtype=float)
+        at = int(np.argmax(losses))
+        return RECOVERED.format(peak=losses[at], at=at)
+    losses = np.asarray(verdict.result.losses, dtype=float)
+    if verdict.kind == "rising":
+        text = KEPT_RISING.format(
+            step=step_size, first=losses[0], last=losses[-1], n=verdict.result.n_steps
+        )
+    elif verdict.kind == "bouncing":
+        last = losses[-max(1, losses.size // 3) :]
+        text = BOUNCING.format(step=step_size, n=last.size, low=last.min(), high=last.max())
+    else:
+        text = BLEW_UP.format(step=step_size, what=_blew_up_phrase(verdict))
+    return text + (TRY_MUCH_SMALLER if good is None else TRY_SMALLER.format(good=good))
+
+
 class _StepSizeRuns:
     """The fits :func:`explore_step_size` makes, and the figure that shows the latest one."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, model: Any, loss: Any, start: Any) -> None:
         self.x, self.y, self.model, self.loss, self.start = x, y, model, loss, start
         self.figure, self.left, self.right = _figure()
-        self.bowl: BowlView | None = None
         self.label = "mse" if loss is mseloss else "loss"
+        landscape = Landscape(x, y, model, loss, start)
+        self.bowl = FollowView(self.right, landscape, loss_label=self.label)
+        self.works: dict[tuple[float, int, str], bool] = {}
+        self.message: str | None = None
 
     def run(self, step_size: float, n_steps: int, optimizer: str) -> FitResult | DivergenceError:
         """One fit with these settings: its FitResult, or the DivergenceError it raised."""
@@ -206,32 +339,53 @@ class _StepSizeRuns:
         except DivergenceError as error:
             return error
 
-    def frame(self, result: FitResult, diverged: bool) -> None:
-        """The bowl, framed once around the first run's path (its start if it diverged)."""
-        w_path, b_path = path_arrays(result, "result")
-        if diverged:
-            w_path, b_path = w_path[:1], b_path[:1]
-        landscape = Landscape(self.x, self.y, self.model, self.loss, result)
-        self.bowl = BowlView(self.right, landscape, w_path, b_path, loss_label=self.label)
-        self.right.set_title("the path on the loss bowl")
+    def _works(self, step_size: float, n_steps: int, optimizer: str) -> bool:
+        """Whether a run with these settings is neither blowing up nor rising (remembered)."""
+        key = (float(step_size), int(n_steps), optimizer)
+        if key not in self.works:
+            verdict = judge(self.run(step_size, n_steps, optimizer))
+            self.works[key] = verdict.kind in _WORKS
+        return self.works[key]
 
-    def draw(self, outcome: FitResult | DivergenceError, step_size: float) -> str | None:
-        """Redraw the loss curve and the path for ``outcome``; return the divergence message."""
-        diverged = isinstance(outcome, DivergenceError)
-        result = outcome.result if diverged else outcome
-        if self.bowl is None:
-            self.frame(result, diverged)
-        self.left.clear()
-        if np.size(result.losses):
-            plot_loss(result, ax=self.left, log_scale=bool(np.all(result.losses > 0)))
-            self.left.set_ylabel(self.label)
-        w_path, b_path = path_arrays(result, "result")
-        self.bowl.show(w_path, b_path)
-        if not diverged:
-            self.left.set_title(f"step size {step_size:.3g}: loss {result.losses[-1]:.4g}")
+    def largest_working_step(self, step_size: float, n_steps: int, optimizer: str) -> float | None:
+        """The largest slider step size below ``step_size`` whose run works (bisection on the
+        slider's values, at most ``_MAX_SEARCH_FITS`` fits); ``None`` if the smallest fails."""
+        low, high = 0, int(np.searchsorted(_SLIDER_STEPS, step_size * (1 - 1e-9)))
+        for _ in range(_MAX_SEARCH_FITS):
+            if high - low <= 1:
+                break
+            middle = (low + high) // 2
+            if self._works(_SLIDER_STEPS[middle], n_steps, optimizer):
+                low = middle
+            else:
+                high = middle
+        if not self._works(_SLIDER_STEPS[low], n_steps, optimizer):
             return None
-        self.left.set_title(f"step size {step_size:.3g}: diverged at step {outcome.step}")
-        return str(outcome)
+        return float(_SLIDER_STEPS[low])
+
+    def draw(self, outcome: FitResult | DivergenceError, step_size: float, n_steps: int,
+             optimizer: str) -> str | None:  # fmt: skip
+        """Redraw the loss curve and the path for ``outcome``; return the message to show."""
+        verdict = judge(outcome)
+        self.works[(float(step_size), int(n_steps), optimizer)] = verdict.kind in _WORKS
+        result = verdict.result
+        losses = np.asarray(result.losses, dtype=float)
+        if verdict.kind == "blew up":
+            title = f"step size {step_size:.3g}: the loss blew up at step {verdict.bad_step}"
+        elif verdict.kind == "rising":
+            title = f"step size {step_size:.3g}: the loss keeps rising"
+        elif verdict.kind == "bouncing":
+            title = f"step size {step_size:.3g}: the loss does not settle"
+        else:
+            title = f"step size {step_size:.3g}: loss {losses[-1]:.4g}"
+        draw_run_losses(self.left, losses, verdict.bad_step, self.label, title)
+        w_path, b_path = path_arrays(result, "result")
+        self.bowl.show(w_path, b_path, np.asarray(result.path_steps), losses)
+        good = None
+        if verdict.kind not in _WORKS:
+            good = self.largest_working_step(step_size, n_steps, optimizer)
+        self.message = learner_message(verdict, step_size, good)
+        return self.message
 
 
 def explore_step_size(
@@ -249,9 +403,15 @@ def explore_step_size(
     loss curve and the path on the loss bowl.
 
     Too small a step crawls, a good one slides to the bottom, and too large a one overshoots
-    further on every step until the fit stops with a :class:`~dl_workshop.DivergenceError`,
-    whose message (shown under the figure) suggests a step size that works. The bowl is framed
-    around the first run's path; later paths may leave it.
+    further on every step until the loss blows up (the fit stops with a
+    :class:`~dl_workshop.DivergenceError`) or keeps rising. Every step is drawn, up to the
+    last one whose loss was finite. The bowl is redrawn around each run: its start, its end
+    and the minimum in view, or, for a run that runs away, its last point in view and an
+    arrow off the edge. A run that blows up or keeps rising is told so in plain words under
+    the figure (``.message``), with the largest step size on the slider that works for the
+    same settings (found by a few more fits); a run whose first steps overshoot but that
+    comes back down is fine. The practitioner's detail (the curvature, ``2/L``) stays in the
+    DivergenceError.
 
     Args:
         x: inputs, shape ``(n,)``.
@@ -265,9 +425,11 @@ def explore_step_size(
 
     Returns:
         An ``ipywidgets.interactive`` (children: the step-size slider, the steps slider, the
-        optimizer dropdown, the output) whose ``.result`` is the latest
-        :class:`~dl_workshop.FitResult`, or the :class:`~dl_workshop.DivergenceError` when the
-        run diverged, and whose ``.figure`` is the matplotlib Figure.
+        optimizer dropdown, a note to run the cell again after a kernel restart, the output)
+        whose ``.result`` is the latest :class:`~dl_workshop.FitResult`, or the
+        :class:`~dl_workshop.DivergenceError` when the run diverged; whose ``.message`` is
+        what is said under the figure (``None`` for a run that went well); and whose
+        ``.figure`` is the matplotlib Figure.
 
     Raises:
         ImportError: if ipywidgets is not installed (it comes with the ``lesson`` extra).
@@ -281,6 +443,8 @@ def explore_step_size(
         >>> explorer.children[0].value = 0.5  # too large: gradient descent diverges
         >>> type(explorer.result).__name__, round(explorer.result.suggested_step_size, 3)
         ('DivergenceError', 0.059)
+        >>> print(explorer.message)  # doctest: +ELLIPSIS
+        The step size 0.5 is too large: ... Try a step size of at most 0.112.
     """
     widgets = _ipywidgets()
     x_arr, y_arr = _line_data(x, y)
@@ -298,9 +462,13 @@ def explore_step_size(
     )  # fmt: skip
     choice = widgets.Dropdown(options=list(OPTIMIZERS), description="optimizer")
 
+    made: list[Any] = []  # the explorer, once made (the first update runs while it is made)
+
     def update(step_size: float, n_steps: int, optimizer: str) -> FitResult | DivergenceError:
         outcome = runs.run(step_size, n_steps, optimizer)
-        message = runs.draw(outcome, step_size)
+        message = runs.draw(outcome, step_size, n_steps, optimizer)
+        for explorer in made:
+            explorer.message = message
         _show(runs.figure, message)
         return outcome
 
@@ -308,5 +476,6 @@ def explore_step_size(
         update, clear_output=_in_notebook(), step_size=step_slider, n_steps=steps_slider,
         optimizer=choice,
     )  # fmt: skip
-    explorer.figure = runs.figure
-    return explorer
+    made.append(explorer)
+    explorer.message = runs.message
+    return _finish(widgets, explorer, runs.figure)
