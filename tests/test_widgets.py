@@ -221,6 +221,17 @@ def test_logistic_explorer_suggests_a_step_that_works_and_matches_what_the_run_s
     assert isinstance(error, DivergenceError) and error.step == 1
     message = explorer.message
     assert "after 1 step" in message and "eigenvalue" not in message
+    # The overshoot is shown: an arrow from the start towards where step 1 went, w - 1.0 * dw
+    # with the gradient at the start written out by hand (p = 1/2 there).
+    w_step1 = -1.0 * float(np.sum((0.5 - labels) * xs))
+    b_step1 = -1.0 * float(np.sum(0.5 - labels))
+    arrow = _artist(explorer.figure, "off-view")
+    np.testing.assert_allclose(arrow.xyann, [0.0, 0.0])
+    direction = np.array(arrow.xy) / np.linalg.norm(arrow.xy)
+    np.testing.assert_allclose(direction, np.array([w_step1, b_step1]) / np.hypot(w_step1, b_step1),
+                               atol=1e-3)  # fmt: skip
+    label = _artist(explorer.figure, "off-view-label").get_text()
+    assert label == f"step 1 left the view, to w = {w_step1:.3g}, b = {b_step1:.3g}"
     good = float(re.search(r"at most ([0-9.]+)\.", message).group(1))
     # Not the start's 2/L (0.0094, far below what the learner saw work): at least 0.1.
     assert error.max_stable_step_size < 0.02 and good >= 0.1

@@ -87,15 +87,17 @@ def _show(figure: Any, text: str | None = None) -> None:
     """Show ``figure`` as a PNG (and ``text`` under it) in the notebook; nothing elsewhere."""
     if not _in_notebook():
         return
+    import html
     import io
 
-    from IPython.display import Image, display
+    from IPython.display import HTML, Image, display
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=figure.dpi)
     display(Image(data=buffer.getvalue(), format="png"))
     if text:
-        print(text)
+        # A paragraph that wraps between words (a printed stream breaks words at the edge).
+        display(HTML(f'<p style="max-width: 50em">{html.escape(text)}</p>'))
 
 
 def _figure() -> tuple[Any, Any, Any]:
@@ -363,6 +365,24 @@ class _StepSizeRuns:
             return None
         return float(_SLIDER_STEPS[low])
 
+    def _with_bad_step(
+        self, verdict: Verdict, step_size: float, w_path: Any, b_path: Any, steps: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The path with the point the step that blew up went to (gradient descent's step from
+        the last good point), when that point is finite: it shows how far the step overshot."""
+        import jax
+
+        theta = verdict.result.theta
+        try:
+            grads = jax.grad(self.loss)(theta, self.model, self.x, self.y)
+            w_bad = float(theta["w"] - step_size * grads["w"])
+            b_bad = float(theta["b"] - step_size * grads["b"])
+        except Exception:  # a user's loss, or parameters not a {"w", "b"} dict: leave it out
+            return w_path, b_path, steps
+        if not np.isfinite([w_bad, b_bad]).all():
+            return w_path, b_path, steps
+        return np.r_[w_path, w_bad], np.r_[b_path, b_bad], np.r_[steps, verdict.bad_step]
+
     def draw(self, outcome: FitResult | DivergenceError, step_size: float, n_steps: int,
              optimizer: str) -> str | None:  # fmt: skip
         """Redraw the loss curve and the path for ``outcome``; return the message to show."""
@@ -380,7 +400,10 @@ class _StepSizeRuns:
             title = f"step size {step_size:.3g}: loss {losses[-1]:.4g}"
         draw_run_losses(self.left, losses, verdict.bad_step, self.label, title)
         w_path, b_path = path_arrays(result, "result")
-        self.bowl.show(w_path, b_path, np.asarray(result.path_steps), losses)
+        steps = np.asarray(result.path_steps)
+        if verdict.kind == "blew up" and optimizer == "gradient descent":
+            w_path, b_path, steps = self._with_bad_step(verdict, step_size, w_path, b_path, steps)
+        self.bowl.show(w_path, b_path, steps, losses)
         good = None
         if verdict.kind not in _WORKS:
             good = self.largest_working_step(step_size, n_steps, optimizer)

@@ -174,9 +174,7 @@ def _off_view_arrow(
         arrowprops={"arrowstyle": "-|>", "color": MOVING_COLOR, "linewidth": 2,
                     "linestyle": "--", "mutation_scale": 16},
     )  # fmt: skip
-    text = (
-        f"step {int(steps[exit_index])} left the view, to w = {away[0]:.3g}, b = {away[1]:.3g}"
-    )
+    text = f"step {int(steps[exit_index])} left the view, to w = {away[0]:.3g}, b = {away[1]:.3g}"
     ax.text(
         0.5, 0.98, text, transform=ax.transAxes, fontsize=8, color=MOVING_COLOR, ha="center",
         va="top", gid="off-view-label",
