@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import optax
@@ -36,6 +36,7 @@ from dl_workshop.plots._views import (
     draw_run_losses,
     freeze_background,
 )
+from dl_workshop.widgets.verdict import WORKS, Verdict, judge, learner_message
 
 __all__ = ["explore_line", "explore_step_size"]
 
@@ -218,105 +219,6 @@ _SLIDER_STEPS = 10.0 ** np.round(np.arange(-5.0, 0.0001, 0.05), 2)
 #: Most extra fits made to find the largest step size that works, when a run blew up.
 _MAX_SEARCH_FITS = 8
 
-#: What the explorer says under the figure (the learner's words; the practitioner's detail,
-#: with the Hessian's eigenvalue, stays in the DivergenceError that ``.result`` holds).
-BLEW_UP = "The step size {step:.3g} is too large: {what}."
-KEPT_RISING = (
-    "The step size {step:.3g} is too large: the loss kept rising, from {first:.4g} at the "
-    "start to {last:.4g} after {n} steps."
-)
-TRY_SMALLER = " Try a step size of at most {good:.3g}."
-TRY_MUCH_SMALLER = " Even the smallest step size on the slider does not work with these settings."
-BOUNCING = (
-    "The step size {step:.3g} is too large to settle: over the last {n} steps the loss still "
-    "jumps between {low:.4g} and {high:.4g}."
-)
-RECOVERED = (
-    "The first steps overshot (the loss rose to {peak:.4g} at step {at}), then the fit came "
-    "back down: this step size works, a smaller one goes more smoothly."
-)
-
-
-class Verdict(NamedTuple):
-    """How a run of the step-size explorer went, decided on what the learner sees.
-
-    ``kind``: ``"fine"``, ``"recovered"`` (the loss rose above its start and came back),
-    ``"bouncing"`` (over the run's last third the loss still jumps by more than a factor 2),
-    ``"rising"`` (finite, but the loss rose over the run's last third to above its start) or
-    ``"blew up"`` (the loss or its gradient became non-finite, or exploded).
-    """
-
-    kind: str
-    result: FitResult
-    bad_step: int | None  # the step whose loss or gradient was bad ("blew up")
-
-
-def judge(outcome: FitResult | DivergenceError) -> Verdict:
-    """The :class:`Verdict` of one run: non-finite values or a sustained rise make it too
-    large; one large first step that the run recovers from does not."""
-    if isinstance(outcome, DivergenceError):
-        return Verdict("blew up", outcome.result, outcome.step)
-    losses = np.asarray(outcome.losses, dtype=float)
-    if losses.size >= 3:
-        tail = max(1, losses.size // 3)
-        if losses[-1] > max(losses[0], losses[-1 - tail]):
-            return Verdict("rising", outcome, None)
-        last = losses[-tail:]
-        spread = last.max() - last.min()
-        rises = np.clip(np.diff(last), 0.0, None).sum()
-        if last.min() > 0 and last.max() > _BOUNCE_FACTOR * last.min() and rises >= spread:
-            return Verdict("bouncing", outcome, None)
-        if losses.max() > losses[0]:
-            return Verdict("recovered", outcome, None)
-    return Verdict("fine", outcome, None)
-
-
-#: Over the last third of a run, a loss whose largest value is this many times its smallest,
-#: and whose rises add up to at least that range (it went up and down again), has not settled.
-_BOUNCE_FACTOR = 2.0
-
-#: The kinds of run that work (the search for a step size that works looks for these).
-_WORKS = ("fine", "recovered")
-
-
-def _blew_up_phrase(verdict: Verdict) -> str:
-    """What happened before the run stopped, in plain words."""
-    losses = np.asarray(verdict.result.losses, dtype=float)
-    step = verdict.bad_step
-    if losses.size >= 2 and losses[-1] > losses[0]:
-        return (
-            f"each step overshot the bottom of the bowl further: the loss grew from "
-            f"{losses[0]:.4g} to {losses[-1]:.4g}, and at step {step} it blew up (too large "
-            "to compute, or not a number)"
-        )
-    steps = "step" if step == 1 else "steps"
-    return (
-        f"after {step} {steps} the parameters were so far off that the loss or its gradient "
-        "could not be computed any more (too large, or not a number)"
-    )
-
-
-def learner_message(verdict: Verdict, step_size: float, good: float | None) -> str | None:
-    """The sentence shown under the figure for ``verdict`` (``None`` for a run that is fine);
-    ``good`` is the largest step size found to work (``None``: none on the slider)."""
-    if verdict.kind == "fine":
-        return None
-    if verdict.kind == "recovered":
-        losses = np.asarray(verdict.result.losses, dtype=float)
-        at = int(np.argmax(losses))
-        return RECOVERED.format(peak=losses[at], at=at)
-    losses = np.asarray(verdict.result.losses, dtype=float)
-    if verdict.kind == "rising":
-        text = KEPT_RISING.format(
-            step=step_size, first=losses[0], last=losses[-1], n=verdict.result.n_steps
-        )
-    elif verdict.kind == "bouncing":
-        last = losses[-max(1, losses.size // 3) :]
-        text = BOUNCING.format(step=step_size, n=last.size, low=last.min(), high=last.max())
-    else:
-        text = BLEW_UP.format(step=step_size, what=_blew_up_phrase(verdict))
-    return text + (TRY_MUCH_SMALLER if good is None else TRY_SMALLER.format(good=good))
-
 
 class _StepSizeRuns:
     """The fits :func:`explore_step_size` makes, and the figure that shows the latest one."""
@@ -346,7 +248,7 @@ class _StepSizeRuns:
         key = (float(step_size), int(n_steps), optimizer)
         if key not in self.works:
             verdict = judge(self.run(step_size, n_steps, optimizer))
-            self.works[key] = verdict.kind in _WORKS
+            self.works[key] = verdict.kind in WORKS
         return self.works[key]
 
     def largest_working_step(self, step_size: float, n_steps: int, optimizer: str) -> float | None:
@@ -387,7 +289,7 @@ class _StepSizeRuns:
              optimizer: str) -> str | None:  # fmt: skip
         """Redraw the loss curve and the path for ``outcome``; return the message to show."""
         verdict = judge(outcome)
-        self.works[(float(step_size), int(n_steps), optimizer)] = verdict.kind in _WORKS
+        self.works[(float(step_size), int(n_steps), optimizer)] = verdict.kind in WORKS
         result = verdict.result
         losses = np.asarray(result.losses, dtype=float)
         if verdict.kind == "blew up":
@@ -405,7 +307,7 @@ class _StepSizeRuns:
             w_path, b_path, steps = self._with_bad_step(verdict, step_size, w_path, b_path, steps)
         self.bowl.show(w_path, b_path, steps, losses)
         good = None
-        if verdict.kind not in _WORKS:
+        if verdict.kind not in WORKS:
             good = self.largest_working_step(step_size, n_steps, optimizer)
         self.message = learner_message(verdict, step_size, good)
         return self.message
