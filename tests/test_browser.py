@@ -236,6 +236,10 @@ def test_the_linear_explorer_in_a_real_browser_redraws_and_says_what_went_wrong(
     with jupyterlab(tmp_path) as url, chromium_page() as page:
         path = lesson_notebook("linear", tmp_path)
         cell = run_notebook(page, url.format(path.name))
+        # The line explorer of the cell before rendered too: its two sliders and its figure.
+        line = page.locator(".jp-Notebook .jp-CodeCell").first
+        assert line.locator(".widget-readout").count() == 2
+        assert line.locator(".widget-output img").count() == 1
         note = cell.locator(".widget-html").first.inner_text()
         assert "kernel restart" in note and "run this cell again" in note
         text = set_step_size(page, cell, 0.5)
