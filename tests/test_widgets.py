@@ -281,6 +281,20 @@ def test_judge_decides_on_non_finite_values_or_a_sustained_rise(losses, kind):
     assert judge(result).kind == kind
 
 
+def test_a_loss_that_is_not_finite_at_the_start_is_not_blamed_on_the_step_size():
+    import jax.numpy as jnp
+
+    def log_loss(theta, model, x, y):  # log of a negative number at the start: NaN
+        return jnp.mean(jnp.log(model(theta, x) - 100.0))
+
+    explorer = explore_step_size(x, Y, loss=log_loss, start={"w": 0.0, "b": 0.0})
+    error = explorer.result
+    assert isinstance(error, DivergenceError) and error.step == 0
+    assert explorer.message.startswith("The loss or its gradient is not a number at the start")
+    assert "Try a step size" not in explorer.message
+    assert _artist(explorer.figure, "blew-up").get_xdata()[0] == 0
+
+
 def test_explorers_carry_a_note_to_rerun_the_cell_after_a_kernel_restart():
     for explorer in (explore_line(x, Y), explore_step_size(x, Y)):
         note = explorer.children[-2]

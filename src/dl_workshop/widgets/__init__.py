@@ -307,7 +307,7 @@ class _StepSizeRuns:
             w_path, b_path, steps = self._with_bad_step(verdict, step_size, w_path, b_path, steps)
         self.bowl.show(w_path, b_path, steps, losses)
         good = None
-        if verdict.kind not in WORKS:
+        if verdict.kind not in WORKS and verdict.bad_step != 0:  # at 0 no step size helps
             good = self.largest_working_step(step_size, n_steps, optimizer)
         self.message = learner_message(verdict, step_size, good)
         return self.message

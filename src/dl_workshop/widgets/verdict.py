@@ -26,6 +26,10 @@ KEPT_RISING = (
     "The step size {step:.3g} is too large: the loss kept rising, from {first:.4g} at the "
     "start to {last:.4g} after {n} steps."
 )
+AT_START = (
+    "The loss or its gradient is not a number at the start, before any step: the step size is "
+    "not the cause. Check the model and the loss (for example a log of 0)."
+)
 TRY_SMALLER = " Try a step size of at most {good:.3g}."
 TRY_MUCH_SMALLER = " Even the smallest step size on the slider does not work with these settings."
 BOUNCING = (
@@ -144,6 +148,8 @@ def learner_message(verdict: Verdict, step_size: float, good: float | None) -> s
     elif verdict.kind == "bouncing":
         last = losses[-max(1, losses.size // 3) :]
         text = BOUNCING.format(step=step_size, n=last.size, low=last.min(), high=last.max())
+    elif verdict.bad_step == 0:
+        return AT_START
     else:
         text = BLEW_UP.format(step=step_size, what=_blew_up_phrase(verdict))
     return text + (TRY_MUCH_SMALLER if good is None else TRY_SMALLER.format(good=good))
