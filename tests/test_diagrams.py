@@ -105,6 +105,38 @@ def test_neural_diagram_scalar_params_is_one_to_one():
     assert "$w_{1,1}$ = 2" in texts(ax) and "$b_{1}$ = 20" in texts(ax)
 
 
+def _extent(artist, renderer):
+    """An artist's box on the canvas (a text's with its background box, when it has one)."""
+    patch = getattr(artist, "get_bbox_patch", lambda: None)()
+    box = artist.get_window_extent(renderer)
+    return box if patch is None else box.union([box, patch.get_window_extent(renderer)])
+
+
+@pytest.mark.parametrize("size", [(5.5, 4.0), (3.0, 2.2)])  # the lesson's half figure, smaller
+def test_small_neural_diagram_labels_cover_no_edge_and_headers_keep_apart(size):
+    fig, (ax, _) = plt.subplots(1, 2, figsize=(2 * size[0], size[1]))
+    draw_neural_diagram({"w": 2.07, "b": 19.6}, ax=ax)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = by_gid(ax, "edge-label")
+    edges = [*by_gid(ax, "weight-edge"), *by_gid(ax, "bias-edge")]
+    assert len(labels) == len(edges) == 2
+    for label, edge in zip(labels, edges, strict=True):
+        box = _extent(label, renderer)
+        # 200 points along the edge, on the canvas: none of them under the label.
+        xs, ys = edge.get_data()
+        t = np.linspace(0, 1, 200)
+        points = ax.transData.transform(
+            np.column_stack([xs[0] + t * (xs[1] - xs[0]), ys[0] + t * (ys[1] - ys[0])])
+        )
+        assert not any(box.contains(px, py) for px, py in points), label.get_text()
+    (activation,) = by_gid(ax, "activation-label")
+    (outputs,) = by_gid(ax, "outputs-label")
+    assert activation.get_text() == "identity\nf(z) = z" and outputs.get_text() == "outputs"
+    gap = _extent(outputs, renderer).x0 - _extent(activation, renderer).x1
+    assert gap > 2  # pixels of space between "f(z) = z" and "outputs"
+
+
 # --- matrix form ---------------------------------------------------------------------------
 
 

@@ -161,6 +161,30 @@ def test_landscape_draws_the_recorded_path_start_end_and_least_squares_optimum(d
     assert b_lo <= min(run.path["b"]) and max(run.path["b"]) <= b_hi
 
 
+def test_landscape_end_marker_shows_above_the_star_when_the_path_ends_there(data):
+    from matplotlib.colors import to_rgb
+
+    xs, ys = data
+    done = fit({"w": 0.0, "b": 0.0}, linear_model, mseloss, xs, ys, 2000, 0.05, record_every=10,
+               progress=False)  # fmt: skip
+    ax = plot_loss_landscape(xs, ys, path=done)
+    (end,) = by_gid(ax, "path-end")
+    (optimum,) = by_gid(ax, "optimum")
+    np.testing.assert_allclose(end.get_xydata()[0], optimum.get_xydata()[0], atol=1e-3)
+    assert end.get_zorder() > optimum.get_zorder()
+    figure = ax.figure
+    figure.canvas.draw()
+    # The pixel at the end's centre is the end marker's red, not the star's black outline.
+    px, py = ax.transData.transform(end.get_xydata()[0])
+    image = np.asarray(figure.canvas.buffer_rgba())[..., :3] / 255
+    row, col = int(round(image.shape[0] - py)), int(round(px))
+    centre = image[row - 1 : row + 2, col - 1 : col + 2].reshape(-1, 3)
+    assert np.all(np.abs(centre - to_rgb(end.get_color())).max(axis=1) < 0.1)
+    # The legend has an entry for it.
+    legend = ax.get_legend()
+    assert "end" in [t.get_text() for t in legend.get_texts()]
+
+
 def test_landscape_contours_are_the_mse_over_the_grid(data):
     xs, ys = data
     ax = plot_loss_landscape(xs, ys, resolution=15)

@@ -251,9 +251,12 @@ explore_line(x, y)
 
 # %% [markdown]
 # Gradient descent does the same walk for you, on both parameters at once. Here it runs
-# compiled on every change: try a tiny step, a good one, and one so large that the fit
-# diverges (the message then suggests a step that works); compare plain gradient descent with
-# momentum and Adam.
+# compiled on every change: try a tiny step, a good one, one that zig-zags across the bowl,
+# and one so large that the fit diverges. The bowl is redrawn around every run, so you see
+# the overshoot; a path that runs off the view ends in an arrow, and the message under the
+# figure suggests a step size that works. Compare plain gradient descent with momentum and
+# Adam. (If moving a slider redraws nothing, for example after a kernel restart, run the
+# cell again.)
 
 # %%
 explore_step_size(x, y)

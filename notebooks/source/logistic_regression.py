@@ -269,7 +269,12 @@ fig.colorbar(filled, ax=ax, label="probability of label 1");
 #
 # The summed loss grows steeper with every point added, so the largest stable step shrinks as
 # the data grow: that is why the chapter's step sizes are small. Explore it: every change
-# reruns the compiled fit of your model and loss. (The sliders need a live notebook.)
+# reruns the compiled fit of your model and loss. Near the start the bowl is steepest, so a
+# large step can overshoot once and still recover; a step that is too large overshoots so far
+# that the probabilities reach exactly 0 or 1 and the loss's gradient stops being a number
+# (see the next section). The message under the figure says which, and which step size works.
+# (The sliders need a live notebook; if moving one redraws nothing, for example after a kernel
+# restart, run the cell again.)
 
 # %%
 from dl_workshop.widgets import explore_step_size

@@ -67,10 +67,16 @@ def _layout(spec: Spec, max_nodes: int) -> tuple[_Layout, tuple[float, float]]:
 
 
 def _edge_label(ax: Axes, y0: float, y1: float, text: str, color: str, fraction: float) -> None:
-    """``text`` on the edge from the input column at ``y0`` to the sums at ``y1``."""
-    ax.text(
-        _X_IN + fraction * (_X_SUM - _X_IN), y0 + fraction * (y1 - y0), text, ha="center",
-        va="center", fontsize=8, color=color, gid="edge-label", bbox=_EDGE_LABEL_BOX,
+    """``text`` beside the edge from the input column at ``y0`` to the sums at ``y1``, at
+    ``fraction`` of its length: on the side away from the edge (above a falling or level edge,
+    below a rising one), so that the label never covers its own edge, however small the
+    diagram is drawn."""
+    rising = y1 > y0
+    ax.annotate(
+        text, (_X_IN + fraction * (_X_SUM - _X_IN), y0 + fraction * (y1 - y0)),
+        xytext=(3, -3 if rising else 3), textcoords="offset points", ha="left",
+        va="top" if rising else "bottom", fontsize=8, color=color, gid="edge-label",
+        bbox=_EDGE_LABEL_BOX,
     )  # fmt: skip
 
 
@@ -196,11 +202,18 @@ def _draw_outputs(ax: Axes, spec: Spec, layout: _Layout) -> None:
 
 
 def _draw_headers(ax: Axes, y_top: float) -> None:
-    """The column headers: inputs, the identity activation, outputs."""
-    ax.text(_X_ACT, y_top - 0.3, "identity\nf(z) = z", ha="center", va="bottom", fontsize=8,
-            color=ACTIVATION_COLOR, fontweight="bold", gid="activation-label")  # fmt: skip
-    ax.text(_X_IN, y_top - 0.3, "inputs", ha="center", va="bottom", fontsize=9, color="0.3")
-    ax.text(_X_OUT, y_top - 0.3, "outputs", ha="center", va="bottom", fontsize=9, color="0.3")
+    """The column headers: inputs, the identity activation, outputs. The activation's label
+    ends at its box's right edge and the outputs' starts at their nodes' left edge, so the two
+    keep apart however small the diagram is drawn (centred, they ran together)."""
+    ax.text(
+        _X_ACT + _BOX / 2, y_top - 0.3, "identity\nf(z) = z", ha="right", va="bottom",
+        multialignment="center", fontsize=8, color=ACTIVATION_COLOR, fontweight="bold",
+        gid="activation-label",
+    )  # fmt: skip
+    ax.text(_X_IN, y_top - 0.3, "inputs", ha="center", va="bottom", fontsize=9, color="0.3",
+            gid="inputs-label")  # fmt: skip
+    ax.text(_X_OUT - _RADIUS, y_top - 0.3, "outputs", ha="left", va="bottom", fontsize=9,
+            color="0.3", gid="outputs-label")  # fmt: skip
 
 
 def draw_neural_diagram(

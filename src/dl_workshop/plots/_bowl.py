@@ -163,3 +163,65 @@ def bowl_grid(landscape: Landscape, paths: list[Trajectory], resolution: int) ->
         optimum_label = "lowest grid point"
     low, levels = _levels(grid_loss)
     return Grid(grid_w, grid_b, grid_loss, low, levels, optimum, optimum_label)
+
+
+#: How far beyond the box of the start and the optimum a path may go and stay in view, in
+#: multiples of that box's half-width along each axis: further out, the bowl around the
+#: optimum would shrink to a few pixels, so the view stops there and an arrow points on.
+_FOLLOW_REACH = 4.0
+
+
+class Window(NamedTuple):
+    """What a view that follows a path shows: its ranges and which of the path's points."""
+
+    w: tuple[float, float]  # (low, high) of the view along w
+    b: tuple[float, float]  # (low, high) of the view along b
+    n_shown: int  # the first n_shown points of the path are drawn (all of them, or up to the exit)
+    exit: int | None  # index of the first point outside the view, or None
+
+
+def _half_widths(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and half-width (never 0) of the box around the points, per axis."""
+    low = np.array([w.min(), b.min()], dtype=float)
+    high = np.array([w.max(), b.max()], dtype=float)
+    center = 0.5 * (low + high)
+    half = np.maximum.reduce([0.5 * (high - low), np.full(2, 0.5), 0.05 * np.abs(center)])
+    return center, half
+
+
+def follow_window(
+    w_path: np.ndarray, b_path: np.ndarray, keep: list[tuple[float, float]]
+) -> Window:
+    """The view of a path: it holds the start, the points ``keep`` (the optimum) and every
+    point of the path within reach of them (``_FOLLOW_REACH`` half-widths of their box), the
+    end included when it is.
+
+    A path that leaves that reach for good (it diverged) is shown up to its last point before
+    the first exit (``exit`` is the index of that first point outside); one that leaves and
+    comes back is shown in full, the part outside cut off at the edge of the view.
+
+    Args:
+        w_path: ``w`` at each recorded step, shape ``(k,)``, finite.
+        b_path: ``b`` at each recorded step, shape ``(k,)``, finite.
+        keep: ``(w, b)`` points to keep in view (the minimum), possibly none.
+    """
+    w_path, b_path = np.asarray(w_path, dtype=float), np.asarray(b_path, dtype=float)
+    anchor_w = np.r_[w_path[:1], [float(point[0]) for point in keep]]
+    anchor_b = np.r_[b_path[:1], [float(point[1]) for point in keep]]
+    center, half = _half_widths(anchor_w, anchor_b)
+    reach = (_FOLLOW_REACH + 1.0) * half
+    inside = (np.abs(w_path - center[0]) <= reach[0]) & (np.abs(b_path - center[1]) <= reach[1])
+    outside = np.flatnonzero(~inside)
+    exit_index = int(outside[0]) if outside.size else None
+    n_shown = w_path.size if inside[-1] else int(exit_index)
+    shown = inside.copy()
+    shown[n_shown:] = False
+    shown_w, shown_b = np.r_[anchor_w, w_path[shown]], np.r_[anchor_b, b_path[shown]]
+    center, half = _half_widths(shown_w, shown_b)
+    half = half * 1.15  # a margin, so that no point sits on the edge
+    return Window(
+        (float(center[0] - half[0]), float(center[0] + half[0])),
+        (float(center[1] - half[1]), float(center[1] + half[1])),
+        n_shown,
+        exit_index,
+    )

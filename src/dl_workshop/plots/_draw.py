@@ -31,8 +31,9 @@ def _draw_surface(ax: Any, grid: Grid) -> None:
     ax.set_zlabel("mse", labelpad=8)
 
 
-def _draw_contours(ax: Axes, grid: Grid) -> Any:
-    """The bowl as grey filled contours with contour lines and a colour bar (returned)."""
+def _draw_contours(ax: Axes, grid: Grid, colorbar: Any = None) -> Any:
+    """The bowl as grey filled contours with contour lines and a colour bar (returned): a new
+    one, or ``colorbar`` moved onto these contours (a view redrawn per run keeps its bar)."""
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
@@ -47,7 +48,14 @@ def _draw_contours(ax: Axes, grid: Grid) -> Any:
     filled.set_gid("landscape")
     lines = ax.contour(grid.w, grid.b, grid.loss, levels=grid.levels, colors="0.35", linewidths=0.5)
     lines.set_gid("contours")
-    colorbar = ax.figure.colorbar(filled, ax=ax, shrink=0.9, format="%.3g")
+    if colorbar is None:
+        colorbar = ax.figure.colorbar(filled, ax=ax, shrink=0.9, format="%.3g")
+    else:
+        from matplotlib.ticker import FormatStrFormatter
+
+        colorbar.update_normal(filled)
+        colorbar.formatter = FormatStrFormatter("%.3g")
+        colorbar.update_ticks()
     colorbar.set_label("mse")
     return colorbar
 
@@ -68,16 +76,25 @@ def _draw_paths(plot: Callable[..., Any], paths: list[Trajectory]) -> None:
         )  # fmt: skip
 
 
+#: Drawing order: the paths' start and end markers above the optimum's star, so that a path
+#: ending at the optimum shows its end inside the star (not hidden under its outline).
+_OPTIMUM_ZORDER = 3
+_ENDS_ZORDER = 4
+
+
 def _draw_ends(plot: Callable[..., Any], paths: list[Trajectory]) -> None:
-    """Each path's start (circle) and end (square); only the first path's go into the legend."""
+    """Each path's start (circle) and end (square, above the optimum's star); only the first
+    path's go into the legend."""
     for index, (_, w_path, b_path, color) in enumerate(paths):
         plot(
             w_path[:1], b_path[:1], color=color, marker="o", markersize=8, linestyle="none",
             markeredgecolor="white", gid="path-start", label="start" if index == 0 else None,
+            zorder=_ENDS_ZORDER,
         )  # fmt: skip
         plot(
             w_path[-1:], b_path[-1:], color=color, marker="s", markersize=7, linestyle="none",
             markeredgecolor="white", gid="path-end", label="end" if index == 0 else None,
+            zorder=_ENDS_ZORDER,
         )  # fmt: skip
 
 
@@ -87,17 +104,20 @@ def _draw_optimum(plot: Callable[..., Any], grid: Grid) -> None:
     plot(
         w_opt, b_opt, color="black", marker="*", markersize=16, markerfacecolor="none",
         markeredgewidth=1.4, linestyle="none", gid="optimum", label=grid.optimum_label,
+        zorder=_OPTIMUM_ZORDER,
     )  # fmt: skip
 
 
-def draw_bowl(ax: Axes, grid: Grid, label: str = "mse") -> None:
+def draw_bowl(ax: Axes, grid: Grid, label: str = "mse", colorbar: Any = None) -> Any:
     """The bowl of ``grid`` as filled contours with its optimum, labelled ``w`` / ``b`` (the
     colour bar ``label``): the backdrop of figures that draw and move their own paths on it
-    (animation, explorers)."""
-    _draw_contours(ax, grid).set_label(label)
+    (animation, explorers). Returns the colour bar (``colorbar``, updated, when given)."""
+    colorbar = _draw_contours(ax, grid, colorbar)
+    colorbar.set_label(label)
     _draw_optimum(ax.plot, grid)
     ax.set_xlabel("w")
     ax.set_ylabel("b")
+    return colorbar
 
 
 def draw_landscape(
@@ -129,7 +149,7 @@ def draw_landscape(
     _draw_paths(plot, paths)
     # Markers after all the lines, so the legend lists the paths first, then start and end.
     _draw_ends(plot, paths)
-    # Hollow, and drawn last, so that a path ending on the optimum still shows its end marker.
+    # Hollow, and below the end markers, so that a path ending on the optimum shows its end.
     _draw_optimum(plot, grid)
     ax.set_xlabel("w")
     ax.set_ylabel("b")

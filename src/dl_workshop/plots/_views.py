@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dl_workshop.plots._bowl import Landscape, bowl_grid
+from dl_workshop.plots._bowl import Landscape, Window, bowl_grid, follow_window
 from dl_workshop.plots._draw import draw_bowl
 from dl_workshop.plots._trajectory import Trajectory
 
@@ -77,6 +77,111 @@ class BowlView:
         self.head.set_data(w_path[-1:], b_path[-1:])
 
 
+class FollowView:
+    """The loss bowl drawn anew for each path, framed around it: the start, the end and the
+    minimum in view, or, for a path that runs away, its last point in view and an arrow
+    pointing off the edge (see :func:`~dl_workshop.plots._bowl.follow_window`).
+
+    The minimum kept in view is the least-squares solution for the linear model with the MSE
+    loss; for other models and losses, the lowest-loss point of all the paths shown so far.
+
+    Args:
+        ax: a 2-D Axes (cleared on every :meth:`show`).
+        landscape: the data, model and loss.
+        loss_label: the colour bar's label.
+    """
+
+    def __init__(self, ax: Axes, landscape: Landscape, loss_label: str = "mse") -> None:
+        self.ax, self.landscape, self.loss_label = ax, landscape, loss_label
+        self.colorbar: Any = None
+        self.window: Window | None = None
+        self.best: tuple[float, float, float] | None = None  # (loss, w, b) lowest seen
+        self.exact = landscape.least_squares() if landscape.exact else None
+
+    def _keep(self, w_path: np.ndarray, b_path: np.ndarray, losses: np.ndarray) -> list:
+        """The minimum to keep in view, after taking this path's lowest loss into account."""
+        finite = np.flatnonzero(np.isfinite(losses[: w_path.size]))
+        if finite.size:
+            i = int(finite[np.argmin(losses[finite])])
+            if self.best is None or losses[i] < self.best[0]:
+                self.best = (float(losses[i]), float(w_path[i]), float(b_path[i]))
+        if self.exact is not None:
+            return [self.exact]
+        return [] if self.best is None else [self.best[1:]]
+
+    def show(
+        self, w_path: np.ndarray, b_path: np.ndarray, steps: np.ndarray, losses: np.ndarray
+    ) -> Window:
+        """Draw the bowl around the path ``(w_path, b_path)`` (shape ``(k,)``, recorded at
+        ``steps``; ``losses[i]`` the loss at point ``i``), the path, its start and its last
+        point in view; return the window shown."""
+        ax = self.ax
+        ax.clear()
+        window = follow_window(w_path, b_path, self._keep(w_path, b_path, np.asarray(losses)))
+        self._bowl(window)
+        ax.set_xlim(*window.w)
+        ax.set_ylim(*window.b)
+        last = window.n_shown - 1
+        ax.plot(
+            w_path[: last + 1], b_path[: last + 1], color=MOVING_COLOR, linewidth=1.5,
+            marker=".", markersize=4, gid="path", label="path",
+        )  # fmt: skip
+        ax.plot(
+            w_path[:1], b_path[:1], color=MOVING_COLOR, marker="o", markersize=8,
+            linestyle="none", markeredgecolor="white", gid="path-start", label="start", zorder=4,
+        )  # fmt: skip
+        ax.plot(
+            w_path[last : last + 1], b_path[last : last + 1], color=MOVING_COLOR, marker="s",
+            markersize=8, linestyle="none", markeredgecolor="white", gid="current", zorder=4,
+            label="end" if last == w_path.size - 1 else "last point in view",
+        )  # fmt: skip
+        if window.exit is not None:
+            _off_view_arrow(ax, window, w_path, b_path, steps)
+        ax.legend(loc="best", fontsize="small", framealpha=0.8)
+        ax.set_title("the path on the loss bowl")
+        self.window = window
+        return window
+
+    def _bowl(self, window: Window) -> None:
+        """The bowl over ``window`` (plain axes if the loss is not finite or flat there)."""
+        corners = Trajectory("window", np.array(window.w), np.array(window.b), "none")
+        try:
+            grid = bowl_grid(self.landscape, [corners], VIEW_RESOLUTION)
+        except ValueError:
+            _frame_window(self.ax, corners)
+            return
+        self.colorbar = draw_bowl(self.ax, grid, self.loss_label, self.colorbar)
+
+
+def _off_view_arrow(
+    ax: Any, window: Window, w_path: np.ndarray, b_path: np.ndarray, steps: np.ndarray
+) -> None:
+    """An arrow from the last point before the path's exit to the edge, towards the first
+    point outside, and where that point is."""
+    exit_index = int(window.exit)
+    start = np.array([w_path[exit_index - 1], b_path[exit_index - 1]])
+    away = np.array([w_path[exit_index], b_path[exit_index]])
+    low = np.array([window.w[0], window.b[0]])
+    high = np.array([window.w[1], window.b[1]])
+    direction = away - start
+    # The largest fraction of the way to ``away`` that stays inside the view (slab clipping).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limits = np.where(direction > 0, (high - start) / direction, (low - start) / direction)
+    fraction = float(np.nanmin(np.where(direction != 0, limits, np.inf)))
+    edge = start + min(max(fraction, 0.0), 1.0) * 0.97 * direction
+    ax.annotate(
+        "", xy=tuple(edge), xytext=tuple(start), gid="off-view",
+        arrowprops={"arrowstyle": "-|>", "color": MOVING_COLOR, "linewidth": 2,
+                    "linestyle": "--", "mutation_scale": 16},
+    )  # fmt: skip
+    text = f"step {int(steps[exit_index])} left the view, to w = {away[0]:.3g}, b = {away[1]:.3g}"
+    ax.text(
+        0.5, 0.98, text, transform=ax.transAxes, fontsize=8, color=MOVING_COLOR, ha="center",
+        va="top", gid="off-view-label",
+        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85},
+    )  # fmt: skip
+
+
 def _frame_window(ax: Any, window: Trajectory) -> None:
     """Plain ``(w, b)`` axes covering the window with a margin (no data: no bowl)."""
     for values, set_limits in ((window.w, ax.set_xlim), (window.b, ax.set_ylim)):
@@ -126,6 +231,35 @@ class LossView:
         self.done.set_data(np.arange(end + 1), self.losses[: end + 1])
         self.head.set_data([end], self.losses[end : end + 1])
         self.label.set_text(f"step {int(step)}: loss {self.losses[end]:.4g}")
+
+
+def draw_run_losses(
+    ax: Axes, losses: np.ndarray, bad_step: int | None, label: str, title: str
+) -> None:
+    """The loss at every step of a run (shape ``(n,)``), as points when there are few, on
+    integer iteration ticks; a run that blew up at ``bad_step`` gets a mark at that step."""
+    from matplotlib.ticker import MaxNLocator
+
+    losses = np.asarray(losses, dtype=float)
+    ax.clear()
+    ax.plot(
+        np.arange(losses.size), losses, color="tab:blue", linewidth=1.5,
+        marker="o" if losses.size <= 60 else None, markersize=4, gid="loss", label=label,
+    )  # fmt: skip
+    if losses.size and np.all(losses > 0):
+        ax.set_yscale("log")
+    if bad_step is not None:
+        ax.axvline(
+            bad_step, color="tab:red", linestyle="--", linewidth=1.5, gid="blew-up",
+            label=f"step {bad_step}: the loss blew up",
+        )  # fmt: skip
+        ax.set_xlim(-0.5, bad_step + 0.5)
+        ax.legend(loc="best", fontsize="small")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(label)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
 
 
 class LineView:

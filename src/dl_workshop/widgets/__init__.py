@@ -29,8 +29,14 @@ from dl_workshop.model import linear_model
 from dl_workshop.optimization import fit
 from dl_workshop.plots._bowl import Landscape
 from dl_workshop.plots._trajectory import path_arrays
-from dl_workshop.plots._views import BowlView, LineView, freeze_background
-from dl_workshop.plots.curves import plot_loss
+from dl_workshop.plots._views import (
+    BowlView,
+    FollowView,
+    LineView,
+    draw_run_losses,
+    freeze_background,
+)
+from dl_workshop.widgets.verdict import WORKS, Verdict, judge, learner_message
 
 __all__ = ["explore_line", "explore_step_size"]
 
@@ -51,7 +57,9 @@ OPTIMIZERS: dict[str, Callable[[float], Any] | None] = {
 #: Steps per compiled call, and parameters recorded every this many steps: fixed, so that a
 #: new number of steps (a multiple of the chunk) reuses the compiled loop.
 _CHUNK = 50
-_RECORD_EVERY = 5
+#: Every step's parameters are recorded: a path sampled more sparsely hides an overshoot
+#: that flips sides on every step.
+_RECORD_EVERY = 1
 
 #: Figure size (inches) and resolution of the explorers' figures.
 _SIZE = (10.0, 3.8)
@@ -80,15 +88,17 @@ def _show(figure: Any, text: str | None = None) -> None:
     """Show ``figure`` as a PNG (and ``text`` under it) in the notebook; nothing elsewhere."""
     if not _in_notebook():
         return
+    import html
     import io
 
-    from IPython.display import Image, display
+    from IPython.display import HTML, Image, display
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=figure.dpi)
     display(Image(data=buffer.getvalue(), format="png"))
     if text:
-        print(text)
+        # A paragraph that wraps between words (a printed stream breaks words at the edge).
+        display(HTML(f'<p style="max-width: 50em">{html.escape(text)}</p>'))
 
 
 def _figure() -> tuple[Any, Any, Any]:
@@ -119,6 +129,24 @@ def _slider(widgets: Any, name: str, center: float, half: float, value: float) -
     )  # fmt: skip
 
 
+#: The note beside every explorer's controls: after a kernel restart the sliders still move in
+#: the page, but no kernel is there to redraw the figure.
+RESTART_NOTE = (
+    "<small><i>Nothing redraws when you move a slider? After a kernel restart, run this "
+    "cell again.</i></small>"
+)
+
+
+def _finish(widgets: Any, explorer: Any, figure: Any) -> Any:
+    """``explorer`` with the restart note between its controls and its output, and its
+    ``.figure``."""
+    note = widgets.HTML(RESTART_NOTE)
+    *controls, output = explorer.children
+    explorer.children = (*controls, note, output)
+    explorer.figure = figure
+    return explorer
+
+
 def explore_line(x: Any, y: Any, *, w: float = 0.0, b: float = 0.0) -> Any:
     """Sliders for ``w`` and ``b``: the data, the line ``w x + b``, its residuals and its mean
     squared error, and the point ``(w, b)`` on the loss bowl.
@@ -134,9 +162,10 @@ def explore_line(x: Any, y: Any, *, w: float = 0.0, b: float = 0.0) -> Any:
         b: the intercept to start at (clipped into the slider's range).
 
     Returns:
-        An ``ipywidgets.interactive`` (children: the ``w`` slider, the ``b`` slider, the
-        output) whose ``.result`` is the mean squared error at the sliders' values and whose
-        ``.figure`` is the matplotlib Figure.
+        An ``ipywidgets.interactive`` (children: the ``w`` slider, the ``b`` slider, a note
+        to run the cell again after a kernel restart, the output) whose ``.result`` is the
+        mean squared error at the sliders' values and whose ``.figure`` is the matplotlib
+        Figure.
 
     Raises:
         ImportError: if ipywidgets is not installed (it comes with the ``lesson`` extra).
@@ -174,8 +203,7 @@ def explore_line(x: Any, y: Any, *, w: float = 0.0, b: float = 0.0) -> Any:
         return error
 
     explorer = widgets.interactive(update, clear_output=_in_notebook(), w=w_slider, b=b_slider)
-    explorer.figure = figure
-    return explorer
+    return _finish(widgets, explorer, figure)
 
 
 @functools.lru_cache(maxsize=256)
@@ -186,14 +214,23 @@ def _optimizer(name: str, step_size: float) -> Any:
     return None if factory is None else factory(step_size)
 
 
+#: The step sizes the step-size slider offers (log scale, as the FloatLogSlider steps).
+_SLIDER_STEPS = 10.0 ** np.round(np.arange(-5.0, 0.0001, 0.05), 2)
+#: Most extra fits made to find the largest step size that works, when a run blew up.
+_MAX_SEARCH_FITS = 8
+
+
 class _StepSizeRuns:
     """The fits :func:`explore_step_size` makes, and the figure that shows the latest one."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, model: Any, loss: Any, start: Any) -> None:
         self.x, self.y, self.model, self.loss, self.start = x, y, model, loss, start
         self.figure, self.left, self.right = _figure()
-        self.bowl: BowlView | None = None
         self.label = "mse" if loss is mseloss else "loss"
+        landscape = Landscape(x, y, model, loss, start)
+        self.bowl = FollowView(self.right, landscape, loss_label=self.label)
+        self.works: dict[tuple[float, int, str], bool] = {}
+        self.message: str | None = None
 
     def run(self, step_size: float, n_steps: int, optimizer: str) -> FitResult | DivergenceError:
         """One fit with these settings: its FitResult, or the DivergenceError it raised."""
@@ -206,32 +243,74 @@ class _StepSizeRuns:
         except DivergenceError as error:
             return error
 
-    def frame(self, result: FitResult, diverged: bool) -> None:
-        """The bowl, framed once around the first run's path (its start if it diverged)."""
-        w_path, b_path = path_arrays(result, "result")
-        if diverged:
-            w_path, b_path = w_path[:1], b_path[:1]
-        landscape = Landscape(self.x, self.y, self.model, self.loss, result)
-        self.bowl = BowlView(self.right, landscape, w_path, b_path, loss_label=self.label)
-        self.right.set_title("the path on the loss bowl")
+    def _works(self, step_size: float, n_steps: int, optimizer: str) -> bool:
+        """Whether a run with these settings is neither blowing up nor rising (remembered)."""
+        key = (float(step_size), int(n_steps), optimizer)
+        if key not in self.works:
+            verdict = judge(self.run(step_size, n_steps, optimizer))
+            self.works[key] = verdict.kind in WORKS
+        return self.works[key]
 
-    def draw(self, outcome: FitResult | DivergenceError, step_size: float) -> str | None:
-        """Redraw the loss curve and the path for ``outcome``; return the divergence message."""
-        diverged = isinstance(outcome, DivergenceError)
-        result = outcome.result if diverged else outcome
-        if self.bowl is None:
-            self.frame(result, diverged)
-        self.left.clear()
-        if np.size(result.losses):
-            plot_loss(result, ax=self.left, log_scale=bool(np.all(result.losses > 0)))
-            self.left.set_ylabel(self.label)
-        w_path, b_path = path_arrays(result, "result")
-        self.bowl.show(w_path, b_path)
-        if not diverged:
-            self.left.set_title(f"step size {step_size:.3g}: loss {result.losses[-1]:.4g}")
+    def largest_working_step(self, step_size: float, n_steps: int, optimizer: str) -> float | None:
+        """The largest slider step size below ``step_size`` whose run works (bisection on the
+        slider's values, at most ``_MAX_SEARCH_FITS`` fits); ``None`` if the smallest fails."""
+        low, high = 0, int(np.searchsorted(_SLIDER_STEPS, step_size * (1 - 1e-9)))
+        for _ in range(_MAX_SEARCH_FITS):
+            if high - low <= 1:
+                break
+            middle = (low + high) // 2
+            if self._works(_SLIDER_STEPS[middle], n_steps, optimizer):
+                low = middle
+            else:
+                high = middle
+        if not self._works(_SLIDER_STEPS[low], n_steps, optimizer):
             return None
-        self.left.set_title(f"step size {step_size:.3g}: diverged at step {outcome.step}")
-        return str(outcome)
+        return float(_SLIDER_STEPS[low])
+
+    def _with_bad_step(
+        self, verdict: Verdict, step_size: float, w_path: Any, b_path: Any, steps: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The path with the point the step that blew up went to (gradient descent's step from
+        the last good point), when that point is finite: it shows how far the step overshot."""
+        import jax
+
+        theta = verdict.result.theta
+        try:
+            grads = jax.grad(self.loss)(theta, self.model, self.x, self.y)
+            w_bad = float(theta["w"] - step_size * grads["w"])
+            b_bad = float(theta["b"] - step_size * grads["b"])
+        except Exception:  # a user's loss, or parameters not a {"w", "b"} dict: leave it out
+            return w_path, b_path, steps
+        if not np.isfinite([w_bad, b_bad]).all():
+            return w_path, b_path, steps
+        return np.r_[w_path, w_bad], np.r_[b_path, b_bad], np.r_[steps, verdict.bad_step]
+
+    def draw(self, outcome: FitResult | DivergenceError, step_size: float, n_steps: int,
+             optimizer: str) -> str | None:  # fmt: skip
+        """Redraw the loss curve and the path for ``outcome``; return the message to show."""
+        verdict = judge(outcome)
+        self.works[(float(step_size), int(n_steps), optimizer)] = verdict.kind in WORKS
+        result = verdict.result
+        losses = np.asarray(result.losses, dtype=float)
+        if verdict.kind == "blew up":
+            title = f"step size {step_size:.3g}: the loss blew up at step {verdict.bad_step}"
+        elif verdict.kind == "rising":
+            title = f"step size {step_size:.3g}: the loss keeps rising"
+        elif verdict.kind == "bouncing":
+            title = f"step size {step_size:.3g}: the loss does not settle"
+        else:
+            title = f"step size {step_size:.3g}: loss {losses[-1]:.4g}"
+        draw_run_losses(self.left, losses, verdict.bad_step, self.label, title)
+        w_path, b_path = path_arrays(result, "result")
+        steps = np.asarray(result.path_steps)
+        if verdict.kind == "blew up" and optimizer == "gradient descent":
+            w_path, b_path, steps = self._with_bad_step(verdict, step_size, w_path, b_path, steps)
+        self.bowl.show(w_path, b_path, steps, losses)
+        good = None
+        if verdict.kind not in WORKS and verdict.bad_step != 0:  # at 0 no step size helps
+            good = self.largest_working_step(step_size, n_steps, optimizer)
+        self.message = learner_message(verdict, step_size, good)
+        return self.message
 
 
 def explore_step_size(
@@ -249,9 +328,15 @@ def explore_step_size(
     loss curve and the path on the loss bowl.
 
     Too small a step crawls, a good one slides to the bottom, and too large a one overshoots
-    further on every step until the fit stops with a :class:`~dl_workshop.DivergenceError`,
-    whose message (shown under the figure) suggests a step size that works. The bowl is framed
-    around the first run's path; later paths may leave it.
+    further on every step until the loss blows up (the fit stops with a
+    :class:`~dl_workshop.DivergenceError`) or keeps rising. Every step is drawn, up to the
+    last one whose loss was finite. The bowl is redrawn around each run: its start, its end
+    and the minimum in view, or, for a run that runs away, its last point in view and an
+    arrow off the edge. A run that blows up or keeps rising is told so in plain words under
+    the figure (``.message``), with the largest step size on the slider that works for the
+    same settings (found by a few more fits); a run whose first steps overshoot but that
+    comes back down is fine. The practitioner's detail (the curvature, ``2/L``) stays in the
+    DivergenceError.
 
     Args:
         x: inputs, shape ``(n,)``.
@@ -265,9 +350,11 @@ def explore_step_size(
 
     Returns:
         An ``ipywidgets.interactive`` (children: the step-size slider, the steps slider, the
-        optimizer dropdown, the output) whose ``.result`` is the latest
-        :class:`~dl_workshop.FitResult`, or the :class:`~dl_workshop.DivergenceError` when the
-        run diverged, and whose ``.figure`` is the matplotlib Figure.
+        optimizer dropdown, a note to run the cell again after a kernel restart, the output)
+        whose ``.result`` is the latest :class:`~dl_workshop.FitResult`, or the
+        :class:`~dl_workshop.DivergenceError` when the run diverged; whose ``.message`` is
+        what is said under the figure (``None`` for a run that went well); and whose
+        ``.figure`` is the matplotlib Figure.
 
     Raises:
         ImportError: if ipywidgets is not installed (it comes with the ``lesson`` extra).
@@ -281,6 +368,8 @@ def explore_step_size(
         >>> explorer.children[0].value = 0.5  # too large: gradient descent diverges
         >>> type(explorer.result).__name__, round(explorer.result.suggested_step_size, 3)
         ('DivergenceError', 0.059)
+        >>> print(explorer.message)  # doctest: +ELLIPSIS
+        The step size 0.5 is too large: ... Try a step size of at most 0.112.
     """
     widgets = _ipywidgets()
     x_arr, y_arr = _line_data(x, y)
@@ -298,9 +387,13 @@ def explore_step_size(
     )  # fmt: skip
     choice = widgets.Dropdown(options=list(OPTIMIZERS), description="optimizer")
 
+    made: list[Any] = []  # the explorer, once made (the first update runs while it is made)
+
     def update(step_size: float, n_steps: int, optimizer: str) -> FitResult | DivergenceError:
         outcome = runs.run(step_size, n_steps, optimizer)
-        message = runs.draw(outcome, step_size)
+        message = runs.draw(outcome, step_size, n_steps, optimizer)
+        for explorer in made:
+            explorer.message = message
         _show(runs.figure, message)
         return outcome
 
@@ -308,5 +401,6 @@ def explore_step_size(
         update, clear_output=_in_notebook(), step_size=step_slider, n_steps=steps_slider,
         optimizer=choice,
     )  # fmt: skip
-    explorer.figure = runs.figure
-    return explorer
+    made.append(explorer)
+    explorer.message = runs.message
+    return _finish(widgets, explorer, runs.figure)
