@@ -19,6 +19,7 @@ import math
 import os
 import re
 import secrets
+import struct
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -168,9 +169,9 @@ def _members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
             raise _CorruptFileError(f"it holds a member named {info.filename[:100]!r}")
         if name in members:
             raise _CorruptFileError(f"it holds member {info.filename!r} twice")
-        if info.compress_type != zipfile.ZIP_STORED:
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:  # 0x1: encrypted
             raise _CorruptFileError(
-                f"member {info.filename!r} is compressed (dl-workshop files are not)"
+                f"member {info.filename!r} is compressed or encrypted (dl-workshop files are not)"
             )
         members[name] = info
     return members
@@ -367,8 +368,8 @@ def load_arrays(
         reason = f"it is corrupted or truncated (ValueError: {exc})"
         raise ValueError(NOT_READABLE_MESSAGE.format(path=str(path), reason=reason)) from exc
     except (
-        zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, TypeError, SyntaxError,
-        OverflowError, NotImplementedError, MemoryError, RecursionError,
+        zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, KeyError, TypeError,
+        SyntaxError, OverflowError, NotImplementedError, MemoryError, RecursionError, RuntimeError,
     ) as exc:
         reason = f"it is corrupted or truncated ({type(exc).__name__}: {exc})"
         raise ValueError(NOT_READABLE_MESSAGE.format(path=str(path), reason=reason)) from exc
