@@ -178,6 +178,20 @@ def test_an_entry_that_names_code_is_discarded_even_in_a_private_folder(tmp_path
     assert _executables._load(key, ARGS) is not None  # replaced by a real entry
 
 
+def test_an_entry_file_others_can_write_is_not_read(tmp_path, monkeypatch, fresh_cache):
+    monkeypatch.setenv(_compile_cache.FOLDER_VARIABLE, str(tmp_path))
+    key = _executables.call_key("test entry mode", ARGS, {"n": 2})
+    _executables.cached_call(DOUBLE, "test entry mode", ARGS, {"n": 2})
+    entry = tmp_path / "executables" / f"{key}.bin"
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    entry.chmod(0o666)
+    _executables.clear_in_memory()
+    assert _executables._load(key, ARGS) is None  # refused (and removed from our own folder)
+    out = _executables.cached_call(DOUBLE, "test entry mode", ARGS, {"n": 2})
+    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+
+
 def test_entries_swapped_between_keys_fall_back_to_the_uncached_results(tmp_path, monkeypatch,
                                                                         fresh_cache):
     monkeypatch.setenv(_compile_cache.FOLDER_VARIABLE, str(tmp_path))

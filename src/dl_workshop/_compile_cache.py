@@ -75,6 +75,25 @@ def _make_private(folder: Path) -> None:
         os.chmod(part, 0o700)
 
 
+def private_problem(info: os.stat_result) -> str | None:
+    """What makes a file or folder with status ``info`` unsafe to take code from (owned by
+    another user, or writable by group or others), or ``None`` (also where the system has no
+    owners and modes to check).
+
+    Example:
+        >>> import os, tempfile
+        >>> private_problem(os.stat(tempfile.mkdtemp())) is None  # mkdtemp: private
+        True
+    """
+    if not hasattr(os, "geteuid"):  # pragma: no cover - no POSIX owners (Windows)
+        return None
+    if info.st_uid != os.geteuid():
+        return f"is owned by another user (uid {info.st_uid})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
 def folder_problem(folder: str | os.PathLike[str]) -> str | None:
     """What makes an existing ``folder`` unsafe to keep code in, or ``None`` when it is safe:
     a folder owned by this user that neither group nor others can write to.
@@ -87,11 +106,7 @@ def folder_problem(folder: str | os.PathLike[str]) -> str | None:
     info = os.stat(folder)
     if not stat.S_ISDIR(info.st_mode):
         return "is not a folder"
-    if info.st_uid != os.geteuid():
-        return f"is owned by another user (uid {info.st_uid})"
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return f"is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
-    return None
+    return private_problem(info)
 
 
 def usable_folder(folder: str | os.PathLike[str]) -> Path | None:

@@ -34,7 +34,6 @@ import importlib.metadata
 import io
 import os
 import pickle
-import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +42,12 @@ from typing import Any
 import jax
 import jax.monitoring
 
-from dl_workshop._compile_cache import cache_enabled, cache_folder, usable_folder
+from dl_workshop._compile_cache import (
+    cache_enabled,
+    cache_folder,
+    private_problem,
+    usable_folder,
+)
 
 #: At most this many executables are kept in the folder (the least recently written go first).
 MAX_FILES = 256
@@ -237,9 +241,9 @@ class _EntryUnpickler(pickle.Unpickler):
 def _read_entry(path: Path) -> Any:
     """The pickled entry at ``path``, when the file is the user's and writable by no one else."""
     with open(path, "rb") as f:
-        info = os.fstat(f.fileno())
-        if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise PermissionError(f"{path} is not private to this user")
+        problem = private_problem(os.fstat(f.fileno()))
+        if problem is not None:
+            raise PermissionError(f"{path} {problem}")
         return _EntryUnpickler(io.BytesIO(f.read())).load()
 
 
