@@ -287,3 +287,39 @@ def test_a_folder_root_owns_and_anyone_can_write_is_not_used_by_another_user():
         assert stat.S_IMODE(folder.stat().st_mode) == 0o777  # left as it was
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+# --- two processes filling one cache at once -------------------------------------------------
+
+_FILL = """
+import json, warnings
+warnings.simplefilter("error", UserWarning)  # no folder may look unsafe to the other process
+from dl_workshop import model_optimization_loop, linear_model, mseloss
+from dl_workshop.data import x, make_y
+losses, theta = model_optimization_loop({"w": 0.0, "b": 0.0}, linear_model, mseloss, x,
+                                        make_y(x, seed=0), 300, 0.01, progress=False)
+print(json.dumps([float(v) for v in losses]))
+"""
+
+
+def test_two_processes_filling_one_cache_at_once_agree(tmp_path):
+    folder = tmp_path / "a" / "b"  # both processes make the folders
+    env = _env(DL_WORKSHOP_CACHE_DIR=str(folder),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    processes = [subprocess.Popen([sys.executable, "-c", _FILL], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = []
+    for process in processes:
+        try:
+            out, err = process.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            pytest.fail("a process filling the cache ran past 240 s")
+        assert process.returncode == 0, err[-3000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    assert outputs[0] == outputs[1]  # (a later process loading them: test_compilation.py)
+    assert any((folder / "executables").glob("*.bin"))
+    assert not list(folder.rglob("*.tmp"))
+    for path in (tmp_path / "a", folder, folder / "executables"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700
