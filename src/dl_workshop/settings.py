@@ -110,10 +110,8 @@ def _checkpoint_options(
     overwrite = check_bool(overwrite, "overwrite")
     if checkpoint is None:
         if resume or overwrite:
-            name = "resume" if resume else "overwrite"
-            raise ValueError(
-                f"{name}=True needs checkpoint=PATH, the checkpoint file; got None"
-            )
+            name, what = ("resume", "to resume from") if resume else ("overwrite", "to replace")
+            raise ValueError(f"{name}=True needs checkpoint=PATH, the file {what}; got None")
         return None, False, False
     return check_checkpoint_path(checkpoint), resume, overwrite
 
