@@ -177,7 +177,7 @@ API_ROWS = [
      ValueError, r"^checkpoint_every must be an integer >= 1; got 0$"),
     ("checkpoint-other-run", _other_run_checkpoint, ValueError,
      r"^cannot resume from .*run.npz': it was written by a different run \(step_size: "
-     r"checkpoint 0.1, this run 0.2\); pass resume=False"),
+     r"checkpoint 0.1, this run 0.2\); pass overwrite=True"),
     ("load_checkpoint-params-file", lambda c, t: load_checkpoint(_params_file(c, t)), ValueError,
      r"params.npz' holds a 'params', not a 'checkpoint'$"),
     # the scikit-learn estimator (its data checks are scikit-learn's own)

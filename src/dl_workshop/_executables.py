@@ -14,11 +14,14 @@ arguments, the versions of Python, JAX, optax and NumPy, the library's own sourc
 size and modification time, so an edited checkout never runs stale code), the JAX options that
 change tracing, the XLA flags and the device. Calls with a user's function in them have no such
 name and go through ``jax.jit`` as before. The folder is the library's compilation cache
-folder, private to the user (its files are unpickled: like JAX's cache, it holds code this
-user's processes run); ``DL_WORKSHOP_NO_COMPILE_CACHE=1`` (or the command line's
-``--no-compile-cache``) turns both caches off. Anything that
-fails here (an unreadable entry, a program that cannot be serialized) falls back to the plain
-call: the cache only saves time.
+folder (like JAX's cache, it holds code this user's processes run): it is used only when it,
+and its ``executables`` folder, are owned by the user and writable by no one else
+(:func:`~dl_workshop._compile_cache.usable_folder`), an entry only when its file is too; an
+entry is read with an unpickler that builds nothing but tree structures and the NamedTuples of
+the library and optax. ``DL_WORKSHOP_NO_COMPILE_CACHE=1`` (or the command line's
+``--no-compile-cache``) turns both caches off. Anything that fails here (an unreadable entry,
+an entry written for another key, tree, shape or dtype, a program that cannot be serialized)
+falls back to the plain call: the cache only saves time.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import functools
 import hashlib
 import importlib
 import importlib.metadata
+import io
 import os
 import pickle
 import sys
@@ -38,7 +42,12 @@ from typing import Any
 import jax
 import jax.monitoring
 
-from dl_workshop._compile_cache import cache_enabled, cache_folder
+from dl_workshop._compile_cache import (
+    cache_enabled,
+    cache_folder,
+    private_problem,
+    usable_folder,
+)
 
 #: At most this many executables are kept in the folder (the least recently written go first).
 MAX_FILES = 256
@@ -196,12 +205,63 @@ def call_key(name: str, args: tuple, static: dict[str, Any]) -> str | None:
 
 
 def _folder() -> Path | None:
+    """The executables' folder when the cache is on and both it and the cache folder are
+    private to the user (made so when missing); else ``None``: nothing is read or written."""
     if not cache_enabled():
         return None
-    return Path(cache_folder()) / "executables"
+    base = usable_folder(cache_folder())
+    return None if base is None else usable_folder(base / "executables")
 
 
-def _load(key: str) -> Any:
+#: The globals an entry may name: tree structures and their registries (anything else, e.g. a
+#: function to call, makes the entry unreadable).
+_TREE_GLOBALS = {
+    ("jaxlib._jax.pytree", "PyTreeDef"),
+    ("jaxlib.xla_extension.pytree", "PyTreeDef"),
+    ("jax._src.tree_util", "default_registry"),
+    ("jax._src.tree_util", "none_leaf_registry"),
+    ("jax._src.tree_util", "dispatch_registry"),
+    ("jax._src.tree_util", "tracing_registry"),
+}
+
+
+class _EntryUnpickler(pickle.Unpickler):
+    """Builds tree structures, and NamedTuple classes of the library and optax, nothing else."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _TREE_GLOBALS:
+            return super().find_class(module, name)
+        if module.split(".")[0] in (_PACKAGE, "optax") and "." not in name:
+            found = getattr(sys.modules.get(module), name, None)
+            if isinstance(found, type) and issubclass(found, tuple) and hasattr(found, "_fields"):
+                return found
+        raise pickle.UnpicklingError(f"an executable entry may not name {module}.{name}")
+
+
+def _read_entry(path: Path) -> Any:
+    """The pickled entry at ``path``, when the file is the user's and writable by no one else."""
+    with open(path, "rb") as f:
+        problem = private_problem(os.fstat(f.fileno()))
+        if problem is not None:
+            raise PermissionError(f"{path} {problem}")
+        return _EntryUnpickler(io.BytesIO(f.read())).load()
+
+
+def _matches(compiled: Any, args: tuple) -> bool:
+    """Whether ``compiled`` takes ``args``: the same tree, shapes, dtypes and weak types."""
+    if compiled.in_tree != jax.tree_util.tree_structure((args, {})):
+        return False
+    expected = [jax.typeof(leaf) for leaf in jax.tree_util.tree_leaves(args)]
+    found = jax.tree_util.tree_leaves(compiled.in_avals)
+    return len(found) == len(expected) and all(
+        (a.shape, a.dtype, a.weak_type) == (b.shape, b.dtype, b.weak_type)
+        for a, b in zip(found, expected, strict=True)
+    )
+
+
+def _load(key: str, args: tuple | None = None) -> Any:
+    """The executable kept for ``key``, or ``None``: missing, unreadable, written for another
+    key, or (given ``args``) for other arguments; an entry that does not fit is deleted."""
     folder = _folder()
     path = folder / f"{key}.bin" if folder is not None else None
     if path is None or not path.is_file():
@@ -209,10 +269,14 @@ def _load(key: str) -> Any:
     from jax.experimental import serialize_executable
 
     try:
-        with open(path, "rb") as f:
-            serialized, in_tree, out_tree = pickle.load(f)
-        return serialize_executable.deserialize_and_load(serialized, in_tree, out_tree)
-    except Exception:  # a stale or broken entry: compile anew (and overwrite it)
+        stored_key, serialized, in_tree, out_tree = _read_entry(path)
+        if stored_key != key:
+            raise ValueError("an entry of another key")
+        compiled = serialize_executable.deserialize_and_load(serialized, in_tree, out_tree)
+        if args is not None and not _matches(compiled, args):
+            raise ValueError("an entry for other arguments")
+        return compiled
+    except Exception:  # a stale, broken or foreign entry: compile anew (and overwrite it)
         with contextlib.suppress(OSError):
             path.unlink()
         return None
@@ -225,10 +289,10 @@ def _store(key: str, compiled: Any) -> None:
     from jax.experimental import serialize_executable
 
     try:
-        blob = pickle.dumps(serialize_executable.serialize(compiled))
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        blob = pickle.dumps((key, *serialize_executable.serialize(compiled)))
         partial = folder / f"{key}.{os.getpid()}.tmp"
-        partial.write_bytes(blob)
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(blob)
         os.replace(partial, folder / f"{key}.bin")  # whole or not at all, for other processes
         _evict(folder)
     except Exception:  # not serializable here (e.g. a host callback), or no room: skip
@@ -269,7 +333,7 @@ def executable(function: Callable[..., Any], key: str, args: tuple, static: dict
     compiled now (``function`` is a ``jax.jit`` function) and kept in both."""
     compiled = _in_memory.get(key)
     if compiled is None:
-        compiled = _load(key)
+        compiled = _load(key, args)
         if compiled is None:
             hits = _persistent_cache_hits()
             compiled = function.lower(*args, **static).compile()
@@ -333,5 +397,4 @@ def check_once(check: Callable[[], None], name: str, args: tuple, static: dict[s
     check()
     if marker is not None:
         with contextlib.suppress(OSError):
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            marker.touch()
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600))

@@ -17,6 +17,12 @@ model, loss, dtype, early-stopping settings, the shapes of the parameters and a 
 data. Resuming with anything different is refused with a message naming each difference, instead
 of silently mixing two runs. Files are plain ``.npz`` + JSON (see :mod:`dl_workshop.persistence`):
 loading never executes code.
+
+Before a fit starts, whatever is at the checkpoint's path is checked: a file that is not a
+dl-workshop checkpoint (a data file, a model, anything else, a symbolic link) is refused with
+one ``ValueError`` naming the path and left alone, whatever the options; a checkpoint written
+by another run (other data or settings) is refused too, unless ``overwrite=True``
+(``--overwrite-checkpoint``) says to start over in it.
 """
 
 from __future__ import annotations
@@ -290,9 +296,61 @@ def _save(path: Path, state: Any, losses: np.ndarray, path_parts: list[Any], run
     save_arrays(path, arrays, kind=_KIND, metadata={"run": run.settings, "layout": layout})
 
 
-def _restore(path: Path, run: _Run) -> tuple[Any, np.ndarray, list[Any]]:
+#: A file at the checkpoint's path that is not a checkpoint: left alone.
+NOT_A_CHECKPOINT_MESSAGE = (
+    "checkpoint {path!r} exists and is not a dl-workshop checkpoint; it is left alone: choose "
+    "another path (or delete the file)"
+)
+
+#: A checkpoint of another run at the checkpoint's path, without ``overwrite``.
+ANOTHER_RUN_MESSAGE = (
+    "{action} {path!r}: it was written by a different run ({diffs}); pass overwrite=True "
+    "(--overwrite-checkpoint) to start over in it, or choose another path"
+)
+
+
+def _read_existing(path: Path, resume: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The arrays and header of the checkpoint at ``path``; ``ValueError`` naming the path when
+    the file there is anything else (a data file, another kind of file, a broken one): what is
+    wrong with it when resuming, else that it is left alone."""
+    try:
+        arrays, header = load_arrays(path, kind=_KIND)
+    except (ValueError, OSError) as exc:
+        if resume and isinstance(exc, ValueError):
+            raise
+        raise ValueError(NOT_A_CHECKPOINT_MESSAGE.format(path=str(path))) from exc
+    metadata = header["metadata"]
+    if not isinstance(metadata.get("run"), dict) or not isinstance(metadata.get("layout"), dict):
+        raise ValueError(NOT_A_CHECKPOINT_MESSAGE.format(path=str(path)))
+    return arrays, header
+
+
+def _claim(path: Path, run: _Run, *, resume: bool, overwrite: bool) -> Start | None:
+    """Before the fit: the state to resume from (``None``: start fresh), after checking that
+    whatever is at ``path`` may be replaced: nothing, or a checkpoint of this run, or (with
+    ``overwrite``) of another run. Anything else is refused, and the file left alone."""
+    if not os.path.lexists(path):
+        return None
+    if path.is_symlink() or not path.is_file():
+        raise ValueError(NOT_A_CHECKPOINT_MESSAGE.format(path=str(path)))
+    arrays, header = _read_existing(path, resume)
+    saved = header["metadata"]["run"]
+    diffs = _differences(saved, run, arrays.get("optimizer_probe"))
+    if diffs and overwrite:
+        return None
+    if diffs:
+        action = "cannot resume from" if resume else "refusing to overwrite checkpoint"
+        raise ValueError(
+            ANOTHER_RUN_MESSAGE.format(action=action, path=str(path), diffs="; ".join(diffs))
+        )
+    return _restore(path, run, arrays, header) if resume else None
+
+
+def _restore(
+    path: Path, run: _Run, arrays: dict[str, Any], header: dict[str, Any]
+) -> tuple[Any, np.ndarray, list[Any]]:
+    """The start of a resumed run from a checkpoint of this run (its arrays and header)."""
     version = _version.__version__
-    arrays, header = load_arrays(path, kind=_KIND)
     refuse = f"cannot resume from {str(path)!r}"
     start_over = "pass resume=False (or delete the file) to start over"
     if header.get("version") != version:
@@ -300,16 +358,7 @@ def _restore(path: Path, run: _Run) -> tuple[Any, np.ndarray, list[Any]]:
             f"{refuse}: it was written by dl-workshop {header.get('version')}, this is "
             f"{version}; {start_over}"
         )
-    metadata = header.get("metadata", {})
-    saved = metadata.get("run")
-    layout = metadata.get("layout")
-    if not isinstance(saved, dict) or not isinstance(layout, dict):
-        raise ValueError(f"{str(path)!r} is corrupted: it has no run description")
-    diffs = _differences(saved, run, arrays.get("optimizer_probe"))
-    if diffs:
-        raise ValueError(
-            f"{refuse}: it was written by a different run ({'; '.join(diffs)}); {start_over}"
-        )
+    layout = header["metadata"]["layout"]
     template_leaves, state_def = jax.tree_util.tree_flatten(run.template)
     try:
         saved_leaves = [arrays[f"state_{i}"] for i in range(int(layout["n_state"]))]
@@ -392,7 +441,7 @@ def solve_with_checkpoint(
         every = max(1, -(-settings.n_steps // DEFAULT_CHECKPOINTS_PER_RUN))
     settings = settings._replace(checkpoint_every=every)
     run = _describe_run(settings, params, problem.full_data, names, every)
-    start = _restore(path, run) if settings.resume and path.exists() else None
+    start = _claim(path, run, resume=settings.resume, overwrite=settings.overwrite)
     saver = _Saver(path, run)
     result = solve(settings, params, problem, callback=saver, start=start)
     if result.status == "interrupted":

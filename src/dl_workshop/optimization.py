@@ -67,6 +67,7 @@ def fit(
     checkpoint_every: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     batch_size: int | None = None,
     seed: int = 0,
     shuffle_window: int | None = None,
@@ -105,10 +106,14 @@ def fit(
             fall on multiples of it.
         checkpoint: path of a checkpoint file (``.npz``), written atomically every
             ``checkpoint_every`` steps and when the run is interrupted (Ctrl-C); see
-            :mod:`dl_workshop.checkpoint`.
+            :mod:`dl_workshop.checkpoint`. A file already there must be a checkpoint of this
+            library (anything else is refused with ``ValueError`` before the fit, and left
+            alone); one written by another run needs ``overwrite=True``.
         resume: with ``checkpoint``, continue from that file if it exists (it must come from the
             same problem and settings, else ``ValueError``); a resumed run gives the same
             parameters and losses as an uninterrupted one. ``False`` starts over.
+        overwrite: with ``checkpoint``, replace a checkpoint written by another run (another
+            problem or other settings) instead of refusing it.
         batch_size: minibatch SGD: each step uses ``batch_size`` rows (``None``: all rows).
             Rows are reshuffled every epoch from ``seed``; the batch of step ``t`` is picked
             inside the compiled loop, so runs are deterministic and resumable. The order is
@@ -141,6 +146,7 @@ def fit(
         n_steps=n_steps, step_size=step_size, optimizer=optimizer, progress=progress,
         record_every=record_every, tol=tol, patience=patience, on_divergence=on_divergence,
         dtype=dtype, checkpoint_every=checkpoint_every, checkpoint=checkpoint, resume=resume,
+        overwrite=overwrite,
         batch_size=batch_size, seed=seed, shuffle_window=shuffle_window, fast_path=fast_path,
     )
     with precision(settings.dtype):
@@ -166,6 +172,7 @@ def fit_objective(
     checkpoint_every: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> FitResult:
     """Minimize your own ``objective(params, t, data) -> (loss, grads)`` with :func:`fit`'s engine.
 
@@ -192,6 +199,7 @@ def fit_objective(
         checkpoint_every: steps per compiled call, and between checkpoints.
         checkpoint: a checkpoint file, as in :func:`fit`.
         resume: continue from ``checkpoint`` if it exists.
+        overwrite: replace a checkpoint of another run, as in :func:`fit`.
 
     Returns:
         A :class:`FitResult`.
@@ -211,6 +219,7 @@ def fit_objective(
         n_steps=n_steps, step_size=step_size, optimizer=optimizer, progress=progress,
         record_every=record_every, tol=tol, patience=patience, on_divergence=on_divergence,
         dtype=dtype, checkpoint_every=checkpoint_every, checkpoint=checkpoint, resume=resume,
+        overwrite=overwrite,
     )
     with precision(settings.dtype):
         params = as_params(theta, "theta", dtype=settings.dtype)

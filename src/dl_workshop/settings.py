@@ -45,6 +45,7 @@ class FitSettings(NamedTuple):
     seed: int
     shuffle_window: int | None
     fast_path: bool
+    overwrite: bool = False
 
     @property
     def tol_value(self) -> float:
@@ -102,15 +103,17 @@ def check_checkpoint_path(checkpoint: Any) -> Path:
     return path
 
 
-def _checkpoint_options(checkpoint: Any, resume: Any) -> tuple[Path | None, bool]:
+def _checkpoint_options(
+    checkpoint: Any, resume: Any, overwrite: Any = False
+) -> tuple[Path | None, bool, bool]:
     resume = check_bool(resume, "resume")
+    overwrite = check_bool(overwrite, "overwrite")
     if checkpoint is None:
-        if resume:
-            raise ValueError(
-                "resume=True needs checkpoint=PATH, the file to resume from; got None"
-            )
-        return None, False
-    return check_checkpoint_path(checkpoint), resume
+        if resume or overwrite:
+            name, what = ("resume", "to resume from") if resume else ("overwrite", "to replace")
+            raise ValueError(f"{name}=True needs checkpoint=PATH, the file {what}; got None")
+        return None, False, False
+    return check_checkpoint_path(checkpoint), resume, overwrite
 
 
 def _minibatch_options(batch_size: Any, seed: Any, shuffle_window: Any) -> tuple[Any, int, Any]:
@@ -135,6 +138,7 @@ def fit_settings(
     checkpoint_every: Any = None,
     checkpoint: Any = None,
     resume: Any = False,
+    overwrite: Any = False,
     batch_size: Any = None,
     seed: Any = 0,
     shuffle_window: Any = None,
@@ -158,10 +162,10 @@ def fit_settings(
     progress = check_progress(progress)
     if checkpoint_every is not None:
         checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
-    checkpoint, resume = _checkpoint_options(checkpoint, resume)
+    checkpoint, resume, overwrite = _checkpoint_options(checkpoint, resume, overwrite)
     batch_size, seed, shuffle_window = _minibatch_options(batch_size, seed, shuffle_window)
     return FitSettings(
         n_steps, step_size, optimizer, progress, record_every, tol, patience, on_divergence,
         target, checkpoint_every, checkpoint, resume, batch_size, seed, shuffle_window,
-        check_bool(fast_path, "fast_path"),
+        check_bool(fast_path, "fast_path"), overwrite,
     )

@@ -123,6 +123,12 @@ def _add_checkpoint_arguments(fit_parser: argparse.ArgumentParser) -> None:
         help="continue from --checkpoint if it exists (same data and options); the result "
         "equals an uninterrupted run's",
     )
+    fit_parser.add_argument(
+        "--overwrite-checkpoint",
+        action="store_true",
+        help="replace a checkpoint of another run at --checkpoint (a file there that is not a "
+        "checkpoint is always refused)",
+    )
 
 
 def _add_dask_arguments(fit_parser: argparse.ArgumentParser) -> None:
@@ -239,6 +245,7 @@ def _model(args: argparse.Namespace) -> Any:
         checkpoint=args.checkpoint,
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
+        overwrite=args.overwrite_checkpoint,
     )
 
 

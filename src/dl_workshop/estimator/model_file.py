@@ -1,8 +1,11 @@
 """The model file: :func:`save_model` and :func:`load_model` (``.npz`` arrays + a JSON header).
 
 Only arrays and JSON are written (no pickle), so loading never runs code. The header records
-the hyperparameters (``get_params()``), the iteration count, whether ``y`` was 1-D, the feature
-names and the step size; the arrays are ``coef``, ``intercept`` and ``loss_curve``.
+the hyperparameters (``get_params()``, less those that name a file to write:
+:data:`~dl_workshop.estimator.params.FILE_PARAMETERS`), the iteration count, whether ``y`` was
+1-D, the feature names and the step size; the arrays are ``coef``, ``intercept`` and
+``loss_curve``. Loading checks every part (see :mod:`dl_workshop.persistence` for the file
+itself): hyperparameters as ``fit`` checks them, shapes, finite coefficients and intercepts.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from dl_workshop._validation import describe, float_dtype
+from dl_workshop.estimator.params import FILE_PARAMETERS, validate_hyperparameters
 from dl_workshop.estimator.regressor import GradientDescentRegressor
 from dl_workshop.persistence import load_arrays, save_arrays
 
@@ -25,7 +29,12 @@ MODEL_KIND = "model"
 NOT_A_REGRESSOR_MESSAGE = "estimator must be a GradientDescentRegressor; got {}"
 INVALID_MODEL_MESSAGE = "{path!r} is not a valid GradientDescentRegressor model: {reason}"
 SHAPES_MESSAGE = "coefficient and intercept shapes do not match"
-NAMES_MESSAGE = "the number of feature names does not match the coefficients"
+NAMES_MESSAGE = "the feature names must be as many strings as there are coefficients"
+NOT_FINITE_MESSAGE = "its {} are not all finite"
+HEADER_MESSAGE = "its {} must be {}"
+
+#: The estimators a model file may hold, by the name its header gives.
+ESTIMATORS = {"GradientDescentRegressor": GradientDescentRegressor}
 
 
 def save_model(path: str | os.PathLike[str], estimator: GradientDescentRegressor) -> Path:
@@ -62,7 +71,9 @@ def save_model(path: str | os.PathLike[str], estimator: GradientDescentRegressor
     if isinstance(params["random_state"], np.random.RandomState):
         params["random_state"] = None
     params["dtype"] = str(float_dtype(params["dtype"]))
-    params = {key: _json_value(value) for key, value in params.items()}
+    params = {
+        key: _json_value(value) for key, value in params.items() if key not in FILE_PARAMETERS
+    }
     metadata = {
         "estimator": "GradientDescentRegressor",
         "params": params,
@@ -108,34 +119,75 @@ def load_model(path: str | os.PathLike[str]) -> GradientDescentRegressor:
     arrays, header = load_arrays(path, kind=MODEL_KIND)
     try:
         meta = header["metadata"]
-        params = dict(meta["params"])
-        if params.get("optimizer") is None:
-            params["optimizer"] = "lbfgs"
-        model = GradientDescentRegressor(**params)
-        coef = np.asarray(arrays["coef"], dtype=np.float64)
-        intercept = np.asarray(arrays["intercept"], dtype=np.float64)
-        single = bool(meta["single_output"])
-        n_features = coef.shape[-1]
-        if (single and (coef.ndim != 1 or intercept.ndim != 0)) or (
-            not single and (coef.ndim != 2 or intercept.shape != (coef.shape[0],))
-        ):
-            raise ValueError(SHAPES_MESSAGE)
-        names = meta.get("feature_names")
-        if names is not None and len(names) != n_features:
-            raise ValueError(NAMES_MESSAGE)
-        n_iter = int(meta["n_iter"])
-        learning_rate = meta.get("learning_rate")
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        model = _estimator(meta)
+        fitted = _fitted(arrays, meta)
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise ValueError(INVALID_MODEL_MESSAGE.format(path=str(path), reason=exc)) from exc
-    model.coef_ = coef
-    model.intercept_ = float(intercept) if single else intercept
-    model.n_features_in_ = n_features
-    if names is not None:
-        model.feature_names_in_ = np.asarray(names, dtype=object)
-    model.n_iter_ = n_iter
-    model.loss_curve_ = np.asarray(arrays["loss_curve"], dtype=np.float64)
-    model.learning_rate_ = learning_rate
+    for name, value in fitted.items():
+        setattr(model, name, value)
     return model
+
+
+def _expect(value: Any, expected: type | tuple, what: str, description: str) -> Any:
+    if not isinstance(value, expected) or isinstance(value, bool) is not (expected is bool):
+        raise ValueError(HEADER_MESSAGE.format(what, description))
+    return value
+
+
+def _estimator(meta: dict[str, Any]) -> Any:
+    """The unfitted estimator the header describes: its kind and hyperparameters (checked as
+    ``fit`` checks them; those that name a file to write are left at their defaults)."""
+    kind = ESTIMATORS.get(meta.get("estimator", "GradientDescentRegressor"))
+    if kind is None:
+        raise ValueError(HEADER_MESSAGE.format("estimator", f"one of {sorted(ESTIMATORS)}"))
+    params = dict(_expect(meta["params"], dict, "hyperparameters", "an object"))
+    for name in FILE_PARAMETERS:
+        params.pop(name, None)
+    if params.get("optimizer") is None:
+        params["optimizer"] = "lbfgs"
+    model = kind(**params)
+    validate_hyperparameters(model.get_params())
+    return model
+
+
+def _fitted(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, Any]:
+    """The fitted attributes, from the arrays and the header; ``ValueError`` for any part that
+    is malformed, inconsistent or not finite."""
+    coef = np.asarray(arrays["coef"], dtype=np.float64)
+    intercept = np.asarray(arrays["intercept"], dtype=np.float64)
+    single = _expect(meta["single_output"], bool, "single_output", "true or false")
+    if (single and (coef.ndim != 1 or intercept.ndim != 0)) or (
+        not single and (coef.ndim != 2 or intercept.shape != (coef.shape[0],))
+    ):
+        raise ValueError(SHAPES_MESSAGE)
+    for name, values in (("coefficients", coef), ("intercepts", intercept)):
+        if not np.all(np.isfinite(values)):
+            raise ValueError(NOT_FINITE_MESSAGE.format(name))
+    n_features = coef.shape[-1]
+    names = meta.get("feature_names")
+    if names is not None and (
+        not isinstance(names, list)
+        or len(names) != n_features
+        or not all(isinstance(n, str) for n in names)
+    ):
+        raise ValueError(NAMES_MESSAGE)
+    learning_rate = meta.get("learning_rate")
+    if learning_rate is not None:
+        _expect(learning_rate, (int, float), "learning_rate", "a number or null")
+    loss_curve = np.asarray(arrays["loss_curve"], dtype=np.float64)
+    if loss_curve.ndim != 1:
+        raise ValueError(HEADER_MESSAGE.format("loss curve", "1-D"))
+    fitted = {
+        "coef_": coef,
+        "intercept_": float(intercept) if single else intercept,
+        "n_features_in_": n_features,
+        "n_iter_": _expect(meta["n_iter"], int, "n_iter", "a whole number"),
+        "loss_curve_": loss_curve,
+        "learning_rate_": learning_rate,
+    }
+    if names is not None:
+        fitted["feature_names_in_"] = np.asarray(names, dtype=object)
+    return fitted
 
 
 def _json_value(value: Any) -> Any:

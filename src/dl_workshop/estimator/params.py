@@ -138,7 +138,13 @@ PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
     "checkpoint": Unchecked(),
     "checkpoint_every": Unchecked(),
     "resume": Unchecked(),
+    "overwrite": Unchecked(),
 }
+
+#: The hyperparameters that name a file the estimator writes, or say what to do with it: never
+#: saved in a model file, and ignored when one holds them (a model from someone else must not
+#: choose what ``fit`` writes); a loaded model has their defaults (no checkpoint).
+FILE_PARAMETERS = ("checkpoint", "resume", "overwrite")
 
 
 class Hyperparameters(NamedTuple):
@@ -159,6 +165,7 @@ class Hyperparameters(NamedTuple):
     checkpoint: Any
     checkpoint_every: Any
     resume: Any
+    overwrite: Any = False
 
 
 def validate_hyperparameters(params: dict[str, Any]) -> Hyperparameters:
@@ -183,6 +190,10 @@ def validate_hyperparameters(params: dict[str, Any]) -> Hyperparameters:
         ValueError: max_iter must be an integer >= 1; got 0
     """
     return Hyperparameters(
-        **{name: check(params[name], name) for name, check in PARAMETER_CONSTRAINTS.items()}
+        **{
+            name: check(params[name], name)
+            for name, check in PARAMETER_CONSTRAINTS.items()
+            if name in params or name not in Hyperparameters._field_defaults
+        }
     )
 

@@ -147,6 +147,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         checkpoint_every: iterations between checkpoints (default: about 20 per fit).
         resume: with ``checkpoint``, continue ``fit`` from that file if it exists (same data and
             settings, else ``ValueError``); the result equals an uninterrupted fit's.
+        overwrite: with ``checkpoint``, replace a checkpoint written by another run (without
+            it, ``fit`` refuses one; a file that is not a checkpoint is always refused).
 
     Attributes:
         coef_: shape ``(n_features,)``, or ``(n_targets, n_features)`` for 2-D ``y``.
@@ -195,6 +197,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_every: int | None = None,
         resume: bool = False,
+        overwrite: bool = False,
     ) -> None:
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -211,6 +214,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
         self.resume = resume
+        self.overwrite = overwrite
 
     # ----------------------------------------------------------------------------- sklearn API
     def __sklearn_tags__(self):

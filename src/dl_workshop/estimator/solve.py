@@ -78,6 +78,7 @@ def run_engine(
                 else (None if settings.checkpoint else CHUNK_STEPS)
             ),
             resume=settings.resume,
+            overwrite=settings.overwrite,
         )
     except DivergenceError as exc:
         raise divergence_error(exc, step_size) from exc
