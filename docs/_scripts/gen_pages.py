@@ -15,6 +15,7 @@ MkDocs.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -78,8 +79,13 @@ def identifier_of(namespace: object, name: str) -> str:
     function, else the module that holds the value (``__init__`` loads some names lazily, out
     of the reach of a static reading of the package)."""
     obj = getattr(namespace, name)
-    if (inspect.isclass(obj) or inspect.isroutine(obj)) and getattr(obj, "__module__", None):
-        return f"{obj.__module__}.{obj.__qualname__}"
+    module = getattr(obj, "__module__", None) if (
+        inspect.isclass(obj) or inspect.isroutine(obj)
+    ) else None
+    if module and getattr(sys.modules.get(module), name, None) is obj:
+        return f"{module}.{name}"  # also a function made by a transformation (jax.grad)
+    if module:
+        return f"{module}.{obj.__qualname__}"
     owner = getattr(namespace, "_LAZY_OWNER", {}).get(name)
     package = namespace.__name__
     return f"{package}.{owner}.{name}" if owner else f"{package}.{name}"
