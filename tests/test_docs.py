@@ -127,3 +127,20 @@ def test_the_site_builds_strictly_with_an_api_entry_for_every_name(tmp_path):
         assert f'id="{identifier}"' in html, identifier
     for name, _ in _gen_pages().LESSONS:
         assert (site / "lessons" / name / "index.html").is_file(), name
+
+
+def test_the_benchmarks_write_the_charts_the_performance_page_shows(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from _common import write_chart
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from PIL import Image
+
+    series = {"cold": {"NumPy loop": 0.03, "ours": 0.12}, "warm": {"NumPy loop": 0.03, "ours": 0.0}}
+    path = write_chart(tmp_path / "images" / "chart.png", "a test", series, note="quick")
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size[0] >= 600
+    page = (DOCS / "performance.md").read_text()
+    for image in re.findall(r"\]\((images/[^)]+\.png)\)", page):
+        assert (DOCS / image).is_file(), f"docs/{image}: run its benchmark with --chart"
