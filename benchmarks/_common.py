@@ -196,8 +196,9 @@ def write_chart(path, title: str, series: dict, *, unit: str = "s", note: str = 
     ax.set_xscale("log")
     ax.set_xlabel(f"{unit} (log scale)")
     ax.set_title(f"{title}\n{device_name()}{'; ' + note if note else ''}", fontsize=10)
-    if len(series) > 1:
-        ax.legend(loc="lower right", fontsize=8)
+    if len(series) > 1:  # under the axes, where it hides no bar
+        figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center",
+                      ncols=len(series), fontsize=8)
     ax.margins(x=0.25)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

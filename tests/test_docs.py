@@ -129,6 +129,23 @@ def test_the_site_builds_strictly_with_an_api_entry_for_every_name(tmp_path):
         assert (site / "lessons" / name / "index.html").is_file(), name
 
 
+@pytest.mark.skipif(
+    _docs_extra_missing() is not None,
+    reason=f"the docs extra is not installed (no {_docs_extra_missing()}): "
+    "pip install -e '.[docs]'",
+)
+def test_the_docstrings_habits_are_read_as_markdown():
+    spec = importlib.util.spec_from_file_location(
+        "griffe_examples", DOCS / "_scripts" / "griffe_examples.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "Gradient of :func:`mseloss`, a :class:`~dl_workshop.FitResult`.\n\n    Example:\n"
+    assert module.markdown_of(text) == (
+        "Gradient of `mseloss`, a `FitResult`.\n\n    Examples:\n"
+    )
+
+
 def test_the_benchmarks_write_the_charts_the_performance_page_shows(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:

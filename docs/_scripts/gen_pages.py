@@ -15,6 +15,7 @@ MkDocs.
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -71,7 +72,8 @@ def summary_of(obj: object) -> str:
     if not (inspect.isclass(obj) or inspect.isroutine(obj)):
         return ""
     doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    first = doc.strip().splitlines()[0] if doc.strip() else ""
+    return re.sub(r":\w+:`~?([^`]+)`", lambda m: f"`{m[1].rsplit('.', 1)[-1]}`", first)
 
 
 def identifier_of(namespace: object, name: str) -> str:
@@ -101,19 +103,23 @@ def api_pages(namespace: object) -> dict[str, str]:
         "# API reference",
         "",
         "Every public name of `dl_workshop` (`from dl_workshop import NAME`), generated from the",
-        "docstrings. Each function's docstring ends with an example that the test suite runs.",
+        "docstrings, whose examples the test suite runs.",
         "",
         "| name | what it is | page |",
         "|---|---|---|",
     ]
-    for group in sorted(groups, key=lambda g: (g == "constants", GROUP_TITLES.get(g, g))):
+    order = list(GROUP_TITLES)
+    for group in sorted(groups, key=lambda g: (g == "constants", order.index(g) if g in order
+                                               else len(order), g)):
         title = GROUP_TITLES.get(group, f"dl_workshop.{group}")
         lines = [f"# {title}", ""]
         for name in groups[group]:
             identifier = identifier_of(namespace, name)
             lines += [f"::: {identifier}", ""]
             summary = summary_of(getattr(namespace, name)).replace("|", "\\|")
-            index.append(f"| [`{name}`]({group}.md#{identifier}) | {summary} | {title} |")
+            index.append(
+                f"| [`{name}`]({group}.md#{identifier}) | {summary} | [{title}]({group}.md) |"
+            )
         pages[f"api/{group}.md"] = "\n".join(lines)
     pages["api/index.md"] = "\n".join(index) + "\n"
     return pages
