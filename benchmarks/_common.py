@@ -1,5 +1,5 @@
 """Helpers shared by the benchmark scripts: timing, first calls in fresh processes, peak memory,
-the device in use."""
+the device in use, and a bar chart of the results (``--chart PNG``) for the documentation."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "FirstCalls",
+    "add_chart_option",
     "device_name",
     "first_calls",
     "peak_rss_mb",
@@ -24,6 +25,7 @@ __all__ = [
     "rss_mb",
     "timed",
     "timed_interleaved",
+    "write_chart",
 ]
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
@@ -147,3 +149,58 @@ def first_calls(setup: str, call: str, repeats: int = 1) -> FirstCalls:
             cold.append(_fresh_process_seconds(setup, call, folder))
             second.append(_fresh_process_seconds(setup, call, folder))
     return FirstCalls(min(cold), min(second))
+
+
+def add_chart_option(parser, name: str) -> None:
+    """Add ``--chart PNG`` to a benchmark's ``argparse`` parser (``name``: the chart's usual
+    file, e.g. ``docs/images/bench_lesson.png``, where the Performance page shows it)."""
+    parser.add_argument(
+        "--chart",
+        metavar="PNG",
+        help=f"also draw the results as a bar chart into this PNG file (the docs use {name})",
+    )
+
+
+def write_chart(path, title: str, series: dict, *, unit: str = "s", note: str = ""):
+    """Draw ``series`` as grouped horizontal bars on a log scale into the PNG file ``path``.
+
+    Args:
+        path: the PNG file to write (its folder is created).
+        title: the chart's title; the device and ``note`` go under it.
+        series: ``{series name: {row label: value}}``, e.g. ``{"warm": {"NumPy loop": 0.03}}``;
+            every series shares the row labels of the first, and a missing or non-positive
+            value leaves its bar out.
+        unit: the values' unit, for the axis and the bar labels.
+        note: a line under the title (e.g. how the figures were measured).
+
+    Returns:
+        The path written.
+    """
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    rows = list(next(iter(series.values())))
+    height = 0.8 / len(series)
+    figure = Figure(figsize=(8.0, 1.2 + 0.45 * len(rows) * max(1, len(series) * 0.6)),
+                    layout="constrained")
+    ax = figure.add_subplot()
+    for i, (name, values) in enumerate(series.items()):
+        positions = [r + (i - (len(series) - 1) / 2) * height for r in range(len(rows))]
+        shown = [(p, values.get(row)) for p, row in zip(positions, rows, strict=True)]
+        shown = [(p, v) for p, v in shown if v is not None and v > 0]
+        bars = ax.barh([p for p, _ in shown], [v for _, v in shown], height=height, label=name)
+        ax.bar_label(bars, labels=[f"{v:.3g} {unit}" for _, v in shown], padding=2, fontsize=8)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel(f"{unit} (log scale)")
+    ax.set_title(f"{title}\n{device_name()}{'; ' + note if note else ''}", fontsize=10)
+    if len(series) > 1:  # under the axes, where it hides no bar
+        figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center",
+                      ncols=len(series), fontsize=8)
+    ax.margins(x=0.25)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path

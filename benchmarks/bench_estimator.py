@@ -34,7 +34,7 @@ from dl_workshop.estimator import GradientDescentRegressor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import first_calls  # noqa: E402
+from _common import add_chart_option, first_calls, write_chart  # noqa: E402
 
 GAP = 1e-8
 
@@ -130,18 +130,26 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small problems, one repeat")
     parser.add_argument("--repeat", type=int, default=3, help="runs per method (best kept)")
     parser.add_argument("--first-repeats", type=int, default=3, help="fresh processes per cell")
+    add_chart_option(parser, "docs/images/bench_estimator.png")
     args = parser.parse_args()
     repeat = 1 if args.quick else args.repeat
     print(f"numpy {np.__version__}, {platform.processor() or platform.machine()}, float64")
     first_repeats = 1 if args.quick else args.first_repeats
     x, y = load_diabetes(return_X_y=True)
     warm = run("diabetes", x, y, repeat, sgd_epochs=1000)
+    chart = {f"diabetes {x.shape[0]} x {x.shape[1]}": warm}
     first_fits("load_diabetes(return_X_y=True)", first_repeats, warm)
     n = 20_000 if args.quick else 200_000
     x, y = synthetic(n, 50)
     warm = run("synthetic", x, y, repeat, sgd_epochs=5 if args.quick else 20)
+    chart[f"synthetic {n:,} x 50".replace(",", " ")] = warm
     if not args.quick:  # a smoke run times fresh processes on diabetes only
         first_fits(f"synthetic({n}, 50)", first_repeats, warm)
+    if args.chart:
+        note = f"warm fits, best of {repeat}" + (" (quick run)" if args.quick else "")
+        path = write_chart(args.chart, "Time to fit (SGDRegressor does not reach least squares)",
+                           chart, note=note)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

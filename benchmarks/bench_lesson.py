@@ -32,7 +32,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import first_calls, python_loop_reference, timed  # noqa: E402
+from _common import (  # noqa: E402
+    add_chart_option,
+    first_calls,
+    python_loop_reference,
+    timed,
+    write_chart,
+)
 
 from dl_workshop import fit, linear_model, model_optimization_loop, mseloss  # noqa: E402
 from dl_workshop.data import b_true, make_y, w_true, x  # noqa: E402
@@ -93,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (seconds)")
     parser.add_argument("--first-repeats", type=int, default=3, help="fresh processes per cell")
+    add_chart_option(parser, "docs/images/bench_lesson.png")
     args = parser.parse_args()
     ys = make_y(x, w_true, b_true, seed=0)
     theta0 = {"w": 0.0, "b": 0.0}
@@ -140,8 +147,12 @@ def main() -> None:
         ("fit, general path (fast_path=False)", "general", t_general, 1.0),
         ("model_optimization_loop, learner's own loss", "learner", t_learner, 1.0),
     ]
+    chart = {"first call, fresh process": {}, "first call, 2nd process": {}, "warm": {}}
     for name, key, warm, factor in rows:
         cells = first[key]
+        for series, value in zip(chart, (cells.cold * factor, cells.second * factor, warm),
+                                 strict=True):
+            chart[series][name] = value
         print(
             f"{name:<44}{cells.cold * factor:>21.4f}{cells.second * factor:>13.4f}{warm:>10.4f}"
             f"{warm / N_STEPS * 1e6:>10.1f}us{ref_time / warm:>9.0f}x"
@@ -157,6 +168,11 @@ def main() -> None:
     )
     if args.quick:
         print(f"(reference timed on {ref_steps} steps and scaled to {N_STEPS})")
+    if args.chart:
+        note = "quick run" if args.quick else f"best of {args.first_repeats} fresh processes"
+        path = write_chart(args.chart, f"The lesson: {len(x)} points, {N_STEPS} steps", chart,
+                           note=note)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

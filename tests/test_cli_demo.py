@@ -78,7 +78,7 @@ def test_bad_option_is_one_line_and_exit_code_2(argv, message, capsys):
     [
         (["--steps", "0"], "--steps must be an integer >= 1; got 0"),
         (["--step-size", "-1"], "--step-size must be a finite number > 0"),
-        (["--step-size", "0.5"], "optimization diverged at step"),
+        (["--step-size", "0.5"], "diverged at step"),
         (["--seed", "-3"], "seed must be an integer >= 0"),
     ],
 )
@@ -89,6 +89,23 @@ def test_library_errors_are_one_line_and_exit_code_1(options, message, tmp_path,
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("dl-workshop demo: error: ") and message in err
     assert not (tmp_path / "never").exists()
+
+
+def test_divergence_suggests_a_smaller_step_size_in_the_commands_words(tmp_path, capsys):
+    # The demo's user can change --step-size only; the library's message (kept in the
+    # DivergenceError) also suggests standardizing the features.
+    assert main(["demo", "--out", str(tmp_path), "--no-progress", "--step-size", "0.5"]) == 1
+    err = capsys.readouterr().err
+    match = re.search(r"use a smaller --step-size, e\.g\. --step-size (\S+) \(above (\S+) it", err)
+    assert match, err
+    suggested, max_stable = float(match[1]), float(match[2])
+    # The lesson's loss is quadratic: L = 2 (mean(x²) + 1 ± ...); 1/L and 2/L bracket 0.11,
+    # where --help says it starts to diverge.
+    assert suggested < 0.11 < max_stable * 1.1 and suggested < 0.5
+    assert "standardize" not in err and "step_size" not in err
+    # A step size it suggests works.
+    assert main(["demo", "--out", str(tmp_path), "--no-progress", "--step-size",
+                 match[1], "--steps", "200"]) == 0
 
 
 def test_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
@@ -142,7 +159,9 @@ def run_module(*args, cwd):
 
 
 def test_subprocess_demo_writes_figures(tmp_path):
-    done = run_module("demo", "--out", "pictures", "--no-progress", cwd=tmp_path)
+    # --no-compile-cache after the subcommand, as users write it.
+    done = run_module("demo", "--out", "pictures", "--no-progress", "--no-compile-cache",
+                      cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert_figures(tmp_path / "pictures")
     assert set(table(done.stdout)) == {"w", "b", "mse"}

@@ -65,6 +65,38 @@ def test_read_table_errors(tmp_path, content, kwargs, error, match):
         read_table(path, **kwargs)
 
 
+def _table_with(column: str, row: int, value: str, n: int = 20) -> str:
+    """A CSV of ``n`` numeric rows of ``x, y`` with ``value`` in ``column`` at data row ``row``."""
+    rows = [[f"{i / n:.6f}", f"{2 * i / n:.6f}"] for i in range(n)]
+    rows[row - 1]["xy".index(column)] = value
+    return "x,y\n" + "".join(f"{a},{b}\n" for a, b in rows)
+
+
+def test_a_stray_value_in_a_feature_is_named_with_its_row(tmp_path):
+    path = tmp_path / "stray.csv"
+    path.write_text(_table_with("x", 13, "abc"))
+    with pytest.raises(ValueError, match=r"column 'x' of .* is not numeric: data row 13 holds "
+                       r"'abc'; select numeric columns with --features"):
+        read_table(path, target="y")
+
+
+def test_a_stray_value_in_the_target_says_the_target_must_be_numeric(tmp_path, capsys):
+    path = tmp_path / "stray.csv"
+    path.write_text(_table_with("y", 4, "n/a?"))
+    assert main(["fit", str(path), "--target", "y"]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"the target column 'y' of .* must be numeric: data row 4 holds 'n/a\?'",
+                     err), err
+    assert "--features" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_boolean_column_is_named_with_its_first_value(tmp_path):
+    path = tmp_path / "flags.csv"
+    path.write_text("x,y\nTrue,1\nFalse,2\n")
+    with pytest.raises(ValueError, match=r"column 'x' .* data row 1 holds True;"):
+        read_table(path, target="y")
+
+
 def test_read_table_rejects_unreadable_and_unknown_files(tmp_path):
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"this is not parquet")

@@ -42,6 +42,9 @@ def lstsq(x, y, *, intercept=True):
 
 # Every check runs; none is skipped or expected to fail. (The array-API check skips itself
 # unless SCIPY_ARRAY_API=1, and the estimator does not claim array-API support.)
+# Two of scikit-learn's checks fit 9 or 27 samples of 30 features on purpose: the
+# CollinearityWarning is the right answer there, and not what those checks test.
+@pytest.mark.filterwarnings("ignore::dl_workshop.CollinearityWarning")
 @parametrize_with_checks([GradientDescentRegressor()])
 def test_scikit_learn_conventions(estimator, check):
     check(estimator)

@@ -26,6 +26,25 @@ w_true: float = 2.0
 #: The lesson's true intercept.
 b_true: float = 20.0
 
+#: A feature column with a value that is not a number, and the first such value.
+NOT_NUMERIC_FEATURE = (
+    "column {name!r} of {source!r} is not numeric: data row {row} holds {value!r}; select "
+    "numeric columns with --features or encode it first"
+)
+#: The target column with a value that is not a number, and the first such value.
+NOT_NUMERIC_TARGET = (
+    "the target column {name!r} of {source!r} must be numeric: data row {row} holds {value!r}; "
+    "fix or drop that row"
+)
+#: A non-numeric column whose values are read lazily (Dask): its type is all that is known.
+NOT_NUMERIC_DTYPE = (
+    "{what} {name!r} of {source!r} is not numeric (dtype {dtype}); {advice}"
+)
+_ADVICE = {
+    "feature": "select numeric columns with --features or encode it first",
+    "target": "the target must be numeric",
+}
+
 
 def make_y(
     x: Any,
@@ -133,11 +152,7 @@ def read_table(
     for name in selected:
         column = frame[name]
         if not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
-            example = column.dropna().iloc[0] if column.notna().any() else None
-            raise ValueError(
-                f"column {name!r} of {str(path)!r} is not numeric (dtype {column.dtype}, e.g. "
-                f"{example!r}); select numeric columns with --features or encode it first"
-            )
+            raise ValueError(_not_numeric(pd, column, name, str(path), name == target))
         n_missing = int(column.isna().sum())
         if n_missing:
             raise ValueError(
@@ -147,6 +162,26 @@ def read_table(
     inputs = frame[features].astype(np.float64)
     targets = frame[target].astype(np.float64) if target is not None else None
     return inputs, targets
+
+
+def _not_numeric(pd: Any, column: Any, name: str, source: str, is_target: bool) -> str:
+    """The message for a column that is not numeric, naming its first value that is not a
+    number and that value's data row (1 = the first row after the header)."""
+    if pd.api.types.is_bool_dtype(column):
+        bad = column.notna().to_numpy()
+    else:
+        bad = (pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy()
+    if not bad.any():  # e.g. a column of mixed types whose values all read as numbers
+        what, advice = ("target column", _ADVICE["target"]) if is_target else (
+            "column", _ADVICE["feature"])
+        return NOT_NUMERIC_DTYPE.format(
+            what=what, name=name, source=source, dtype=column.dtype, advice=advice
+        )
+    position = int(np.flatnonzero(bad)[0])
+    template = NOT_NUMERIC_TARGET if is_target else NOT_NUMERIC_FEATURE
+    value = column.iloc[position]
+    value = value.item() if isinstance(value, np.generic) else value  # True, not np.True_
+    return template.format(name=name, source=source, row=position + 1, value=value)
 
 
 def _chosen_features(
@@ -237,10 +272,11 @@ def read_dask_table(
     for name in [*features, target]:
         dtype = frame.dtypes[name]
         if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
-            raise ValueError(
-                f"column {name!r} of {text!r} is not numeric (dtype {dtype}); select numeric "
-                "columns with --features or encode it first"
-            )
+            kind = "target" if name == target else "feature"
+            raise ValueError(NOT_NUMERIC_DTYPE.format(
+                what="target column" if kind == "target" else "column", name=name, source=text,
+                dtype=dtype, advice=_ADVICE[kind],
+            ))
     return frame[features].astype(np.float64), frame[target].astype(np.float64)
 
 

@@ -58,7 +58,9 @@ def data_mesh(devices: Sequence[Any] | None = None) -> Mesh:
     return Mesh(np.array(devices), (BATCH_AXIS,))
 
 
-def shard_rows(array: Any, mesh: Mesh | None = None, *, name: str = "x", dtype: Any = None):
+def shard_rows(
+    array: Any, mesh: Mesh | None = None, *, name: str = "x", dtype: Any = None
+) -> jax.Array:
     """Place ``array`` on ``mesh`` with its rows split over the ``"batch"`` axis.
 
     Args:

@@ -1,7 +1,8 @@
 """The ``dl-workshop`` command line: a thin shell over the library.
 
 Each subcommand lives in its own module with ``register(subparsers)``, which adds its parser and
-sets ``handler``: a function taking the parsed arguments and returning an exit code. Library
+sets ``handler``: a function taking the parsed arguments and returning an exit code. Options
+that mean the same everywhere (``--no-compile-cache``) go before or after the subcommand. Library
 errors (``ValueError``, ``TypeError``, ``OSError``, a missing optional dependency's ``ImportError``,
 ...) become one line on stderr and exit code 1;
 usage errors exit with code 2 (argparse's convention).
@@ -20,11 +21,45 @@ from dl_workshop.cli import demo, fit, grade
 COMMANDS = [demo, fit, grade]
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with every option's default: ``(default: X)`` is appended to an option
+    whose help does not say its default already (flags, and options without one, are left)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS))
+            or "default" in text
+        ):
+            return action.help
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line (``dl-workshop: error: ...``) and exit code 2."""
+    """argparse, but usage errors are one line (``dl-workshop: error: ...``) and exit code 2,
+    and every option's default is in ``--help``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+#: Help of the options that every subcommand takes as well, before or after its name.
+NO_COMPILE_CACHE_HELP = (
+    "do not use JAX's persistent compilation cache (also: DL_WORKSHOP_NO_COMPILE_CACHE=1)"
+)
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """The options that mean the same to every subcommand. A subcommand's copy has
+    ``default=SUPPRESS``, so that leaving it out there keeps what was given before the name."""
+    parser.add_argument(
+        "--no-compile-cache", action="store_true", default=default, help=NO_COMPILE_CACHE_HELP
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,15 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         "fitting your own data, predicting with a saved model, grading learners' notebooks.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version.__version__}")
-    parser.add_argument(
-        "--no-compile-cache",
-        action="store_true",
-        help="do not use JAX's persistent compilation cache (also: DL_WORKSHOP_NO_COMPILE_CACHE=1)",
-    )
+    _add_global_options(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for command in COMMANDS:
         command.register(subparsers)
+    for subparser in subparsers.choices.values():
+        _add_global_options(subparser, default=argparse.SUPPRESS)
     return parser
 
 

@@ -45,6 +45,14 @@ PATH_POINTS = 200
 
 _DPI = 120
 
+#: What the demo says when gradient descent diverges: the one thing a demo user can change is
+#: --step-size (the library's DivergenceError also suggests standardizing the features).
+DIVERGED = (
+    "gradient descent diverged at step {step} with --step-size {step_size:g}: use a smaller "
+    "--step-size{example}"
+)
+DIVERGED_EXAMPLE = ", e.g. --step-size {suggested:.2g} (above {max_stable:.2g} it diverges here)"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
@@ -77,7 +85,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="gradient-descent step size (default 0.01; above about 0.11 it diverges)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, metavar="K", help="seed of the data noise and the start"
+        "--seed",
+        type=int,
+        default=0,
+        metavar="K",
+        help="seed of the data noise and the start (default 0)",
     )
     parser.add_argument(
         "--animate",
@@ -199,9 +211,29 @@ def write_animation(out: Path, x: np.ndarray, y: np.ndarray, result: Any) -> tup
     return path, min(ANIMATION_FRAMES, len(result.path_steps))
 
 
+def _diverged_message(error: Any, step_size: float) -> str:
+    """:data:`DIVERGED` for a :class:`~dl_workshop.DivergenceError`, with its stable step size.
+
+    Example:
+        >>> from dl_workshop import DivergenceError
+        >>> error = DivergenceError("...", step=7, suggested_step_size=0.0543,
+        ...                         max_stable_step_size=0.1086, result=None)
+        >>> _diverged_message(error, 0.5).split(": ")[1]
+        'use a smaller --step-size, e.g. --step-size 0.054 (above 0.11 it diverges here)'
+    """
+    suggested, max_stable = error.suggested_step_size, error.max_stable_step_size
+    example = (
+        ""
+        if suggested is None or max_stable is None
+        else DIVERGED_EXAMPLE.format(suggested=suggested, max_stable=max_stable)
+    )
+    return DIVERGED.format(step=error.step, step_size=step_size, example=example)
+
+
 def run(args: argparse.Namespace) -> int:
     """Fit the lesson data, print the comparison table and write the figures."""
     from dl_workshop.data import b_true, w_true
+    from dl_workshop.engine.divergence import DivergenceError
 
     if args.out.exists() and not args.out.is_dir():
         # Checked before fitting, so the user does not wait for an error that was certain.
@@ -209,6 +241,8 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     try:
         x, y, result = fit_lesson(args.steps, args.step_size, args.seed, progress=progress)
+    except DivergenceError as exc:
+        raise FloatingPointError(_diverged_message(exc, args.step_size)) from exc
     except (ValueError, TypeError, FloatingPointError) as exc:
         # Speak the command line's language: the library names its arguments n_steps/step_size.
         exc.args = (str(exc).replace("n_steps", "--steps").replace("step_size", "--step-size"),)

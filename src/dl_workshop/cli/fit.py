@@ -62,13 +62,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--learning-rate",
         default="auto",
         type=_learning_rate,
-        help="step size, or 'auto' (1/L from the curvature; line search for lbfgs)",
+        help="step size, or 'auto' (default auto: 1/L from the curvature; line search for "
+        "lbfgs)",
     )
     fit_parser.add_argument(
         "--max-iter", type=int, default=1000, help="maximum iterations (default 1000)"
     )
     fit_parser.add_argument(
-        "--tol", type=float, default=1e-12, help="relative loss decrease to stop at (1e-12)"
+        "--tol", type=float, default=1e-12, help="relative loss decrease to stop at (default 1e-12)"
     )
     fit_parser.add_argument("--alpha", type=float, default=0.0, help="L2 penalty (default 0)")
     fit_parser.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
@@ -76,7 +77,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-standardize", action="store_true", help="optimize on the raw features"
     )
     fit_parser.add_argument(
-        "--dtype", default="float64", choices=["float64", "float32"], help="precision"
+        "--dtype",
+        default="float64",
+        choices=["float64", "float32"],
+        help="precision (default float64)",
     )
     fit_parser.add_argument(
         "--out", metavar="DIR", help=f"folder for {MODEL_FILE} and {LOSS_PLOT_FILE} (created)"

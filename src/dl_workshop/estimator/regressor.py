@@ -49,6 +49,10 @@ NO_PARTIAL_FIT_MESSAGE = (
     "same objective at every step"
 )
 WEIGHTS_NOT_FINITE_MESSAGE = "sample_weight must be finite; got NaN or infinite weights"
+#: scikit-learn >= 1.9 says this itself; older versions let all-zero weights through.
+WEIGHTS_ALL_ZERO_MESSAGE = (
+    "sample_weight must contain at least one non-zero number; got {n} weights, all zero"
+)
 TARGETS_CHANGED_MESSAGE = "y has {given} target(s), but this model was fitted with {fitted}"
 
 #: Optimizers that hold still on a zero gradient, so that the stopping certificate (see
@@ -458,6 +462,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         weights = _check_sample_weight(sample_weight, x, dtype=np.float64, ensure_non_negative=True)
         if not np.all(np.isfinite(weights)):
             raise ValueError(WEIGHTS_NOT_FINITE_MESSAGE)
+        if not np.any(weights > 0):
+            raise ValueError(WEIGHTS_ALL_ZERO_MESSAGE.format(n=len(weights)))
         return x, ys, weights, single
 
     def _check_n_targets(self, given: int) -> bool:
