@@ -21,8 +21,9 @@ from dl_workshop.checks.runner import (
     _first_line,
     _require_callable,
     _success,
+    grad_of,
 )
-from dl_workshop.losses import dmseloss
+from dl_workshop.losses import mseloss
 from dl_workshop.model import linear_model
 
 _EXERCISE = "initialize_linear_params"
@@ -198,7 +199,7 @@ def _require_fresh_values(fn: Callable[[], Any], theta: Any) -> None:
 
 def _require_differentiable(theta: Any, model: Callable[..., Any], x: Any, y: Any) -> None:
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    gradient = _attempt(dmseloss, theta, model, x, y)
+    gradient = _attempt(grad_of(mseloss), theta, model, x, y)
     if not gradient.ok:
         raise _error_fail(
             _EXERCISE,

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from dl_workshop._validation import describe
@@ -24,6 +22,7 @@ from dl_workshop.checks.runner import (
     _require_callable,
     _require_signature,
     _success,
+    grad_of,
 )
 
 _EXERCISE = "linear_model"
@@ -242,7 +241,7 @@ def _check_model_gradient(fn: Callable[..., Any], case: _ModelCase, theta: Any) 
     else:
         grad_w, grad_b = case.x.T @ cotangent, cotangent.sum(axis=0)
     expected = {"w": grad_w, "b": grad_b} if isinstance(theta, dict) else (grad_w, grad_b)
-    outcome = _attempt(jax.grad(lambda p: jnp.vdot(jnp.asarray(fn(p, case.x)), cotangent)), theta)
+    outcome = _attempt(grad_of(fn, cotangent=cotangent), theta, case.x)
     if not outcome.ok:
         raise _error_fail(
             _EXERCISE, hints.EXPECTED_DIFFERENTIABLE_MODEL, hints.GOT_GRAD_FAILED, outcome.value

@@ -6,7 +6,6 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import numpy as np
 
 from dl_workshop._validation import describe, unpack_linear_params
@@ -21,6 +20,7 @@ from dl_workshop.checks.runner import (
     _require_callable,
     _require_signature,
     _success,
+    grad_of,
 )
 from dl_workshop.model import linear_model
 
@@ -190,7 +190,7 @@ def _loss_mistakes(residual: np.ndarray) -> list[tuple[float, str]]:
 def _check_loss_gradient(fn: Callable[..., Any], case: _LossCase) -> None:
     """jax.grad of the loss runs and gives the reference gradient."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    outcome = _attempt(jax.grad(fn), *_args(case))
+    outcome = _attempt(grad_of(fn), *_args(case))
     if not outcome.ok:
         raise _error_fail(
             _EXERCISE,

@@ -3,10 +3,10 @@ derivative ``df`` by hand, ``dfdw = grad(f)`` and ``descend``, the gradient-desc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import numpy as np
 
 from dl_workshop._validation import describe
@@ -22,6 +22,7 @@ from dl_workshop.checks.runner import (
     _require_callable,
     _require_signature,
     _success,
+    grad_of,
 )
 from dl_workshop.polynomial import df as reference_df
 from dl_workshop.polynomial import f as reference_f
@@ -123,7 +124,7 @@ def check_f(fn: Callable[[Any], Any], *, seed: int | None = None) -> bool:
         _check_elementwise(fn, "f", reference_f, points)
         w = float(points[0])
         expected = text.EXPECTED_DIFFERENTIABLE_F.format(w=w, value=reference_df(w))
-        outcome = _attempt(jax.grad(fn), w)
+        outcome = _attempt(grad_of(fn), w)
         if not outcome.ok or not _close(outcome.value, reference_df(w)):
             got = describe(outcome.value) if not outcome.ok else _show(outcome.value)
             raise _fail("f", expected, got, text.HINT_NOT_DIFFERENTIABLE_F)
@@ -189,6 +190,11 @@ def check_dfdw(fn: Any, *, seed: int | None = None) -> bool:
         return _success(text.DFDW_SUCCESS.format(n=len(points)))
 
 
+def _bowl_gradient(w: Any, *, a: float, c: float) -> Any:
+    """The slope of ``a (w - c)**2`` at ``w``."""
+    return 2 * a * (w - c)
+
+
 class _Run:
     """One run of gradient descent on ``a (w - c)**2`` from ``start``, and its exact answer."""
 
@@ -203,8 +209,11 @@ class _Run:
         factor = float(rng.uniform(0.1, 0.5)) ** (1.0 / self.n_steps)
         self.step_size = (1.0 - factor) / (2.0 * self.a)
 
-    def gradient(self, w: Any) -> Any:
-        return 2 * self.a * (w - self.c)
+    @property
+    def gradient(self) -> Callable[[Any], Any]:
+        """``df`` of this bowl: a module-level function with its numbers bound, so that the
+        grader can name it to a learner's kernel (:mod:`~dl_workshop.checks.remote`)."""
+        return functools.partial(_bowl_gradient, a=self.a, c=self.c)
 
     def after(self, n: int, *, factor: float | None = None, a: float | None = None,
               c: float | None = None, step_size: float | None = None) -> float:  # fmt: skip
