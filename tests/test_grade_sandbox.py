@@ -65,6 +65,11 @@ def _if_attack_failed(attack):
     return f"try:\n{indented}\n    worked = True\nexcept Exception:\n    worked = False\n"
 
 
+def _tried(*attacks):
+    """Statements each tried in turn, whatever they raise."""
+    return "".join(f"try:\n    {attack}\nexcept Exception:\n    pass\n" for attack in attacks)
+
+
 def _answers_unless(worked_flag="worked"):
     """Right answers, or wrong ones where the attack worked."""
     return {
@@ -219,22 +224,20 @@ def test_a_notebook_cannot_reach_outside_its_sandbox(tmp_path, listener):
             _answers_unless(),
             before=_if_attack_failed(
                 f"open({str(folder / 'optax.py')!r}, 'w').write('raise ImportError')"
-            )
-            + "open('optax.py', 'w').write('raise ImportError')\n",
+            ),
         ),
         "right_after_drop": _notebook(RIGHT, before="import optax\n"),
+        # The sandbox's /tmp is its own (tmpfs): writes there "succeed" but reach nothing
+        # outside, so this notebook answers right and the test looks at the real folders.
         "writes_out": _notebook(
-            _answers_unless(),
-            before=_if_attack_failed(
-                f"open({str(out / 'grades.csv')!r}, 'w').write('hacked')\n"
-                f"open({str(out / 'feedback' / 'right.md')!r}, 'w').write('hacked')\n"
-            )
-            + _if_attack_failed(f"import os\nos.makedirs({str(out / 'grades.csv')!r})").replace(
-                "worked", "worked2"
-            )
-            + _if_attack_failed(f"open({str(outside)!r}, 'w').write('x')").replace("worked", "w3")
-            + f"open({str(host_tmp)!r}, 'w').write('x')  # the sandbox's own /tmp\n"
-            + "worked = worked or worked2 or w3\n",
+            RIGHT,
+            before=_tried(
+                f"open({str(out / 'grades.csv')!r}, 'w').write('hacked')",
+                f"open({str(out / 'feedback' / 'right.md')!r}, 'w').write('hacked')",
+                f"import os; os.makedirs({str(out / 'grades.csv')!r})",
+                f"open({str(outside)!r}, 'w').write('x')",
+                f"open({str(host_tmp)!r}, 'w').write('x')",
+            ),
         ),
         "detached_process": _notebook(RIGHT, before=detached),
         "reads_neighbour": _notebook(
