@@ -11,8 +11,8 @@
 * its own PID namespace: when the sandbox ends, everything the notebook started ends with it
   (also when the grader is killed, ``--die-with-parent``); its own user namespace (uid 1000),
   no capabilities, a new session (no terminal);
-* resource limits set before the kernel starts (memory as address space, CPU seconds, size of
-  each file written), and a watchdog that ends the sandbox when it holds more processes than
+* resource limits set before the kernel starts (memory as data size, ``RLIMIT_DATA``; CPU
+  seconds; size of each file written), and a watchdog that ends the sandbox when it holds more processes than
   allowed.
 
 :func:`unavailable` says why a sandbox cannot be made here (no ``bwrap``, no user namespaces,
@@ -46,7 +46,9 @@ INSTALL = (
 class Limits(NamedTuple):
     """Per-notebook limits (``dl-workshop grade`` options)."""
 
-    memory_bytes: int = 2 * 2**30  # address space of each process of the kernel
+    # Data (heap and private mappings, RLIMIT_DATA) of each process of the kernel. Not the
+    # address space: XLA reserves ~1.5 GB of it at import, so RLIMIT_AS would leave too little.
+    memory_bytes: int = 2 * 2**30
     cpu_seconds: int = 600  # CPU time of each process
     wall_seconds: float = 600.0  # the whole notebook, cells and checks
     output_bytes: int = 1_000_000  # outputs kept (the rest dropped with a note)
@@ -58,7 +60,7 @@ class Limits(NamedTuple):
 _LIMITS_CODE = (
     "import os, resource, sys\n"
     "m, c, f = (int(v) for v in sys.argv[1:4])\n"
-    "resource.setrlimit(resource.RLIMIT_AS, (m, m))\n"
+    "resource.setrlimit(resource.RLIMIT_DATA, (m, m))\n"
     "resource.setrlimit(resource.RLIMIT_CPU, (c, c + 5))\n"
     "resource.setrlimit(resource.RLIMIT_FSIZE, (f, f))\n"
     "os.execv(sys.argv[4], sys.argv[4:])\n"

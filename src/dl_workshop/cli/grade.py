@@ -66,7 +66,7 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=defaults.memory_bytes // 2**20,
         metavar="MIB",
-        help=f"memory (address space) of each process of a notebook, in MiB "
+        help=f"memory (data size) of each process of a notebook, in MiB "
         f"(default {defaults.memory_bytes // 2**20})",
     )
     parser.add_argument(
