@@ -203,3 +203,23 @@ def test_a_timeout_below_one_second_is_refused(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "timeout must be a finite number of seconds from 1 to 86400; got 0.0" in err
+
+
+def test_one_run_grades_the_three_lessons_solutions_each_on_its_own_exercises(tmp_path):
+    """Issue 22 item 4: a class of several lessons in one run; every exercise passes and each
+    row names its lesson (the other lessons' cells stay empty)."""
+    from dl_workshop.checks import registry
+    from dl_workshop.checks.grade import grade_notebooks
+
+    stems = ["optimizing-linear-models", "logistic-regression", "gradient-based-optimization"]
+    paths = [NOTEBOOKS / f"{stem}-solutions.ipynb" for stem in stems]
+    grades = grade_notebooks(paths, tmp_path, timeout=120, seed=5, progress=False)
+    with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    lessons = ["optimizing_linear_models", "logistic_regression", "gradient_optimization"]
+    names = [entry.name for entry in registry.exercises() if entry.lesson in lessons]
+    assert rows[0] == ["notebook", "lesson", *names, "score"]
+    for row, path, lesson, grade in zip(rows[1:], paths, lessons, grades, strict=True):
+        own = {entry.name for entry in registry.exercises(lesson)}
+        expected = ["pass" if name in own else "" for name in names]
+        assert row == [str(path), lesson, *expected, str(len(own))], grade.messages
