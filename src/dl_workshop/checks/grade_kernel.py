@@ -97,8 +97,9 @@ def call(namespace: Mapping[str, Any], request: str) -> str:
     Example:
         >>> import base64, json
         >>> from dl_workshop.checks.grade_kernel import call
-        >>> request = {"fn": {"t": "learner", "name": "f"}, "args": [2.0], "kwargs": {},
-        ...            "grad": None, "limit": 5}
+        >>> no_kwargs = {"t": "dict", "k": [], "v": []}
+        >>> request = {"fn": {"t": "learner", "name": "f"}, "args": [2.0],
+        ...            "kwargs": no_kwargs, "grad": None, "limit": 5}
         >>> reply = call({"f": lambda w: w * 3}, json.dumps(request))
         >>> json.loads(base64.b64decode(reply))["value"]
         6.0
