@@ -54,7 +54,7 @@ def test_objects_come_back_as_type_names_only():
     value = plain.checked(plain.encode_result([Anything(1.0), lambda: 0, object()]))
     # A float that claims to equal anything comes back as its number, compared honestly.
     assert type(value[0]) is np.ndarray and value[0].dtype == np.float64
-    assert value[0] == 1.0 and not value[0] == 2.0
+    assert value[0] == 1.0 and value[0] != 2.0
     assert all(isinstance(item, plain.Opaque) for item in value[1:]) and value[1].is_callable
 
 

@@ -185,18 +185,25 @@ def _client(notebook: nbformat.NotebookNode, timeout: float, kernel: KernelSpec)
 
 
 class _CappedClient(RepollingClient):
-    """Keeps at most ``output_left`` bytes of the cells' outputs; the rest is dropped."""
+    """Keeps at most ``output_left`` bytes of what the kernel publishes (outputs, display
+    updates, widget messages); the rest is dropped. Status and error messages always pass:
+    they end a cell."""
 
     output_left: int = 0
     dropped: bool = False
 
-    def output(self, outs: list, msg: dict, display_id: Any, cell_index: int) -> Any:
-        size = len(json.dumps(msg.get("content", {}), default=str))
-        if size > self.output_left:
-            self.output_left, self.dropped = 0, True
-            return None
-        self.output_left -= size
-        return super().output(outs, msg, display_id, cell_index)
+    def process_message(self, msg: dict, cell: Any, cell_index: int) -> Any:
+        if msg.get("msg_type") not in _ALWAYS_KEPT:
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            if size > self.output_left:
+                self.output_left, self.dropped = 0, True
+                return None
+            self.output_left -= size
+        return super().process_message(msg, cell, cell_index)
+
+
+#: Kernel messages kept past the output budget (small, and needed to end a cell).
+_ALWAYS_KEPT = frozenset({"status", "error", "execute_input", "clear_output"})
 
 
 def _timed_out(client: NotebookClient) -> bool:

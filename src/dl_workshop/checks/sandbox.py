@@ -12,8 +12,8 @@
   (also when the grader is killed, ``--die-with-parent``); its own user namespace (uid 1000),
   no capabilities, a new session (no terminal);
 * resource limits set before the kernel starts (memory as data size, ``RLIMIT_DATA``; CPU
-  seconds; size of each file written), and a watchdog that ends the sandbox when it holds more processes than
-  allowed.
+  seconds; size of each file written), and a watchdog that ends the sandbox when it holds more
+  processes than allowed.
 
 :func:`unavailable` says why a sandbox cannot be made here (no ``bwrap``, no user namespaces,
 not Linux), in one line.
