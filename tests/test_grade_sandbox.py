@@ -317,11 +317,18 @@ def test_malformed_notebooks_endless_output_and_formula_names(tmp_path, monkeypa
         "source_number": _with(right, lambda t: t["cells"][1].update(source=12)),
         "endless_output": _notebook(RIGHT, after="while True:\n    print('x' * 100_000)"),
         "=HYPERLINK(1)": right,
+        "many_processes": _notebook(
+            RIGHT,
+            after="import subprocess, time\n"
+            "for _ in range(20):\n"
+            "    subprocess.Popen(['sleep', '60'])\n"
+            "time.sleep(30)",
+        ),
     }
     paths = _write(tmp_path / "class", notebooks)
     monkeypatch.chdir(tmp_path / "class")
     relative = [Path(path.name) for path in paths]
-    limits = Limits(output_bytes=200_000)
+    limits = Limits(output_bytes=200_000, processes=8)
     grades, rows = _grade(relative, tmp_path / "out", limits=limits)
     errors = ["error"] * 4
     assert rows[1:] == [
@@ -330,12 +337,16 @@ def test_malformed_notebooks_endless_output_and_formula_names(tmp_path, monkeypa
         _row(relative[2], *errors, score=0, lesson=""),
         _row(relative[3], "pass", "pass", "pass", "pass", score=4),
         ["'=HYPERLINK(1).ipynb", LESSON, "pass", "pass", "pass", "pass", "4"],
+        # The watchdog ends the sandbox; the notebook runs again without that cell.
+        _row(relative[5], "pass", "pass", "pass", "pass", score=4),
     ]
     feedback = tmp_path / "out" / "feedback"
     assert "could not be read as a notebook" in (feedback / "no_cell_type.md").read_text()
     assert (
         "outputs beyond 200000 bytes were dropped" in (feedback / "endless_output.md").read_text()
     )
+    notes = (feedback / "many_processes.md").read_text()
+    assert "cell 6 started more than 8 processes and so ended the kernel" in notes
 
 
 def test_ctrl_c_keeps_the_finished_rows_and_ends_the_sandbox(tmp_path):

@@ -236,6 +236,10 @@ def _run_once(
                 watchdog = sandbox.Watchdog(pid, kernel.limits.processes)
             _cells(client, notebook, timeout, known, cells, deadline)
             probed, problem = _probe(client, probe, deadline, watchdog)
+    except _KernelLostError as error:
+        if watchdog is not None and watchdog.tripped:
+            error.how = hints_grade.LOST_PROCESSES.format(limit=kernel.limits.processes)
+        raise
     finally:
         if watchdog is not None:
             watchdog.stop()
