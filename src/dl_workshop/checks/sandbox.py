@@ -35,6 +35,8 @@ from typing import Any, NamedTuple
 
 from jupyter_client.manager import AsyncKernelManager
 
+from dl_workshop._compile_cache import cache_enabled, cache_folder
+
 __all__ = ["Limits", "kernel_manager", "sandbox_command", "unavailable"]
 
 #: Where a missing bwrap comes from.
@@ -133,12 +135,39 @@ def sandbox_command(kernel_cmd: list[str], work: Path, run: Path, limits: Limits
             view += ["--ro-bind", root, root]
     view += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
     view += ["--bind", str(work), str(work), "--bind", str(run), str(run), "--chdir", str(work)]
+    view += _caches(work.parent)
     env = ["--clearenv"]
     for key, value in _kernel_env(work).items():
         env += ["--setenv", key, value]
     numbers = [str(limits.memory_bytes), str(int(limits.cpu_seconds)), str(limits.file_bytes)]
     launcher = [sys.executable, "-I", "-S", "-c", _LIMITS_CODE, *numbers]
     return [bwrap, *_namespaces(), *view, *env, "--", *launcher, *kernel_cmd]
+
+
+#: Where the kernel finds the grader's JAX compilation cache (read-only) and its own
+#: Matplotlib folder (a private copy of the grader's font list).
+_JAX_CACHE = "/tmp/dl-workshop-jax-cache"
+_MPL_CONFIG = "/tmp/matplotlib"
+
+
+def _caches(scratch: Path) -> list[str]:
+    """Binds that spare each kernel work done before: the library's JAX compilation cache,
+    read-only (compiled programs are read, never written: no notebook can plant one for the
+    next), and a private Matplotlib folder holding a copy of the grader's font list (else
+    Matplotlib rebuilds it, a second or more per notebook)."""
+    binds = []
+    if cache_enabled() and os.path.isdir(cache_folder()):
+        binds += ["--ro-bind", cache_folder(), _JAX_CACHE]
+    mpl = scratch / "matplotlib"
+    mpl.mkdir(exist_ok=True)
+    source = Path(os.environ.get("MPLCONFIGDIR") or Path.home() / ".cache" / "matplotlib")
+    for fontlist in source.glob("fontlist-*.json") if source.is_dir() else []:
+        if fontlist.is_file() and fontlist.stat().st_size < _MAX_FONTLIST_BYTES:
+            shutil.copyfile(fontlist, mpl / fontlist.name)
+    return [*binds, "--bind", str(mpl), _MPL_CONFIG]
+
+
+_MAX_FONTLIST_BYTES = 16 * 2**20
 
 
 def _kernel_env(work: Path) -> dict[str, str]:
@@ -148,7 +177,8 @@ def _kernel_env(work: Path) -> dict[str, str]:
         "HOME": "/tmp",
         "PYTHONPATH": package,
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "MPLCONFIGDIR": _MPL_CONFIG,
+        "DL_WORKSHOP_CACHE_DIR": _JAX_CACHE,
         "IPYTHONDIR": "/tmp/ipython",
         "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
         "JAX_PLATFORMS": "cpu",
