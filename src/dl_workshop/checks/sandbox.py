@@ -144,9 +144,9 @@ def sandbox_command(kernel_cmd: list[str], work: Path, run: Path, limits: Limits
     return [bwrap, *_namespaces(), *view, *env, "--", *launcher, *kernel_cmd]
 
 
-#: Where the kernel finds the grader's JAX compilation cache (read-only) and its own
-#: Matplotlib folder (a private copy of the grader's font list).
-_JAX_CACHE = "/tmp/dl-workshop-jax-cache"
+#: Where the kernel finds its own Matplotlib folder (a private copy of the grader's font list).
+#: The grader's JAX compilation cache is bound read-only at its own path: JAX's cache keys hold
+#: that path (its XLA caches live under it), so another path would miss every entry.
 _MPL_CONFIG = "/tmp/matplotlib"
 
 
@@ -157,7 +157,7 @@ def _caches(scratch: Path) -> list[str]:
     Matplotlib rebuilds it, a second or more per notebook)."""
     binds = []
     if cache_enabled() and os.path.isdir(cache_folder()):
-        binds += ["--ro-bind", cache_folder(), _JAX_CACHE]
+        binds += ["--ro-bind", cache_folder(), cache_folder()]
     mpl = scratch / "matplotlib"
     mpl.mkdir(exist_ok=True)
     source = Path(os.environ.get("MPLCONFIGDIR") or Path.home() / ".cache" / "matplotlib")
@@ -178,7 +178,13 @@ def _kernel_env(work: Path) -> dict[str, str]:
         "PYTHONPATH": package,
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": _MPL_CONFIG,
-        "DL_WORKSHOP_CACHE_DIR": _JAX_CACHE,
+        # JAX's cache configured directly, without eviction: eviction takes a lock file in
+        # the folder, which a read-only folder refuses (every read would miss).
+        "JAX_COMPILATION_CACHE_DIR": cache_folder(),
+        "DL_WORKSHOP_CACHE_DIR": cache_folder(),  # the library's executables, beside JAX's
+        "JAX_COMPILATION_CACHE_MAX_SIZE": "-1",
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
         "IPYTHONDIR": "/tmp/ipython",
         "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
         "JAX_PLATFORMS": "cpu",
@@ -189,6 +195,9 @@ def _kernel_env(work: Path) -> dict[str, str]:
     }
     env.update({key: os.environ[key] for key in _KEPT_ENV if key in os.environ})
     env.update({k: v for k, v in os.environ.items() if k.startswith("JAX_") and "CACHE" not in k})
+    if not (cache_enabled() and os.path.isdir(cache_folder())):
+        for key in [key for key in env if "CACHE" in key or key == "DL_WORKSHOP_CACHE_DIR"]:
+            del env[key]
     env["JAX_PLATFORMS"] = "cpu"
     return env
 
