@@ -120,7 +120,9 @@ def _require_numbers(theta: Any) -> list[Any]:
     for leaf in leaves:
         array = _as_float_array(leaf) if not isinstance(leaf, (str, bytes)) else None
         if array is None:
-            raise _fail(_EXERCISE, hints.EXPECTED_START, describe(theta), hints.HINT_NOT_A_NUMBER)
+            raise _fail(
+                _EXERCISE, hints.EXPECTED_START, describe(theta), hints.HINT_NOT_A_NUMBER
+            )
     return leaves
 
 

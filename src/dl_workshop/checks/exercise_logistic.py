@@ -297,7 +297,9 @@ def check_dlogistic_loss(fn: Any, *, seed: int | None = None) -> bool:
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
     with checking("dlogistic_loss", seed=seed) as rng:
         _require_callable(fn, "dlogistic_loss", text.DLOGISTIC_LOSS_DEFINITION)
-        _require_signature(fn, "dlogistic_loss", text.DLOGISTIC_LOSS_CALL, None, None, None, None)
+        _require_signature(
+            fn, "dlogistic_loss", text.DLOGISTIC_LOSS_CALL, None, None, None, None
+        )
         cases = _cases(rng)
         for case in cases:
             _check_gradient_case(fn, case)

@@ -99,7 +99,9 @@ def check_optimization_loop(
         loop_steps.require_path_end(theta, path)
         _require_recorded_losses(losses, first)
         loop_steps.require_losses_along(losses, path, data)
-        message = hints.LOOP_SUCCESS.format(start=first.loss0, end=final_loss, n_steps=_LOOP_STEPS)
+        message = hints.LOOP_SUCCESS.format(
+            start=first.loss0, end=final_loss, n_steps=_LOOP_STEPS
+        )
         return _success(message)
 
 

@@ -51,7 +51,8 @@ HINT_STILL_NONE = (
     "function itself to the checker."
 )
 HINT_NOT_CALLABLE = (
-    "pass the function itself (its name, without parentheses), not the result of calling it."
+    "pass the function itself (its name, without parentheses), not the result of "
+    "calling it."
 )
 EXPECTED_CALLED_AS = "a function called as `{example}`"
 GOT_SIGNATURE = "a function with signature {signature}"
@@ -176,11 +177,15 @@ HINT_FINISH_MODEL = (
 )
 HINT_NOT_A_NUMBER = "every parameter must be a number; the structure holds something else."
 HINT_SINGLE_NUMBERS = (
-    "for the lesson's one-input model, w and b are single numbers (e.g. npr.normal()), not arrays."
+    "for the lesson's one-input model, w and b are single numbers (e.g. "
+    "npr.normal()), not arrays."
 )
-HINT_MODEL_CANNOT_USE = "linear_model cannot use what initialize_linear_params returns: {advice}."
+HINT_MODEL_CANNOT_USE = (
+    "linear_model cannot use what initialize_linear_params returns: {advice}."
+)
 ADVICE_ARRAY = (
-    "an array [w, b] cannot be unpacked by name; return a dict {'w': w, 'b': b} or a tuple (w, b)"
+    "an array [w, b] cannot be unpacked by name; return a dict {'w': w, 'b': b} or "
+    "a tuple (w, b)"
 )
 ADVICE_STRUCTURE = (
     "return the parameters in the structure your linear_model reads, e.g. a dict "
@@ -227,7 +232,8 @@ HINT_ARGUMENT_ORDER = (
 HINT_LOSS_RETURNS_NONE = "your function returns None: replace `pass` with `return` and the loss."
 HINT_LOSS_NUMBER = "return the loss as a number."
 HINT_PER_SAMPLE = (
-    "you return one squared error per sample; average them into one number with jnp.mean."
+    "you return one squared error per sample; average them into one number with "
+    "jnp.mean."
 )
 HINT_LOSS_SCALAR = "the loss must be a scalar (shape ()), e.g. jnp.mean((y - y_pred) ** 2)."
 HINT_IGNORES_MODEL = (
@@ -260,7 +266,9 @@ HINT_NOT_SQUARED = (
     "you average the errors without squaring them: positive and negative errors cancel. "
     "Use jnp.mean((y - y_pred) ** 2)."
 )
-HINT_ABSOLUTE = "that is the mean absolute error; the exercise asks for the mean *squared* error."
+HINT_ABSOLUTE = (
+    "that is the mean absolute error; the exercise asks for the mean *squared* error."
+)
 HINT_ROOT = "that is the root of the mean squared error; leave out the square root."
 HINT_HALVED = "you halve the mean squared error; leave out the factor 1/2."
 HINT_NEGATIVE = (
@@ -310,7 +318,8 @@ HINT_ONE_ENTRY_PER_PARAMETER = (
     "the gradient must have one entry per parameter, in theta's structure."
 )
 HINT_VALUE_AND_GRAD = (
-    "that is what jax.value_and_grad returns; dmseloss is grad(mseloss), the gradient alone."
+    "that is what jax.value_and_grad returns; dmseloss is grad(mseloss), the "
+    "gradient alone."
 )
 HINT_GRADIENT_STRUCTURE = (
     "the gradient must have the same structure as theta (jax.grad does this for "
@@ -339,7 +348,8 @@ HINT_GRADIENT_HALF = (
     "that the mean squared error does not."
 )
 HINT_GRADIENT_OTHER = (
-    "define dmseloss = jax.grad(mseloss) and check that mseloss itself is right (check_mseloss)."
+    "define dmseloss = jax.grad(mseloss) and check that mseloss itself is right "
+    "(check_mseloss)."
 )
 
 # ----------------------------------------------------------------------------------------------
@@ -364,7 +374,8 @@ EXPECTED_LOSS_PER_STEP = "{n_steps} losses for n_steps={n_steps}, one per step"
 EXPECTED_LOSS_TO_FALL = "the loss to fall"
 EXPECTED_CURRENT_LOSS = "the loss of the current theta at each step"
 EXPECTED_FIRST_LOSS = (
-    "a first recorded loss of {start:.6g} (the starting theta) or {after:.6g} (after one step)"
+    "a first recorded loss of {start:.6g} (the starting theta) or {after:.6g} "
+    "(after one step)"
 )
 EXPECTED_RECORDED_FALL = "the recorded losses to fall"
 GOT_SWAPPED_RESULT = "(theta, losses)"

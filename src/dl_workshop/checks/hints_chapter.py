@@ -32,7 +32,9 @@ GOT_VALUE = "{value}"
 
 HINT_RETURNS_NONE = "your function returns None: end it with `return` and the value."
 HINT_NOT_A_NUMBER = "return one number for one w (and an array for an array of w)."
-HINT_CARET = "in Python `^` is not a power (it is bitwise xor): write w ** 2 for w squared."
+HINT_CARET = (
+    "in Python `^` is not a power (it is bitwise xor): write w ** 2 for w squared."
+)
 HINT_F_CONSTANT = "the value is off by a constant: f(w) = w**2 + 3*w - 5 ends with minus 5."
 HINT_F_LINEAR = "check the middle term: it is plus 3 times w."
 HINT_F_SQUARE = "the first term is w squared, w ** 2 (not 2 * w)."

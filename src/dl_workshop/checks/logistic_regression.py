@@ -36,7 +36,8 @@ HINTS_LOGISTIC_LOSS = (
     "logs.",
     "The log-likelihood is sum(y log p + (1 - y) log(1 - p)); the loss is its negative, summed "
     "(not averaged) over the points.",
-    "return -binary_cross_entropy(y, model(theta, x)), or write the sum with jnp.sum and jnp.log.",
+    "return -binary_cross_entropy(y, model(theta, x)), or write the sum with jnp.sum and "
+    "jnp.log.",
 )
 HINTS_DLOGISTIC_LOSS = (
     "As for mseloss: you do not work the gradient out by hand.",

@@ -189,3 +189,4 @@ def require_losses_along(losses: np.ndarray, path: np.ndarray, data: LoopData) -
         _show(losses),
         hints.HINT_RECORD_CURRENT,
     )
+

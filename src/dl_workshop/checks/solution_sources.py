@@ -5,107 +5,143 @@ in ``notebooks/source/*.py`` (the notebooks' one source): do not edit by hand.
 """
 
 STUBS: dict[str, str] = {
-    "f": ("def f(w):\n    # Your code here: return w squared, plus 3 times w, minus 5.\n    pass"),
-    "df": ("def df(w):\n    # Your code here: return the slope of f at w.\n    pass"),
-    "descend": (
-        "def descend(df, w, step_size=0.01, n_steps=1000):\n"
-        "    # Your code here: n_steps times, step w against the slope df(w); then "
-        "return w.\n"
-        "    pass"
+    'f': (
+        'def f(w):\n'
+        '    # Your code here: return w squared, plus 3 times w, minus 5.\n'
+        '    pass'
     ),
-    "dfdw": ("dfdw = None  # Your code here: replace None with the gradient function of f."),
-    "logistic": ("def logistic(z):\n    # Your code here: squash z into (0, 1).\n    pass"),
-    "logistic_model": (
-        "def logistic_model(theta, x):\n"
+    'df': (
+        'def df(w):\n'
+        '    # Your code here: return the slope of f at w.\n'
+        '    pass'
+    ),
+    'descend': (
+        'def descend(df, w, step_size=0.01, n_steps=1000):\n'
+        '    # Your code here: n_steps times, step w against the slope df(w); then '
+        'return w.\n'
+        '    pass'
+    ),
+    'dfdw': (
+        'dfdw = None  # Your code here: replace None with the gradient function of f.'
+    ),
+    'logistic': (
+        'def logistic(z):\n'
+        '    # Your code here: squash z into (0, 1).\n'
+        '    pass'
+    ),
+    'logistic_model': (
+        'def logistic_model(theta, x):\n'
         "    # Your code here: the linear model's predictions, passed through logistic.\n"
-        "    pass"
+        '    pass'
     ),
-    "logistic_loss": (
-        "def logistic_loss(theta, model, x, y):\n"
-        "    # Your code here: predict probabilities with model(theta, x); return the "
-        "negative\n"
-        "    # log-likelihood of y, summed over the points.\n"
-        "    pass"
+    'logistic_loss': (
+        'def logistic_loss(theta, model, x, y):\n'
+        '    # Your code here: predict probabilities with model(theta, x); return the '
+        'negative\n'
+        '    # log-likelihood of y, summed over the points.\n'
+        '    pass'
     ),
-    "dlogistic_loss": (
-        "dlogistic_loss = None  # Your code here: replace None with the gradient function."
+    'dlogistic_loss': (
+        'dlogistic_loss = None  # Your code here: replace None with the gradient '
+        'function.'
     ),
-    "linear_model": (
-        "def linear_model(theta, x):\n"
-        "    # Your code here: read w and b from theta, return the predictions.\n"
-        "    pass"
+    'linear_model': (
+        'def linear_model(theta, x):\n'
+        '    # Your code here: read w and b from theta, return the predictions.\n'
+        '    pass'
     ),
-    "initialize_linear_params": (
-        "def initialize_linear_params():\n"
-        "    # Your code here: return random w and b, in the form linear_model expects.\n"
-        "    pass"
+    'initialize_linear_params': (
+        'def initialize_linear_params():\n'
+        '    # Your code here: return random w and b, in the form linear_model expects.\n'
+        '    pass'
     ),
-    "mseloss": (
-        "def mseloss(theta, model, x, y):\n"
-        "    # Your code here: predict with model(theta, x), return the mean squared "
-        "error.\n"
-        "    pass"
+    'mseloss': (
+        'def mseloss(theta, model, x, y):\n'
+        '    # Your code here: predict with model(theta, x), return the mean squared '
+        'error.\n'
+        '    pass'
     ),
-    "dmseloss": (
-        "dmseloss = None  # Your code here: replace None with the gradient function of mseloss."
+    'dmseloss': (
+        'dmseloss = None  # Your code here: replace None with the gradient function of '
+        'mseloss.'
     ),
-    "model_optimization_loop": (
-        "def model_optimization_loop(theta, model, loss, x, y, n_steps=3000, "
-        "step_size=0.001):\n"
-        "    # Your code here: repeat n_steps times: record the loss, compute the "
-        "gradient, update theta.\n"
-        "    pass"
+    'model_optimization_loop': (
+        'def model_optimization_loop(theta, model, loss, x, y, n_steps=3000, '
+        'step_size=0.001):\n'
+        '    # Your code here: repeat n_steps times: record the loss, compute the '
+        'gradient, update theta.\n'
+        '    pass'
     ),
-    "linear_model_matrix": (
-        "def linear_model_matrix(theta, x):\n"
-        "    # Your code here: the matrix form of the model.\n"
-        "    pass"
+    'linear_model_matrix': (
+        'def linear_model_matrix(theta, x):\n'
+        '    # Your code here: the matrix form of the model.\n'
+        '    pass'
     ),
 }
 
 SOLUTIONS: dict[str, str] = {
-    "f": ("def f(w):\n    return w**2 + 3 * w - 5"),
-    "df": ("def df(w):\n    return 2 * w + 3"),
-    "descend": (
-        "def descend(df, w, step_size=0.01, n_steps=1000):\n"
-        "    for _ in range(n_steps):\n"
-        "        w = w - step_size * df(w)\n"
-        "    return w"
+    'f': (
+        'def f(w):\n'
+        '    return w**2 + 3 * w - 5'
     ),
-    "dfdw": ("dfdw = grad(f)"),
-    "logistic": ("def logistic(z):\n    return 1 / (1 + jnp.exp(-z))"),
-    "logistic_model": (
-        'def logistic_model(theta, x):\n    return logistic(theta["w"] * x + theta["b"])'
+    'df': (
+        'def df(w):\n'
+        '    return 2 * w + 3'
     ),
-    "logistic_loss": (
-        "def logistic_loss(theta, model, x, y):\n"
-        "    return -binary_cross_entropy(y, model(theta, x))"
+    'descend': (
+        'def descend(df, w, step_size=0.01, n_steps=1000):\n'
+        '    for _ in range(n_steps):\n'
+        '        w = w - step_size * df(w)\n'
+        '    return w'
     ),
-    "dlogistic_loss": ("dlogistic_loss = grad(logistic_loss)"),
-    "linear_model": (
-        'def linear_model(theta, x):\n    w, b = theta["w"], theta["b"]\n    return w * x + b'
+    'dfdw': (
+        'dfdw = grad(f)'
     ),
-    "initialize_linear_params": (
-        'def initialize_linear_params():\n    return {"w": npr.normal(), "b": npr.normal()}'
+    'logistic': (
+        'def logistic(z):\n'
+        '    return 1 / (1 + jnp.exp(-z))'
     ),
-    "mseloss": (
-        "def mseloss(theta, model, x, y):\n"
-        "    y_pred = model(theta, x)\n"
-        "    return jnp.mean((y - y_pred) ** 2)"
+    'logistic_model': (
+        'def logistic_model(theta, x):\n'
+        '    return logistic(theta["w"] * x + theta["b"])'
     ),
-    "dmseloss": ("dmseloss = grad(mseloss)"),
-    "model_optimization_loop": (
-        "def model_optimization_loop(theta, model, loss, x, y, n_steps=3000, "
-        "step_size=0.001):\n"
-        "    dloss = grad(loss)\n"
-        "    losses = []\n"
-        "    for _ in range(n_steps):\n"
-        "        losses.append(float(loss(theta, model, x, y)))\n"
-        "        grads = dloss(theta, model, x, y)\n"
-        "        theta = {name: theta[name] - step_size * grads[name] for name in theta}\n"
-        "    return losses, theta"
+    'logistic_loss': (
+        'def logistic_loss(theta, model, x, y):\n'
+        '    return -binary_cross_entropy(y, model(theta, x))'
     ),
-    "linear_model_matrix": (
-        'def linear_model_matrix(theta, x):\n    return x @ theta["w"] + theta["b"]'
+    'dlogistic_loss': (
+        'dlogistic_loss = grad(logistic_loss)'
+    ),
+    'linear_model': (
+        'def linear_model(theta, x):\n'
+        '    w, b = theta["w"], theta["b"]\n'
+        '    return w * x + b'
+    ),
+    'initialize_linear_params': (
+        'def initialize_linear_params():\n'
+        '    return {"w": npr.normal(), "b": npr.normal()}'
+    ),
+    'mseloss': (
+        'def mseloss(theta, model, x, y):\n'
+        '    y_pred = model(theta, x)\n'
+        '    return jnp.mean((y - y_pred) ** 2)'
+    ),
+    'dmseloss': (
+        'dmseloss = grad(mseloss)'
+    ),
+    'model_optimization_loop': (
+        'def model_optimization_loop(theta, model, loss, x, y, n_steps=3000, '
+        'step_size=0.001):\n'
+        '    dloss = grad(loss)\n'
+        '    losses = []\n'
+        '    for _ in range(n_steps):\n'
+        '        losses.append(float(loss(theta, model, x, y)))\n'
+        '        grads = dloss(theta, model, x, y)\n'
+        '        theta = {name: theta[name] - step_size * grads[name] for name in theta}\n'
+        '    return losses, theta'
+    ),
+    'linear_model_matrix': (
+        'def linear_model_matrix(theta, x):\n'
+        '    return x @ theta["w"] + theta["b"]'
     ),
 }
