@@ -20,8 +20,10 @@ pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+LESSON = "optimizing_linear_models"
 COLUMNS = [
     "notebook",
+    "lesson",
     "linear_model",
     "initialize_linear_params",
     "mseloss",
@@ -134,15 +136,15 @@ def test_grades_csv_has_a_row_per_notebook_with_exact_cells(graded):
     assert rows[0] == COLUMNS
     paths = [str(path) for path in graded["paths"]]
     assert rows[1:] == [
-        [paths[0], "pass", "pass", "pass", "pass", "pass", "pass", "6"],
+        [paths[0], LESSON, "pass", "pass", "pass", "pass", "pass", "pass", "6"],
         # linear_model forgets b, mseloss sums, dmseloss is grad of that mseloss, and the
         # matrix model is the package's own, imported.
-        [paths[1], "fail", "pass", "fail", "fail", "pass", "missing", "2"],
+        [paths[1], LESSON, "fail", "pass", "fail", "fail", "pass", "missing", "2"],
         # Crashed kernel, syntax error, endless loop; the rest still graded.
-        [paths[2], "error", "pass", "pass", "error", "error", "pass", "3"],
-        [paths[3], "error", "error", "error", "error", "error", "error", "0"],
-        [paths[4], "missing", "missing", "missing", "missing", "missing", "missing", "0"],
-        [paths[5], "error", "error", "error", "error", "error", "error", "0"],
+        [paths[2], LESSON, "error", "pass", "pass", "error", "error", "pass", "3"],
+        [paths[3], "", "error", "error", "error", "error", "error", "error", "0"],
+        [paths[4], LESSON, "missing", "missing", "missing", "missing", "missing", "missing", "0"],
+        [paths[5], "", "error", "error", "error", "error", "error", "error", "0"],
     ]
 
 
@@ -198,4 +200,26 @@ def test_a_timeout_below_one_second_is_refused(capsys, tmp_path):
     argv = ["--no-compile-cache", "grade", "x.ipynb", "--out", str(tmp_path)]
     code = main([*argv, "--timeout", "0"])
     assert code == 1
-    assert "timeout must be a number of seconds >= 1; got 0.0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "timeout must be a finite number of seconds from 1 to 86400; got 0.0" in err
+
+
+def test_one_run_grades_the_three_lessons_solutions_each_on_its_own_exercises(tmp_path):
+    """Issue 22 item 4: a class of several lessons in one run; every exercise passes and each
+    row names its lesson (the other lessons' cells stay empty)."""
+    from dl_workshop.checks import registry
+    from dl_workshop.checks.grade import grade_notebooks
+
+    stems = ["optimizing-linear-models", "logistic-regression", "gradient-based-optimization"]
+    paths = [NOTEBOOKS / f"{stem}-solutions.ipynb" for stem in stems]
+    grades = grade_notebooks(paths, tmp_path, timeout=120, seed=5, progress=False)
+    with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    lessons = ["optimizing_linear_models", "logistic_regression", "gradient_optimization"]
+    names = [entry.name for entry in registry.exercises() if entry.lesson in lessons]
+    assert rows[0] == ["notebook", "lesson", *names, "score"]
+    for row, path, lesson, grade in zip(rows[1:], paths, lessons, grades, strict=True):
+        own = {entry.name for entry in registry.exercises(lesson)}
+        expected = ["pass" if name in own else "" for name in names]
+        assert row == [str(path), lesson, *expected, str(len(own))], grade.messages

@@ -11,7 +11,6 @@ from dl_workshop._validation import describe
 from dl_workshop.checks import hints
 from dl_workshop.checks.compare import _as_float_array, _close, _flat, _show, _show_params
 from dl_workshop.checks.inputs import _N_MODEL, _containers, _signed
-from dl_workshop.checks.probe_functions import projected_output
 from dl_workshop.checks.registry import checking
 from dl_workshop.checks.runner import (
     ExerciseError,
@@ -251,9 +250,7 @@ def _check_model_gradient(fn: Callable[..., Any], case: _ModelCase, theta: Any) 
     else:
         grad_w, grad_b = case.x.T @ cotangent, cotangent.sum(axis=0)
     expected = {"w": grad_w, "b": grad_b} if isinstance(theta, dict) else (grad_w, grad_b)
-    # The model's vector-Jacobian product with the cotangent, through a package function that
-    # calls the learner's model (never a lambda around it).
-    outcome = _attempt(grad_of(projected_output), theta, fn, case.x, cotangent)
+    outcome = _attempt(grad_of(fn, cotangent=cotangent), theta, case.x)
     if not outcome.ok:
         raise _error_fail(
             case.name, hints.EXPECTED_DIFFERENTIABLE_MODEL, hints.GOT_GRAD_FAILED, outcome.value

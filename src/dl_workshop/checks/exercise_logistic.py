@@ -97,9 +97,10 @@ def _values(name: str, outcome: Any, expected: str, shape: tuple[int, ...]) -> n
 
 def _differentiable(name: str, function: Callable[..., Any], args: tuple, want: Any,
                     expected: str, hint: str) -> None:  # fmt: skip
-    """``grad_of(function)(*args)`` runs and equals ``want``."""
+    """``function(*args)`` (a gradient from :func:`~dl_workshop.checks.runner.grad_of`) runs
+    and equals ``want``."""
     __tracebackhide__ = True  # tracebacks in pytest stop at the learner's call
-    outcome = _attempt(grad_of(function), *args)
+    outcome = _attempt(function, *args)
     if not outcome.ok:
         raise _error_fail(name, expected, hints.GOT_AN_ERROR, outcome.value)
     if not _close(_flat(outcome.value), _flat(want), rtol=_GRAD_RTOL):
@@ -138,7 +139,7 @@ def check_logistic(fn: Callable[[Any], Any], *, seed: int | None = None) -> bool
             hint = _known_mistake(got, mistakes, text.HINT_LOGISTIC_OTHER)
             raise _fail("logistic", expected, _show(got), hint)
         slope = float(want[0] * (1 - want[0]))
-        _differentiable("logistic", fn, (float(z[0]),), slope,
+        _differentiable("logistic", grad_of(fn), (float(z[0]),), slope,
                         text.EXPECTED_LOGISTIC_GRADIENT.format(gradient=f"{slope:.4g}"),
                         text.HINT_LOGISTIC_DIFFERENTIABLE)  # fmt: skip
         return _success(text.LOGISTIC_SUCCESS.format(n=z.size))
@@ -175,7 +176,8 @@ def check_logistic_model(fn: Callable[[Any, Any], Any], *, seed: int | None = No
         slopes = case.p * (1 - case.p)
         want = {"w": float(np.sum(slopes * case.x)), "b": float(np.sum(slopes))}
         _differentiable(
-            "logistic_model", projected_output, (case.theta, fn, case.x, np.ones(_N)), want,
+            "logistic_model", grad_of(projected_output),
+            (case.theta, fn, case.x, np.ones(_N)), want,
             text.EXPECTED_LOGISTIC_GRADIENT.format(gradient=_show_params(want)),
             text.HINT_MODEL_DIFFERENTIABLE,
         )  # fmt: skip
@@ -228,7 +230,8 @@ def check_logistic_loss(fn: Callable[..., Any], *, seed: int | None = None) -> b
         for case in cases:
             _check_loss_case(fn, case)
             _differentiable(
-                "logistic_loss", fn, (case.theta, case.model, case.x, case.y), case.grad,
+                "logistic_loss", grad_of(fn), (case.theta, case.model, case.x, case.y),
+                case.grad,
                 text.EXPECTED_LOGISTIC_GRADIENT.format(gradient=_show_params(case.grad)),
                 text.HINT_LOSS_GRADIENT,
             )  # fmt: skip

@@ -1,10 +1,14 @@
 """Executing one learner notebook headless for the grader, whatever its cells do.
 
-Each notebook runs in its own kernel (nbclient), cell by cell, errors allowed, each cell under a
-time limit: a cell past it is interrupted, and if the kernel does not come back (or dies, e.g.
-``os._exit``) the notebook is run again in a fresh kernel without that cell. After the last
-cell one more cell runs the checkers in the same kernel
-(:func:`~dl_workshop.checks.grade_kernel.report`). Needs ``nbclient`` and ``ipykernel``.
+Each notebook runs in its own kernel (nbclient; in the sandbox of
+:mod:`~dl_workshop.checks.sandbox` unless the instructor turned it off), cell by cell, errors
+allowed, each cell under a time limit and the whole notebook under another: a cell past its
+time is interrupted, and if the kernel does not come back (or dies, e.g. ``os._exit``) the
+notebook is run again in a fresh kernel without that cell. Outputs beyond a byte budget are
+dropped. After the last cell the grader's probe asks the kernel's agent
+(:mod:`~dl_workshop.checks.grade_kernel`) to call the learner's functions, one
+``user_expressions`` request at a time; then the kernel and everything it started are killed.
+Needs ``nbclient`` and ``ipykernel``.
 """
 
 from __future__ import annotations
@@ -12,20 +16,22 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from queue import Empty
 from typing import Any, NamedTuple
 
-import jax
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async
 
-from dl_workshop.checks import hints_grade
-from dl_workshop.checks.grade_kernel import MARKER
+from dl_workshop.checks import hints_grade, sandbox
+from dl_workshop.checks.remote import KernelLostError
+from dl_workshop.checks.sandbox import Limits, kernel_manager
 
 OK, ERROR, TIMEOUT, LOST, SKIPPED = "ok", "error", "timeout", "lost", "skipped"
 
@@ -41,9 +47,11 @@ _PING_S = 10
 #: Seconds a kernel may take to start.
 _STARTUP_S = 60
 
-#: The checks' cell may take this many per-cell time limits per exercise, plus a margin.
-_CHECK_LIMITS_PER_EXERCISE = 4
-_CHECK_MARGIN_S = 60
+#: Seconds the grader waits for one probe's answer beyond the learner code's own limit.
+_CALL_MARGIN_S = 10
+
+#: Longest error line kept from a cell.
+_MAX_DETAIL = 300
 
 
 class CellRun(NamedTuple):
@@ -53,9 +61,9 @@ class CellRun(NamedTuple):
 
 class NotebookRun(NamedTuple):
     cells: dict[int, CellRun]  # by index in the notebook's cells, code cells only
-    reports: dict[str, dict[str, str]]  # exercise -> {"status": ..., "message": ...}
+    probed: Any  # what the probe returned (None when it did not run)
     notes: list[str]  # what the run had to work around
-    checks_problem: str | None  # why the checks did not all report, if they did not
+    checks_problem: str | None  # why the checks did not run, if they did not
 
 
 class _KernelLostError(Exception):
@@ -75,33 +83,45 @@ _QUIET.propagate = False
 
 def run_notebook(
     notebook: nbformat.NotebookNode,
-    names: list[str],
     *,
     timeout: float,
-    cwd: Path,
-    seed: int,
+    kernel: KernelSpec,
+    probe: Callable[[Callable[[str, float], str]], Any],
 ) -> NotebookRun:
-    """Execute ``notebook`` (a copy), then check ``names`` in its kernel.
+    """Execute ``notebook`` (a copy), then call ``probe(execute)`` while its kernel still runs.
 
     Args:
         notebook: the learner's notebook (not modified).
-        names: the exercises to check, in order.
-        timeout: seconds each cell may run (and each call of learner code during the checks).
-        cwd: the folder the kernel runs in (the notebook's own, so relative paths work).
-        seed: the seed of the checkers' inputs.
+        timeout: seconds each cell may run.
+        kernel: where and how each kernel starts (its folders, limits, sandbox).
+        probe: the grader's questions to the kernel: ``execute(expression, timeout)`` evaluates
+            an expression there and gives its ``text/plain`` result (raising
+            :class:`~dl_workshop.checks.remote.KernelLostError` when the kernel does not
+            answer); what ``probe`` returns is the run's ``probed``.
     """
     # Cells not to run again in a fresh kernel: those that lost a kernel or timed out.
     known: dict[int, CellRun] = {}
     notes: list[str] = []
+    deadline = time.monotonic() + kernel.limits.wall_seconds
     for _ in range(_MAX_KERNELS):
         try:
-            return _run_once(notebook, names, timeout, cwd, seed, known, notes)
+            return _run_once(notebook, timeout, kernel, probe, known, notes, deadline)
         except _KernelLostError as error:
             known.update(error.cells)
             known[error.index] = CellRun(LOST, error.how)
             notes.append(hints_grade.NOTE_RERUN.format(cell=error.index + 1, lost=error.how))
     notes.append(hints_grade.NOTE_GAVE_UP.format(n=_MAX_KERNELS))
-    return NotebookRun(dict(known), {}, notes, notes[-1])
+    return NotebookRun(dict(known), None, notes, notes[-1])
+
+
+class KernelSpec(NamedTuple):
+    """Where one notebook's kernels run: ``work`` (its working directory, holding only the
+    notebook), ``run`` (its channels' sockets), the limits, and whether in the sandbox."""
+
+    work: Path
+    run: Path
+    limits: Limits
+    sandboxed: bool
 
 
 #: Seconds between polls of the kernel's shell channel (see :class:`RepollingClient`).
@@ -137,9 +157,10 @@ def _repolling(get_msg: Any) -> Any:
     return repolled
 
 
-def _client(notebook: nbformat.NotebookNode, timeout: float, cwd: Path) -> NotebookClient:
-    client = RepollingClient(
+def _client(notebook: nbformat.NotebookNode, timeout: float, kernel: KernelSpec) -> Any:
+    client = _CappedClient(
         notebook,
+        km=kernel_manager(kernel.work, kernel.run, kernel.limits, sandboxed=kernel.sandboxed),
         timeout=max(1, round(timeout)),
         allow_errors=True,
         # A cell past its time is interrupted and answered with this error at once, so that
@@ -150,16 +171,39 @@ def _client(notebook: nbformat.NotebookNode, timeout: float, cwd: Path) -> Noteb
         kernel_name="python3",
         startup_timeout=_STARTUP_S,
         shutdown_kernel="immediate",
-        resources={"metadata": {"path": str(cwd)}},
+        resources={"metadata": {"path": str(kernel.work)}},
         # Only the kernel's errors on its stderr, not its start-up notices.
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
         log=_QUIET,
     )
+    client.output_left = kernel.limits.output_bytes
     client.replies = []  # each executed cell's reply, for _timed_out
     client.on_cell_executed = lambda cell, cell_index, execute_reply: client.replies.append(
         execute_reply
     )
     return client
+
+
+class _CappedClient(RepollingClient):
+    """Keeps at most ``output_left`` bytes of what the kernel publishes (outputs, display
+    updates, widget messages); the rest is dropped. Status and error messages always pass:
+    they end a cell."""
+
+    output_left: int = 0
+    dropped: bool = False
+
+    def process_message(self, msg: dict, cell: Any, cell_index: int) -> Any:
+        if msg.get("msg_type") not in _ALWAYS_KEPT:
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            if size > self.output_left:
+                self.output_left, self.dropped = 0, True
+                return None
+            self.output_left -= size
+        return super().process_message(msg, cell, cell_index)
+
+
+#: Kernel messages kept past the output budget (small, and needed to end a cell).
+_ALWAYS_KEPT = frozenset({"status", "error", "execute_input", "clear_output"})
 
 
 def _timed_out(client: NotebookClient) -> bool:
@@ -170,44 +214,73 @@ def _timed_out(client: NotebookClient) -> bool:
 
 def _run_once(
     notebook: nbformat.NotebookNode,
-    names: list[str],
     timeout: float,
-    cwd: Path,
-    seed: int,
+    kernel: KernelSpec,
+    probe: Callable[[Callable[[str, float], str]], Any],
     known: dict[int, CellRun],
     notes: list[str],
+    deadline: float,
 ) -> NotebookRun:
     """One kernel: every code cell but those that lost a kernel or timed out before, then
-    the checks."""
+    the probe."""
     notebook = copy.deepcopy(notebook)
-    client = _client(notebook, timeout, cwd)
+    client = _client(notebook, timeout, kernel)
     cells: dict[int, CellRun] = {}
-    with client.setup_kernel(env=_kernel_env()):
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code":
-                continue
-            if index in known:
-                cells[index] = known[index]
-                continue
-            try:
-                cells[index] = _execute(client, cell, index, timeout)
-            except _KernelLostError as error:
-                error.cells = {i: run for i, run in cells.items() if run.status == TIMEOUT}
-                raise
-        reports, problem = _check(client, names, timeout, seed)
-    return NotebookRun(cells, reports, notes, problem)
+    pid, watchdog = None, None
+    try:
+        # The kernel's own stdout/stderr (not its cells' outputs) would reach the grader's
+        # terminal: a notebook could write fake summary lines there.
+        with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            pid = sandbox.kernel_pid(client.km)
+            if kernel.sandboxed and pid is not None:
+                watchdog = sandbox.Watchdog(pid, kernel.limits.processes)
+            _cells(client, notebook, timeout, known, cells, deadline)
+            probed, problem = _probe(client, probe, deadline, watchdog)
+    except _KernelLostError as error:
+        if watchdog is not None and watchdog.tripped:
+            error.how = hints_grade.LOST_PROCESSES.format(limit=kernel.limits.processes)
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
+        sandbox.kill_tree(pid)
+    notes += _limit_notes(client, watchdog, deadline, kernel.limits)
+    return NotebookRun(cells, probed, notes, problem)
 
 
-def _kernel_env() -> dict[str, str]:
-    """The kernel's environment: headless figures, and this process's JAX compilation cache
-    (so that the class's notebooks share compiled code)."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    folder = jax.config.jax_compilation_cache_dir
-    if folder:
-        env["JAX_COMPILATION_CACHE_DIR"] = folder
-        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-        env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-    return env
+def _cells(
+    client: Any,
+    notebook: nbformat.NotebookNode,
+    timeout: float,
+    known: dict[int, CellRun],
+    cells: dict[int, CellRun],
+    deadline: float,
+) -> None:
+    """Run the code cells in order, each within the per-cell and the notebook's time."""
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        left = deadline - time.monotonic()
+        if index in known or left < 1:
+            cells[index] = known.get(index, CellRun(SKIPPED, hints_grade.OUT_OF_TIME))
+            continue
+        client.timeout = max(1, round(min(timeout, left)))
+        try:
+            cells[index] = _execute(client, cell, index, client.timeout)
+        except _KernelLostError as error:
+            error.cells = {i: run for i, run in cells.items() if run.status == TIMEOUT}
+            raise
+
+
+def _limit_notes(client: Any, watchdog: Any, deadline: float, limits: Limits) -> list[str]:
+    notes = []
+    if client.dropped:
+        notes.append(hints_grade.NOTE_OUTPUT_DROPPED.format(limit=limits.output_bytes))
+    if watchdog is not None and watchdog.tripped:
+        notes.append(hints_grade.NOTE_PROCESSES.format(limit=limits.processes))
+    if time.monotonic() >= deadline:
+        notes.append(hints_grade.NOTE_WALL.format(limit=limits.wall_seconds))
+    return notes
 
 
 def _execute(client: NotebookClient, cell: Any, index: int, timeout: float) -> CellRun:
@@ -223,9 +296,9 @@ def _execute(client: NotebookClient, cell: Any, index: int, timeout: float) -> C
     errors = [output for output in cell.get("outputs", []) if output.output_type == "error"]
     if errors:
         first = errors[0]
-        line = (first.get("evalue") or "").strip().splitlines()
+        line = (str(first.get("evalue") or "")).strip().splitlines()
         detail = f"{first.get('ename', 'Error')}: {line[0]}" if line else first.get("ename", "")
-        return CellRun(ERROR, detail)
+        return CellRun(ERROR, str(detail)[:_MAX_DETAIL])
     return CellRun(OK)
 
 
@@ -243,28 +316,6 @@ def _ping(client: NotebookClient, index: int) -> None:
         raise _KernelLostError(index, hints_grade.LOST_HUNG)
 
 
-def _check(
-    client: NotebookClient, names: list[str], timeout: float, seed: int
-) -> tuple[dict[str, dict[str, str]], str | None]:
-    """Run the checkers in the kernel; the reports read back, and why any are missing."""
-    code = (
-        "import dl_workshop.checks.grade_kernel as _dl_workshop_grade\n"
-        f"_dl_workshop_grade.report(globals(), {names!r}, seed={seed}, time_limit={timeout!r})"
-    )
-    saved = client.timeout
-    client.timeout = round(timeout * _CHECK_LIMITS_PER_EXERCISE * len(names) + _CHECK_MARGIN_S)
-    problem = None
-    try:
-        _run_extra(client, code)
-        if _timed_out(client):
-            problem = hints_grade.CHECKS_TIMED_OUT.format(timeout=client.timeout)
-    except DeadKernelError:
-        problem = hints_grade.CHECKS_LOST_KERNEL
-    finally:
-        client.timeout = saved
-    return _reports(client.nb.cells[-1]), problem
-
-
 def _run_extra(client: NotebookClient, source: str) -> Any:
     """Run code that is not the learner's as a new last cell of the client's notebook copy."""
     cell = nbformat.v4.new_code_cell(source)
@@ -272,16 +323,40 @@ def _run_extra(client: NotebookClient, source: str) -> Any:
     return client.execute_cell(cell, len(client.nb.cells) - 1)
 
 
-def _reports(cell: Any) -> dict[str, dict[str, str]]:
-    """The lines :func:`~dl_workshop.checks.grade_kernel.report` printed, by exercise."""
-    text = "".join(
-        output.get("text", "")
-        for output in cell.get("outputs", [])
-        if output.output_type == "stream" and output.get("name") == "stdout"
-    )
-    reports = {}
-    for line in text.splitlines():
-        if line.startswith(MARKER):
-            entry = json.loads(line[len(MARKER) :])
-            reports[entry["exercise"]] = {"status": entry["status"], "message": entry["message"]}
-    return reports
+def _probe(
+    client: Any, probe: Callable[..., Any], deadline: float, watchdog: Any
+) -> tuple[Any, str | None]:
+    """Run the probe with an ``execute`` that asks the kernel one expression at a time."""
+
+    def execute(expression: str, limit: float) -> str:
+        left = deadline - time.monotonic()
+        if left < 1 or (watchdog is not None and watchdog.tripped):
+            raise KernelLostError(hints_grade.LOST_OUT_OF_TIME)
+        wait = min(limit + _CALL_MARGIN_S, left)
+        try:
+            reply = run_sync(client.kc.execute_interactive)(
+                "",
+                store_history=False,
+                user_expressions={"r": expression},
+                timeout=wait,
+                output_hook=_dropped,
+                allow_stdin=False,
+            )
+        except TimeoutError:
+            raise KernelLostError(hints_grade.LOST_NO_ANSWER.format(seconds=wait)) from None
+        except Exception as error:  # the kernel died: its channels fail
+            raise KernelLostError(f"{type(error).__name__}: {error}"[:_MAX_DETAIL]) from None
+        result = reply.get("content", {}).get("user_expressions", {}).get("r", {})
+        if not isinstance(result, dict) or result.get("status") != "ok":
+            return ""
+        text = result.get("data", {}).get("text/plain", "")
+        return text if isinstance(text, str) else ""
+
+    try:
+        return probe(execute), None
+    except KernelLostError as error:
+        return None, str(error)
+
+
+def _dropped(message: Any) -> None:
+    """Output printed during the probes is not kept."""

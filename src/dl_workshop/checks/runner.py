@@ -90,13 +90,15 @@ def _success(message: str) -> bool:
 
 
 @contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` (POSIX main thread only; elsewhere no limit).
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (POSIX main thread only; elsewhere, or with
+    ``None``, no limit).
 
     A learner's ``while`` loop that never ends would otherwise hang the notebook.
     """
     usable = (
-        hasattr(signal, "setitimer")
+        seconds is not None
+        and hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
         # Someone else (a test runner's timeout) owns the alarm: leave it alone.
         and signal.getitimer(signal.ITIMER_REAL)[0] == 0
@@ -141,9 +143,14 @@ class _Outcome(NamedTuple):
 
 
 def _attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> _Outcome:
-    """Call learner code; return its result or the exception it raised (never propagate)."""
+    """Call learner code; return its result or the exception it raised (never propagate).
+
+    A remote function (the grader's proxy of a learner's function in a sandboxed kernel,
+    :mod:`~dl_workshop.checks.remote`) keeps its own time limit, inside that kernel."""
+    remote = any(isinstance(value, Remote) for value in (fn, *args, *kwargs.values()))
+    limit = None if remote else _TIME_LIMIT_S
     try:
-        with _time_limit(_TIME_LIMIT_S), np.errstate(all="ignore"), warnings.catch_warnings():
+        with _time_limit(limit), np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return _Outcome(True, fn(*args, **kwargs))
     except _TimeUp:
@@ -152,21 +159,55 @@ def _attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> _Outcome:
         return _Outcome(False, exc)
 
 
-def grad_of(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
-    """The gradient function of ``fn``: the only way a checker differentiates learner code.
+def grad_of(
+    fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *, cotangent: Any = None
+) -> Callable[..., Any]:
+    """``jax.grad(fn, argnums)``, the one way the checkers differentiate a learner's function.
 
-    ``fn`` is either a learner's function, or a module-level function of this package (e.g.
-    :func:`~dl_workshop.losses.mseloss`, or one of :mod:`~dl_workshop.checks.probe_functions`)
-    whose arguments include a learner's function. Keeping every differentiation behind this one
-    name lets a grader that runs learner code elsewhere (its function a proxy) evaluate the
-    gradient where the learner's code runs.
+    With ``cotangent``, the gradient of ``vdot(fn(...), cotangent)`` (a vector-Jacobian
+    product, for functions with an array result). When ``fn`` or an argument of the call is a
+    remote function (a proxy of a learner's function in a sandboxed kernel, see
+    :mod:`~dl_workshop.checks.remote`), the gradient is computed there and comes back as data.
 
     Example:
         >>> from dl_workshop.checks.runner import grad_of
         >>> float(grad_of(lambda w: w**2)(3.0))
         6.0
     """
-    return jax.grad(fn, argnums=argnums)
+
+    def gradient(*args: Any, **kwargs: Any) -> Any:
+        for value in (fn, *args, *kwargs.values()):
+            if isinstance(value, Remote):
+                return value.remote_grad(fn, args, kwargs, argnums, cotangent)
+        if cotangent is None:
+            return jax.grad(fn, argnums)(*args, **kwargs)
+        weights = jax.numpy.asarray(cotangent)
+
+        def projected(*inner: Any, **named: Any) -> Any:
+            return jax.numpy.vdot(jax.numpy.asarray(fn(*inner, **named)), weights)
+
+        return jax.grad(projected, argnums)(*args, **kwargs)
+
+    return _RemoteGradient(gradient) if isinstance(fn, Remote) else gradient
+
+
+class Remote:
+    """Base of the grader's proxies of learner functions running in a sandboxed kernel
+    (:mod:`~dl_workshop.checks.remote`): their calls keep their own time limit there, and
+    :func:`grad_of` asks them for gradients (``remote_grad``)."""
+
+    def remote_grad(self, fn: Any, args: tuple, kwargs: dict, argnums: Any, cotangent: Any) -> Any:
+        raise NotImplementedError
+
+
+class _RemoteGradient(Remote):
+    """The gradient of a remote function: itself remote (computed in the sandbox)."""
+
+    def __init__(self, gradient: Callable[..., Any]) -> None:
+        self._gradient = gradient
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._gradient(*args, **kwargs)
 
 
 def _first_line(exc: BaseException) -> str:
