@@ -189,7 +189,7 @@ def refine(
         coef, intercept, step, steps = new_coef, new_intercept, new_step, steps + 1
         best = min(best, step[2])
     spread = data_error(coef, intercept, problem, scaling, whiten, fit_intercept)
-    accuracy = _digits(coef, intercept if fit_intercept else None, step, spread)
+    accuracy = _digits(coef, intercept if fit_intercept else None, step, spread, scaling)
     return Refined(coef, intercept, steps, accuracy)
 
 
@@ -224,21 +224,28 @@ def _negligible(coef, intercept, step) -> bool:
     return bool(np.all(coef + step[0] == coef) and np.all(intercept + step[1] == intercept))
 
 
-def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread) -> float:
+def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread, scaling) -> float:
     """Least correct significant digits: ``−log10((|δ| + u|θ| + spread) / |θ|)`` over the
-    parameters; a zero parameter is measured against the largest of its target's."""
+    parameters; a parameter below ``NEGLIGIBLE`` times its natural scale (``y_scale /
+    x_scale_j``, ``y_scale`` for the intercept) is measured against that instead."""
     theta = coef if intercept is None else np.vstack([coef, intercept[None, :]])
     delta = step[0] if intercept is None else np.vstack([step[0], np.asarray(step[1])[None, :]])
     if spread is not None:
         delta = np.abs(delta) + (spread[:-1] if intercept is None else spread)
+    natural = scaling.y_scale / scaling.x_scale
+    if intercept is not None:
+        natural = np.concatenate([natural, [scaling.y_scale]])
     magnitude = np.abs(theta)
-    scale = np.where(magnitude > 0, magnitude, np.max(magnitude, axis=0, keepdims=True))
-    if not np.all(scale > 0):  # every parameter zero (a zero target): exact
-        scale = np.where(scale > 0, scale, 1.0)
+    scale = np.maximum(magnitude, NEGLIGIBLE * natural[:, None])
     error = np.abs(delta) + UNIT_ROUNDOFF * magnitude
     with np.errstate(divide="ignore", invalid="ignore"):
-        digits = -np.log10(np.where(error > 0, error / scale, UNIT_ROUNDOFF))
+        digits = -np.log10(np.maximum(error / scale, UNIT_ROUNDOFF))
     return float(np.min(digits)) if np.all(np.isfinite(digits)) else 0.0
+
+
+#: A parameter smaller than this fraction of its natural scale contributes nothing measurable
+#: to the predictions; its digits are counted against that scale (see ``_digits``).
+NEGLIGIBLE = 1e-6
 
 
 #: The error of an R factor's columns, in units of ``u`` times their norms (a QR's backward
