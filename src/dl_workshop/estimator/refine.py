@@ -225,18 +225,19 @@ def _negligible(coef, intercept, step) -> bool:
 
 
 def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread, scaling) -> float:
-    """Least correct significant digits: ``−log10((|δ| + u|θ| + spread) / |θ|)`` over the
-    parameters; a parameter below ``NEGLIGIBLE`` times its natural scale (``y_scale /
+    """Least correct significant digits: ``−log10((|δ| + u|θ| + spread) / |θ + δ|)`` over the
+    parameters (``θ + δ``: about the exact value, however far ``θ`` is); one below ``NEGLIGIBLE`` times its natural scale (``y_scale /
     x_scale_j``, ``y_scale`` for the intercept) is measured against that instead."""
     theta = coef if intercept is None else np.vstack([coef, intercept[None, :]])
     delta = step[0] if intercept is None else np.vstack([step[0], np.asarray(step[1])[None, :]])
+    corrected = np.abs(theta + delta)
     if spread is not None:
         delta = np.abs(delta) + (spread[:-1] if intercept is None else spread)
     natural = scaling.y_scale / scaling.x_scale
     if intercept is not None:
         natural = np.concatenate([natural, [scaling.y_scale]])
     magnitude = np.abs(theta)
-    scale = np.maximum(magnitude, NEGLIGIBLE * natural[:, None])
+    scale = np.maximum(corrected, NEGLIGIBLE * natural[:, None])
     error = np.abs(delta) + UNIT_ROUNDOFF * magnitude
     with np.errstate(divide="ignore", invalid="ignore"):
         digits = -np.log10(np.maximum(error / scale, UNIT_ROUNDOFF))
