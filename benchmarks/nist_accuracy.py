@@ -21,6 +21,7 @@ import re
 import warnings
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,7 @@ def _with_intercept(x: np.ndarray, intercept: bool) -> np.ndarray:
     return np.column_stack([np.ones(len(x)), x]) if intercept else x
 
 
-def estimates(x: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[dict, GradientDescentRegressor]:
+def estimates(x: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[dict, Any]:
     """Each method's parameters, the intercept first."""
     model = GradientDescentRegressor(fit_intercept=intercept).fit(x, y)
     a = _with_intercept(x, intercept)

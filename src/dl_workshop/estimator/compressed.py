@@ -122,7 +122,8 @@ def compressed_problem(
     weights = np.full(2 * p, moments.weight / (2 * p))
     problem = scaled_problem(z, target, weights, scaling.x_scale, alpha, fit_intercept)
     problem, shape, conditioning = analyzed_problem(
-        problem, fit_intercept=fit_intercept, dtype=dtype, n_rows=moments.positive, constant=_constant(moments, d),
+        problem, fit_intercept=fit_intercept, dtype=dtype, n_rows=moments.positive,
+        constant=_constant(moments, d),
     )
     return problem, shape, conditioning, scaling
 

@@ -18,6 +18,8 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from dl_workshop.estimator.conditioning import Conditioning, analyze
+from dl_workshop.estimator.params import Hyperparameters
+from dl_workshop.estimator.refine import LeastSquares
 from dl_workshop.model import linear_model
 
 #: Added to the objective, as a fraction of the targets' variance, so that ``tol`` is relative
@@ -382,3 +384,44 @@ def original_units(theta: dict, scaling: Scaling, fit_intercept: bool) -> tuple[
     if not fit_intercept:
         intercept = np.zeros_like(intercept)
     return coef, intercept
+
+
+class Prepared(NamedTuple):
+    """One call's validated settings and scaled problem (what ``fit`` and ``partial_fit`` share).
+
+    Attributes:
+        settings: the validated hyperparameters.
+        problem: the scaled problem, padded and in the fit dtype.
+        shape: its padded ``(rows, cols, outs)``.
+        scaling: the change of variables.
+        single: whether ``y`` is one-dimensional (``coef_`` of shape ``(n_features,)``).
+        d: the number of features.
+        k: the number of targets.
+        conditioning: the scaled design's rank, condition number and factorization (``fit``
+            only; ``None`` for ``partial_fit``).
+        moments: the one-pass statistics of Dask data (``None`` for data in memory).
+        exact: the problem in the user's units that the refinement solves (``fit`` only: the
+            rows in memory, or the moments of more rows; see
+            :mod:`~dl_workshop.estimator.refine`).
+    """
+
+    settings: Hyperparameters
+    problem: Problem
+    shape: tuple[int, int, int]
+    scaling: Scaling
+    single: bool
+    d: int
+    k: int
+    conditioning: Conditioning | None
+    moments: Any = None
+    exact: LeastSquares | None = None
+
+
+def refinable(prep: Prepared) -> bool:
+    """Whether ``fit``'s answer is refined: float64, the design analyzed (its ``W``), and the
+    coefficients unique (full rank, or a ridge penalty)."""
+    c = prep.conditioning
+    return (
+        prep.settings.dtype == np.float64 and prep.exact is not None and c is not None
+        and c.whiten.shape[1] > 0 and (not c.deficient or prep.settings.alpha > 0)
+    )

@@ -226,8 +226,9 @@ def _negligible(coef, intercept, step) -> bool:
 
 def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread, scaling) -> float:
     """Least correct significant digits: ``−log10((|δ| + u|θ| + spread) / |θ + δ|)`` over the
-    parameters (``θ + δ``: about the exact value, however far ``θ`` is); one below ``NEGLIGIBLE`` times its natural scale (``y_scale /
-    x_scale_j``, ``y_scale`` for the intercept) is measured against that instead."""
+    parameters (``θ + δ``: about the exact value, however far ``θ`` is); one below
+    ``NEGLIGIBLE`` times its natural scale (``y_scale / x_scale_j``, ``y_scale`` for the
+    intercept) is measured against that instead."""
     theta = coef if intercept is None else np.vstack([coef, intercept[None, :]])
     delta = step[0] if intercept is None else np.vstack([step[0], np.asarray(step[1])[None, :]])
     corrected = np.abs(theta + delta)
@@ -268,8 +269,9 @@ def _rounded(values: np.ndarray) -> np.ndarray:
 def data_error(coef: np.ndarray, intercept: np.ndarray, problem: LeastSquares, scaling: Any,
                whiten: np.ndarray, fit_intercept: bool) -> np.ndarray | None:
     """Standard deviation of the solution's change when every rounded input value moves by its
-    rounding (uniform within half a unit in its last place), to first order; shape ``(d + 1, k)`` (the
-    intercept's row last), ``None`` for problems above ``DATA_ERROR_SIZE``.
+    rounding (uniform within half a unit in its last place), to first order; shape
+    ``(d + 1, k)`` (the intercept's row last), ``None`` for problems above
+    ``DATA_ERROR_SIZE``.
 
     The exact solution of float64 data is not the solution of the data they were rounded from:
     NIST Filip's design of powers ``x^j``, each rounded to float64, determines its coefficients

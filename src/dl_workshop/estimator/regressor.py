@@ -9,7 +9,7 @@ hyperparameters, data checks, scaling, the padded problem); ``fit`` then runs th
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import optax
@@ -23,7 +23,7 @@ from dl_workshop.estimator.compressed import (
     exact_problem,
     in_memory_compressed,
 )
-from dl_workshop.estimator.conditioning import Conditioning, undetermined, warn_if_collinear
+from dl_workshop.estimator.conditioning import undetermined, warn_if_collinear
 from dl_workshop.estimator.dask_data import (
     NO_TARGETS_MESSAGE,
     PARTIAL_FIT_DASK_MESSAGE,
@@ -33,21 +33,20 @@ from dl_workshop.estimator.dask_data import (
     score_dask,
 )
 from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
-from dl_workshop.estimator.params import Hyperparameters, validate_hyperparameters
+from dl_workshop.estimator.params import validate_hyperparameters
 from dl_workshop.estimator.partial import start_stream, stream_update
 from dl_workshop.estimator.problem import (
-    Problem,
-    Scaling,
+    Prepared,
     build_problem,
     fit_scaling,
     initial_params,
     original_units,
     pad_params,
+    refinable,
     unpad_params,
 )
 from dl_workshop.estimator.refine import (
     MAX_STEPS,
-    LeastSquares,
     refine,
     rows_problem,
     warn_if_inaccurate,
@@ -61,48 +60,6 @@ NO_PARTIAL_FIT_MESSAGE = (
 )
 WEIGHTS_NOT_FINITE_MESSAGE = "sample_weight must be finite; got NaN or infinite weights"
 TARGETS_CHANGED_MESSAGE = "y has {given} target(s), but this model was fitted with {fitted}"
-
-
-
-class Prepared(NamedTuple):
-    """One call's validated settings and scaled problem (what ``fit`` and ``partial_fit`` share).
-
-    Attributes:
-        settings: the validated hyperparameters.
-        problem: the scaled problem, padded and in the fit dtype.
-        shape: its padded ``(rows, cols, outs)``.
-        scaling: the change of variables.
-        single: whether ``y`` is one-dimensional (``coef_`` of shape ``(n_features,)``).
-        d: the number of features.
-        k: the number of targets.
-        conditioning: the scaled design's rank, condition number and factorization (``fit``
-            only; ``None`` for ``partial_fit``).
-        moments: the one-pass statistics of Dask data (``None`` for data in memory).
-        exact: the problem in the user's units that the refinement solves (``fit`` only: the
-            rows in memory, or the moments of more rows; see
-            :mod:`~dl_workshop.estimator.refine`).
-    """
-
-    settings: Hyperparameters
-    problem: Problem
-    shape: tuple[int, int, int]
-    scaling: Scaling
-    single: bool
-    d: int
-    k: int
-    conditioning: Conditioning | None
-    moments: Any = None
-    exact: LeastSquares | None = None
-
-
-def _refinable(prep: Prepared) -> bool:
-    """Whether ``fit``'s answer is refined: float64, the design analyzed (its ``W``), and the
-    coefficients unique (full rank, or a ridge penalty)."""
-    c = prep.conditioning
-    return (
-        prep.settings.dtype == np.float64 and prep.exact is not None and c is not None
-        and c.whiten.shape[1] > 0 and (not c.deficient or prep.settings.alpha > 0)
-    )
 
 
 def _is_stochastic(estimator: GradientDescentRegressor) -> bool:
@@ -494,7 +451,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         coef, intercept = original_units(unpad_params(result.theta, prep.d, prep.k),
                                          prep.scaling, prep.settings.fit_intercept)
         self.accuracy_ = None
-        if _refinable(prep):
+        if refinable(prep):
             # A converged fit is refined; one that ran out of iterations is only measured.
             refined = refine(coef, intercept, prep.exact, prep.scaling,
                              prep.conditioning.whiten, prep.settings.fit_intercept,
