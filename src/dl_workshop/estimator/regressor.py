@@ -236,6 +236,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 and the columns: the coefficients are not unique; the predictions are those of
                 least squares.
             ConvergenceWarning: when ``max_iter`` ran out before ``tol`` was met.
+            AccuracyWarning: when a converged float64 fit has fewer than 6 correct digits
+                (``accuracy_``; :mod:`~dl_workshop.estimator.refine`).
 
         Example:
             >>> from sklearn.datasets import load_diabetes
