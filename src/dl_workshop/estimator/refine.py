@@ -147,6 +147,7 @@ def moments_problem(r: np.ndarray, mean: np.ndarray, weight: float, d: int,
 def refine(
     coef: np.ndarray, intercept: np.ndarray, problem: LeastSquares, scaling: Any,
     whiten: np.ndarray, fit_intercept: bool, *, max_steps: int = MAX_STEPS,
+    contraction: float = 1.0,
 ) -> Refined:
     """Refine ``(coef, intercept)`` on ``problem`` (see the module docstring).
 
@@ -159,6 +160,9 @@ def refine(
             last (:class:`~dl_workshop.estimator.conditioning.Conditioning`).
         fit_intercept: whether the intercept is fitted (else it stays zero).
         max_steps: the most corrections; ``0`` estimates the accuracy only.
+        contraction: a bound on the factor by which a step shrinks the error
+            (:func:`contraction`); where it makes the next correction negligible, that
+            correction is not computed (a residual pass saved on well-conditioned data).
 
     Returns:
         A :class:`Refined`.
@@ -182,6 +186,10 @@ def refine(
     best, steps = step[2], 0
     while steps < max_steps and np.isfinite(step[2]) and not _negligible(coef, intercept, step):
         new_coef, new_intercept = coef + step[0], intercept + step[1]
+        bound = (contraction * np.abs(step[0]), contraction * np.abs(step[1]), 0.0)
+        if _negligible(new_coef, new_intercept, bound):  # the next one is below rounding
+            coef, intercept, step, steps = new_coef, new_intercept, bound, steps + 1
+            break
         new_step = _correction(new_coef, new_intercept, problem, parts, scaling, whiten,
                                fit_intercept)
         if not new_step[2] <= DIVERGED * best:  # growing (or not finite): keep the last point
@@ -191,6 +199,20 @@ def refine(
     spread = data_error(coef, intercept, problem, scaling, whiten, fit_intercept)
     accuracy = _digits(coef, intercept if fit_intercept else None, step, spread, scaling)
     return Refined(coef, intercept, steps, accuracy)
+
+
+def contraction(condition_number: float | None, n_params: int) -> float:
+    """A bound on how much one refinement step shrinks the error: ``n_params · κ² · eps``, the
+    relative error of ``W Wᵀ`` when it comes from the Gram matrix (:mod:`~.conditioning`; the
+    QR route does better), capped at 1 (no bound).
+
+    Example:
+        >>> contraction(30.0, 11) < 1e-11, contraction(4e9, 12)
+        (True, 1.0)
+    """
+    if condition_number is None or not np.isfinite(condition_number):
+        return 1.0
+    return float(min(1.0, n_params * condition_number**2 * np.finfo(np.float64).eps))
 
 
 def _newton(g_coef, g_b, scaling, whiten, fit_intercept):

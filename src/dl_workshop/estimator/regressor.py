@@ -47,6 +47,7 @@ from dl_workshop.estimator.problem import (
 )
 from dl_workshop.estimator.refine import (
     MAX_STEPS,
+    contraction,
     refine,
     rows_problem,
     warn_if_inaccurate,
@@ -457,7 +458,9 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             # A converged fit is refined; one that ran out of iterations is only measured.
             refined = refine(coef, intercept, prep.exact, prep.scaling,
                              prep.conditioning.whiten, prep.settings.fit_intercept,
-                             max_steps=MAX_STEPS if result.status == "converged" else 0)
+                             max_steps=MAX_STEPS if result.status == "converged" else 0,
+                             contraction=contraction(prep.conditioning.condition_number,
+                                                     prep.conditioning.n_params))
             coef, intercept, self.accuracy_ = refined.coef, refined.intercept, refined.accuracy
         self._store_coefficients(coef, intercept, prep)
         self.n_iter_ = int(result.n_steps)
