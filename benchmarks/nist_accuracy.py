@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import solve_triangular
 from sklearn.linear_model import LinearRegression
 
 from dl_workshop.estimator import GradientDescentRegressor
@@ -62,6 +61,14 @@ def _with_intercept(x: np.ndarray, intercept: bool) -> np.ndarray:
     return np.column_stack([np.ones(len(x)), x]) if intercept else x
 
 
+def _back_substitution(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``R⁻¹ b`` for upper-triangular ``R``, row by row (what LAPACK's trtrs does)."""
+    x = np.zeros_like(b)
+    for i in range(len(b) - 1, -1, -1):
+        x[i] = (b[i] - r[i, i + 1 :] @ x[i + 1 :]) / r[i, i]
+    return x
+
+
 def estimates(x: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[dict, Any]:
     """Each method's parameters, the intercept first."""
     model = GradientDescentRegressor(fit_intercept=intercept).fit(x, y)
@@ -71,7 +78,7 @@ def estimates(x: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[dict, Any]
     return {
         "ours": np.concatenate([[model.intercept_], model.coef_]) if intercept else model.coef_,
         "lstsq": np.linalg.lstsq(a, y, rcond=None)[0],
-        "QR": solve_triangular(r, q.T @ y),
+        "QR": _back_substitution(r, q.T @ y),
         "sklearn": np.concatenate([[sk.intercept_], sk.coef_]) if intercept else sk.coef_,
     }, model
 
