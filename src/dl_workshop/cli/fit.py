@@ -403,6 +403,8 @@ def _print_report(args, model: Any, reference, names: list[str], n_rows: int, r2
     # A constant target leaves both undefined (the same y); say so once.
     r2 = R2_UNDEFINED if r2_fit is None else f"{r2_fit:.10f} (closed form {r2_ref:.10f})"
     print(f"R²: {r2}; final loss {model.loss_curve_[-1]:.6g}")
+    if getattr(model, "accuracy_", None) is not None:  # float64 fits: refined, digits estimated
+        print(f"accuracy: about {model.accuracy_:.1f} correct significant digits (accuracy_)")
 
 
 def _save_loss_plot(losses: np.ndarray, path: Path) -> None:

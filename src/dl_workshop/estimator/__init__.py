@@ -16,9 +16,11 @@ unchanged but shrinks the Hessian's condition number by orders of magnitude (Lon
 (:func:`quadratic_linesearch`: a second directional derivative per step, no loss differences)
 then converges superlinearly, and float64 keeps the gradient accurate enough to resolve the
 remaining ill-conditioning. Plain gradient descent on the same problems would need about
-``condition number`` steps per digit. Where the loss's rounding noise exceeds ``tol`` (NIST
-Filip), a certificate from the gradient ends the fit once the gradient is rounding noise too
-(:mod:`~dl_workshop.estimator.certificate`).
+``condition number`` steps per digit. In float64 a converged fit is then refined
+(:mod:`~dl_workshop.estimator.refine`): residuals in double-double arithmetic
+(:mod:`~dl_workshop.estimator.extended`) and Newton corrections from the design's factorization
+give the float64 nearest the exact least-squares solution of the data, and ``accuracy_`` the
+number of correct digits.
 
 Degenerate data is named: linearly dependent columns, constant columns next to the intercept
 and fewer samples than parameters raise a :class:`CollinearityWarning` (the coefficients are not
@@ -32,7 +34,8 @@ The parts: :mod:`~dl_workshop.estimator.regressor` (the scikit-learn class),
 :mod:`~dl_workshop.estimator.params` (the hyperparameters' constraint table),
 :mod:`~dl_workshop.estimator.problem` (scaling, padding, the objective),
 :mod:`~dl_workshop.estimator.conditioning` (rank, condition number, the collinearity warning),
-:mod:`~dl_workshop.estimator.certificate` (the stopping certificate),
+:mod:`~dl_workshop.estimator.refine` (refinement and ``accuracy_``),
+:mod:`~dl_workshop.estimator.extended` (double-double sums and products),
 :mod:`~dl_workshop.estimator.optimizers` (optimizer choice, ``learning_rate="auto"``, the line
 search), :mod:`~dl_workshop.estimator.solve` (the one call of the engine),
 :mod:`~dl_workshop.estimator.partial` (``partial_fit``'s steps),
@@ -53,6 +56,7 @@ from dl_workshop.estimator.params import OPTIMIZERS as OPTIMIZERS
 from dl_workshop.estimator.problem import LOSS_FLOOR as LOSS_FLOOR
 from dl_workshop.estimator.problem import PAD_TINY_ROWS as PAD_TINY_ROWS
 from dl_workshop.estimator.problem import PAD_TINY_SHAPE as PAD_TINY_SHAPE
+from dl_workshop.estimator.refine import AccuracyWarning as AccuracyWarning
 from dl_workshop.estimator.regressor import GradientDescentRegressor
 from dl_workshop.estimator.solve import CHUNK_STEPS as CHUNK_STEPS
 

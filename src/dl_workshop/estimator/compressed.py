@@ -12,7 +12,7 @@ runs on ``2p`` rows (``p = d + k``) that have exactly these moments,
 (their weighted mean is ``mean`` because they come in mirrored pairs, their weighted
 cross-products are ``RᵀR``), built directly in the scaled variables, so that the means are never
 added back to the centred values (which would round them). The estimator's machinery (scaling,
-factorization, certificate, L-BFGS, Newton finisher) then runs unchanged at ``O(p d)`` per
+factorization, L-BFGS, refinement) then runs unchanged at ``O(p d)`` per
 iteration, and ``coef_`` equals the fit on the rows to rounding. Large data in memory is
 fitted the same way (:func:`in_memory_compressed`, chosen by :func:`compresses`): one blocked QR
 instead of a pass over the rows at every iteration, and a problem of the shape every such fit
@@ -37,6 +37,7 @@ from dl_workshop.estimator.problem import (
     analyzed_problem,
     scaled_problem,
 )
+from dl_workshop.estimator.refine import LeastSquares, moments_problem
 from dl_workshop.objectives.tsqr import Moments, moments_of
 
 
@@ -83,7 +84,7 @@ def moment_scaling(moments: Moments, d: int, fit_intercept: bool, standardize: b
 
 def compressed_problem(
     moments: Moments, d: int, *, alpha: float, fit_intercept: bool, standardize: bool,
-    dtype: np.dtype, certify_tol: float | None,
+    dtype: np.dtype,
 ) -> tuple[Problem, tuple[int, int, int], Conditioning | None, Scaling]:
     """The estimator's padded problem on the ``2p`` rows with the data's moments.
 
@@ -94,7 +95,6 @@ def compressed_problem(
         fit_intercept: whether the intercept is fitted.
         standardize: whether the features and targets are centred and scaled.
         dtype: the dtype of the optimization.
-        certify_tol: ``tol`` of the stopping certificate, ``None`` for none.
 
     Returns:
         ``(problem, shape, conditioning, scaling)``, as
@@ -106,8 +106,7 @@ def compressed_problem(
         >>> x = np.arange(10.0)
         >>> m = moments_of(x, 3 * x + 1)
         >>> problem, shape, c, s = compressed_problem(
-        ...     m, 1, alpha=0.0, fit_intercept=True, standardize=True, dtype=np.float64,
-        ...     certify_tol=None)
+        ...     m, 1, alpha=0.0, fit_intercept=True, standardize=True, dtype=np.float64)
         >>> shape, c.rank, c.n_rows, float(problem.weights.sum())
         ((512, 32, 8), 1, 10, 1.0)
     """
@@ -123,8 +122,8 @@ def compressed_problem(
     weights = np.full(2 * p, moments.weight / (2 * p))
     problem = scaled_problem(z, target, weights, scaling.x_scale, alpha, fit_intercept)
     problem, shape, conditioning = analyzed_problem(
-        problem, fit_intercept=fit_intercept, dtype=dtype, certify_tol=certify_tol,
-        n_rows=moments.positive, constant=_constant(moments, d),
+        problem, fit_intercept=fit_intercept, dtype=dtype, n_rows=moments.positive,
+        constant=_constant(moments, d),
     )
     return problem, shape, conditioning, scaling
 
@@ -154,8 +153,9 @@ def compresses(n: int, p: int) -> bool:
 
 def in_memory_compressed(
     x: np.ndarray, ys: np.ndarray, weights: np.ndarray, **options: Any
-) -> tuple[Problem, tuple[int, int, int], Conditioning | None, Scaling]:
-    """:func:`compressed_problem` of data in memory: its moments in one read, in float64.
+) -> tuple[Problem, tuple[int, int, int], Conditioning | None, Scaling, Moments]:
+    """:func:`compressed_problem` of data in memory: its moments in one read, in float64;
+    returned too (for the refinement, :func:`exact_problem`).
 
     Args:
         x: features, shape ``(n, d)``, float64.
@@ -166,14 +166,27 @@ def in_memory_compressed(
     Example:
         >>> import numpy as np
         >>> x = np.arange(10.0)[:, None]
-        >>> problem, shape, c, s = in_memory_compressed(
+        >>> problem, shape, c, s, m = in_memory_compressed(
         ...     x, 3 * x + 1, np.ones(10), alpha=0.0, fit_intercept=True, standardize=True,
-        ...     dtype=np.float64, certify_tol=None)
+        ...     dtype=np.float64)
         >>> shape, c.n_rows, s.x_offset.tolist()
         ((512, 32, 8), 10, [4.5])
     """
     moments = moments_of(x, ys, weights=weights)
-    return compressed_problem(moments, x.shape[1], **options)
+    return (*compressed_problem(moments, x.shape[1], **options), moments)
+
+
+def exact_problem(moments: Moments, d: int, alpha: float) -> LeastSquares:
+    """The least-squares problem of the moments, for :func:`~dl_workshop.estimator.refine.refine`
+    (see :func:`~dl_workshop.estimator.refine.moments_problem`).
+
+    Example:
+        >>> import numpy as np
+        >>> from dl_workshop.objectives.tsqr import moments_of
+        >>> exact_problem(moments_of(np.arange(4.0), np.arange(4.0)), 1, 0.0).from_moments
+        True
+    """
+    return moments_problem(_r_factor(moments), moments.mean, moments.weight, d, alpha)
 
 
 def closed_form(moments: Moments, d: int, alpha: float, fit_intercept: bool) -> tuple[Any, Any]:

@@ -1,4 +1,4 @@
-"""The scaled design's numerical rank and condition number, and the fit's optimality certificate.
+"""The scaled design's numerical rank and condition number, and the factorization refinement uses.
 
 Both come from one factorization of the weighted, scaled design ``A = sqrt(p) [z, 1]`` (the
 column of ones only when the intercept is fitted), shape ``(n, d + 1)`` or ``(n, d)``:
@@ -6,14 +6,9 @@ column of ones only when the intercept is fitted), shape ``(n, d + 1)`` or ``(n,
 - its singular values give the numerical rank (``GradientDescentRegressor.rank_``, counted as
   ``numpy.linalg.lstsq`` counts it: singular values above ``max(rows, columns) * eps`` times the
   largest) and the condition number (``condition_number_``);
-- ``W`` with ``W Wᵀ = (AᵀA + D)⁺`` (``D`` the scaled ridge penalty) turns a gradient ``g`` of
-  the quadratic objective into the exact distance to its minimum,
-
-      J(θ) − J* = ½ gᵀ H⁺ g = ||Wᵀ g||² / (4 inv_k),   H = 2 inv_k (AᵀA + D),
-
-  the stopping certificate of :mod:`~dl_workshop.estimator.certificate`. It needs no
-  difference of two losses, so it works where the loss's rounding noise (1e-9 relative on NIST
-  Filip) is far above ``tol``.
+- ``W`` with ``W Wᵀ = (AᵀA + D)⁺`` (``D`` the scaled ridge penalty) turns the normal residual
+  ``h`` of the quadratic objective into its exact minimizer's offset ``W Wᵀ h`` (a Newton step),
+  which :mod:`~dl_workshop.estimator.refine` applies with residuals computed in double-double.
 
 The factorization is the eigendecomposition of the Gram matrix ``AᵀA`` when that is accurate (one
 matrix product over the rows, as cheap as a few iterations), else a QR of ``A`` and an SVD of its
@@ -34,7 +29,7 @@ import numpy as np
 GRAM_RELIABLE = 1e-8
 
 #: Designs with more columns are not analyzed (the factorization costs O(n d² + d³)):
-#: ``rank_`` and ``condition_number_`` are ``None``, no collinearity warning, no certificate.
+#: ``rank_`` and ``condition_number_`` are ``None``, no collinearity warning, no refinement.
 MAX_ANALYZED_COLUMNS = 2048
 
 #: A column takes part in a linear dependence when its component in the numerical null space
@@ -82,16 +77,17 @@ class Conditioning(NamedTuple):
         condition_number: largest over smallest singular value of ``A`` (``inf`` when singular),
             or ``None``.
         whiten: ``W``, shape ``(d + 1, m)``, the last row for the intercept; ``m = 0`` when the
-            design was not analyzed (no certificate).
+            design was not analyzed (no refinement).
         involved: indices of the features in a linear dependence.
         constant: indices of the involved features that are constant (over the samples of
             nonzero weight).
         n_rows: the number of samples of nonzero weight.
         n_params: the number of parameters per target (features, plus one for an intercept).
-        leverage: ``h_i = p_i ||Wᵀ [z_i, 1]||²``, shape ``(n,)`` (they sum to the rank), or
-            ``None`` when not asked for.
         null: an orthonormal basis of the numerical null space in the scaled parameters
             ``[w; b]``, shape ``(d + 1, nullity)`` (the last row for the intercept).
+        loss_noise: the objective's relative rounding noise near the minimum (set by
+            :func:`~dl_workshop.estimator.problem.analyzed_problem`; see
+            :func:`~dl_workshop.estimator.problem.loss_noise`).
     """
 
     rank: int | None
@@ -101,8 +97,8 @@ class Conditioning(NamedTuple):
     constant: tuple[int, ...]
     n_rows: int
     n_params: int
-    leverage: np.ndarray | None = None
     null: np.ndarray | None = None
+    loss_noise: float = 0.0
 
     @property
     def deficient(self) -> bool:
@@ -111,8 +107,7 @@ class Conditioning(NamedTuple):
 
 
 def analyze(z: np.ndarray, weights: np.ndarray, penalty: np.ndarray, fit_intercept: bool,
-            eps: float = float(np.finfo(np.float64).eps), *,
-            leverage: bool = False, n_rows: int | None = None,
+            eps: float = float(np.finfo(np.float64).eps), *, n_rows: int | None = None,
             constant: np.ndarray | None = None) -> Conditioning:
     """Factorize the weighted, scaled design; its rank, condition number and ``W``.
 
@@ -123,7 +118,6 @@ def analyze(z: np.ndarray, weights: np.ndarray, penalty: np.ndarray, fit_interce
         fit_intercept: whether ``A`` has the intercept's column of ones.
         eps: the machine epsilon of the fit's dtype (the rank is that of its arithmetic: a
             float32 fit resolves condition numbers up to about ``1 / (rows * 1.2e-7)`` only).
-        leverage: also compute the samples' leverages (for the certificate's noise model).
         n_rows: the number of samples of nonzero weight, when ``z``'s rows stand for other
             rows with the same moments (``None``: counted in ``weights``).
         constant: indices of the constant features, likewise (``None``: found in ``z``).
@@ -134,9 +128,9 @@ def analyze(z: np.ndarray, weights: np.ndarray, penalty: np.ndarray, fit_interce
     Example:
         >>> import numpy as np
         >>> z = np.array([[-1.0, -2.0], [0.0, 0.0], [1.0, 2.0]])
-        >>> c = analyze(z, np.full(3, 1 / 3), np.zeros(2), True, leverage=True)
-        >>> c.rank, c.involved, c.whiten.shape, c.leverage.round(3).tolist()
-        (1, (0, 1), (3, 3), [0.833, 0.333, 0.833])
+        >>> c = analyze(z, np.full(3, 1 / 3), np.zeros(2), True)
+        >>> c.rank, c.involved, c.whiten.shape
+        (1, (0, 1), (3, 3))
     """
     n, d = z.shape
     positive = weights > 0
@@ -147,7 +141,7 @@ def analyze(z: np.ndarray, weights: np.ndarray, penalty: np.ndarray, fit_interce
         constant = np.flatnonzero(seen.max(axis=0) == seen.min(axis=0))
     n_rows = counted if n_rows is None else int(n_rows)
     if n_params > MAX_ANALYZED_COLUMNS:
-        return Conditioning(None, None, np.zeros((d + 1, 0)), (), (), n_rows, n_params, None)
+        return Conditioning(None, None, np.zeros((d + 1, 0)), (), (), n_rows, n_params)
     a = np.empty((n, n_params))
     root = np.sqrt(weights)
     np.multiply(root[:, None], z, out=a[:, :d])
@@ -170,7 +164,6 @@ def analyze(z: np.ndarray, weights: np.ndarray, penalty: np.ndarray, fit_interce
         constant=tuple(int(j) for j in np.intersect1d(constant, involved)),
         n_rows=n_rows,
         n_params=n_params,
-        leverage=np.sum((a @ whiten) ** 2, axis=1) if leverage else None,
         null=null,
     )
 

@@ -17,8 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from dl_workshop.estimator.certificate import held_gradient, noise_weights
 from dl_workshop.estimator.conditioning import Conditioning, analyze
+from dl_workshop.estimator.params import Hyperparameters
+from dl_workshop.estimator.refine import LeastSquares
 from dl_workshop.model import linear_model
 
 #: Added to the objective, as a fraction of the targets' variance, so that ``tol`` is relative
@@ -53,13 +54,6 @@ class Problem(NamedTuple):
         inv_k: one over the number of real targets (the loss is a mean over targets).
         offset: ``LOSS_FLOOR`` times the loss of the best constant prediction (the targets'
             variance), added to the objective (see :func:`objective`).
-        whiten: ``W`` of the certificate, shape ``(d + 1, m)`` (the last row for the intercept;
-            ``m = 0``: no certificate), see :mod:`~dl_workshop.estimator.conditioning`.
-        noise_columns: shape ``(2, d + 1)``, and
-        noise_targets: shape ``(2, k)``: the weights of the rounding-noise model (see
-            :func:`~dl_workshop.estimator.certificate.noise_weights`).
-        certify_tol: ``tol`` for the stopping certificate, ``inf`` to turn it off (see
-            :mod:`~dl_workshop.estimator.certificate`).
     """
 
     z: Any
@@ -69,10 +63,6 @@ class Problem(NamedTuple):
     intercept_mask: Any
     inv_k: Any
     offset: Any
-    whiten: Any
-    noise_columns: Any
-    noise_targets: Any
-    certify_tol: Any
 
 
 def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dict]:
@@ -98,8 +88,7 @@ def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dic
     Example:
         >>> import numpy as np
         >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
-        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0), np.zeros((2, 0)),
-        ...                np.zeros((2, 2)), np.zeros((2, 1)), np.asarray(np.inf))
+        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0))
         >>> value, grads = objective({"w": np.zeros((1, 1)), "b": np.zeros(1)}, 0, data)
         >>> float(value), grads["w"].tolist()
         (1.0, [[-2.0]])
@@ -109,79 +98,14 @@ def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dic
     return value + data.offset, grads
 
 
-def certified_objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dict]:
-    """:func:`objective` with the stopping certificate (:mod:`~dl_workshop.estimator.certificate`).
-
-    The same value; the gradient is reported as zero where the certificate holds the fit (the
-    loss's rounding noise exceeds ``data.certify_tol`` and the gradient is rounding noise too).
-    Fits without a certificate use :func:`objective` (see :func:`objective_for`).
-
-    Example:
-        >>> import numpy as np
-        >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
-        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0), np.eye(2),
-        ...                np.ones((2, 2)), np.ones((2, 1)), np.asarray(1e-12))
-        >>> value, grads = certified_objective({"w": np.zeros((1, 1)), "b": np.zeros(1)}, 0, data)
-        >>> float(value), grads["w"].tolist()
-        (1.0, [[-2.0]])
-    """
-    del t
-    value, grads, residual_power = certified_parts(params, data)
-    return value, held_gradient(params, grads, value, residual_power, data)
-
-
-def certified_parts(params: dict, data: Problem) -> tuple[jax.Array, dict, jax.Array]:
-    """``(J̃ + offset, ∇J̃, Σ_i p_i² r_i² per target)``: what the certificate is computed from.
-
-    Example:
-        >>> import numpy as np
-        >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
-        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0), np.eye(2),
-        ...                np.ones((2, 2)), np.ones((2, 1)), np.asarray(1e-12))
-        >>> value, grads, power = certified_parts({"w": np.zeros((1, 1)), "b": np.zeros(1)}, data)
-        >>> float(value), power.tolist()
-        (1.0, [0.5])
-    """
-
-    def loss(p):
-        value, residual = _loss_and_residual(p, data)
-        return value, jnp.sum((data.weights[:, None] * residual) ** 2, axis=0)
-
-    (value, residual_power), grads = jax.value_and_grad(loss, has_aux=True)(params)
-    return value + data.offset, grads, residual_power
-
-
-def host_parts(params: dict, data: Problem) -> tuple[float, np.ndarray]:
-    """``(J̃ + offset, Σ_i p_i² r_i² per target)`` of :func:`certified_parts`, on the host.
-
-    NumPy, in float64 whatever the problem's dtype: for a question about a finished fit
-    (:func:`~dl_workshop.estimator.certificate.loss_test_blind`) that needs no compiled program.
-
-    Example:
-        >>> import numpy as np
-        >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
-        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0), np.eye(2),
-        ...                np.ones((2, 2)), np.ones((2, 1)), np.asarray(1e-12))
-        >>> value, power = host_parts({"w": np.zeros((1, 1)), "b": np.zeros(1)}, data)
-        >>> float(value), power.tolist()
-        (1.0, [0.5])
-    """
-    data, params = as_dtype(data, np.float64), as_dtype(params, np.float64)
-    residual = data.z @ params["w"] + data.intercept_mask * params["b"] - data.target
-    weighted = data.weights[:, None] * residual
-    value = (np.sum(weighted * residual) + np.sum(data.penalty[:, None] * params["w"] ** 2))
-    return float(value * data.inv_k + data.offset), np.sum(weighted**2, axis=0)
-
-
 def objective_value(params: dict, t: jax.Array, data: Problem) -> jax.Array:
     """:func:`objective`'s value alone (for the line search, see
-    :func:`~dl_workshop.engine.step.value_function`); also :func:`certified_objective`'s.
+    :func:`~dl_workshop.engine.step.value_function`).
 
     Example:
         >>> import numpy as np
         >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
-        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0), np.zeros((2, 0)),
-        ...                np.zeros((2, 2)), np.zeros((2, 1)), np.asarray(np.inf))
+        ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0))
         >>> float(objective_value({"w": np.zeros((1, 1)), "b": np.zeros(1)}, 0, data))
         1.0
     """
@@ -190,25 +114,8 @@ def objective_value(params: dict, t: jax.Array, data: Problem) -> jax.Array:
 
 
 # The line search differentiates the value twice along a direction: the value alone traces in
-# a third of the time of the value with its gradient and certificate.
+# a third of the time of the value with its gradient.
 objective.value = objective_value
-certified_objective.value = objective_value
-
-
-def objective_for(problem: Problem):
-    """:func:`certified_objective` when the problem has a certificate, else :func:`objective`.
-
-    Example:
-        >>> import numpy as np
-        >>> x, ys, w = np.array([[0.0], [1.0]]), np.array([[1.0], [3.0]]), np.ones(2)
-        >>> s = fit_scaling(x, ys, w, True, True)
-        >>> options = dict(alpha=0.0, fit_intercept=True, dtype=np.float64)
-        >>> objective_for(build_problem(x, ys, w, s, **options)[0]).__name__
-        'objective'
-        >>> objective_for(build_problem(x, ys, w, s, certify_tol=1e-12, **options)[0]).__name__
-        'certified_objective'
-    """
-    return certified_objective if np.isfinite(problem.certify_tol) else objective
 
 
 def _loss_and_residual(p: dict, data: Problem) -> tuple[jax.Array, jax.Array]:
@@ -252,7 +159,7 @@ def fit_scaling(x, ys, weights, fit_intercept: bool, standardize: bool) -> Scali
 
 
 def scaled_data(x, ys, weights, scaling: Scaling, alpha: float, fit_intercept: bool) -> Problem:
-    """The problem in scaled variables (NumPy float64), unpadded, without a certificate."""
+    """The problem in scaled variables (NumPy float64), unpadded."""
     z = (x - scaling.x_offset) / scaling.x_scale
     target = (ys - scaling.y_offset) / scaling.y_scale
     return scaled_problem(z, target, weights, scaling.x_scale, alpha, fit_intercept)
@@ -273,19 +180,14 @@ def scaled_problem(z, target, weights, x_scale, alpha: float, fit_intercept: boo
     p = weights / total
     centred = target - p @ target if fit_intercept else target
     offset = float(np.mean(p @ centred**2))
-    d, k = z.shape[1], target.shape[1]
     return Problem(
         z=z,
         target=target,
         weights=p,
         penalty=alpha / (total * x_scale**2),
         intercept_mask=np.asarray(1.0 if fit_intercept else 0.0),
-        inv_k=np.asarray(1.0 / k),
+        inv_k=np.asarray(1.0 / target.shape[1]),
         offset=np.asarray(LOSS_FLOOR * (offset if offset > 0 else 1.0)),
-        whiten=np.zeros((d + 1, 0)),
-        noise_columns=np.zeros((2, d + 1)),
-        noise_targets=np.zeros((2, k)),
-        certify_tol=np.asarray(np.inf),
     )
 
 
@@ -319,24 +221,11 @@ def _next_power_of_two(m: int) -> int:
 def _pad_problem(problem: Problem, shape: tuple[int, int, int]) -> Problem:
     (n, d), k = problem.z.shape, problem.target.shape[1]
     rows, cols, outs = shape
-    # Padded features get zero rows of W (their gradient is zero); the intercept's row moves
-    # to the end; zero columns pad m to d + 1 so that shapes stay shared.
-    m = problem.whiten.shape[1]
-    whiten = np.zeros((cols + 1, cols + 1 if m else 0))
-    whiten[:d, :m] = problem.whiten[:d]
-    whiten[cols, :m] = problem.whiten[d]
-    noise_columns = np.zeros((2, cols + 1))
-    noise_columns[:, :d], noise_columns[:, cols] = (
-        problem.noise_columns[:, :d], problem.noise_columns[:, d]
-    )
     return problem._replace(
         z=np.pad(problem.z, ((0, rows - n), (0, cols - d))),
         target=np.pad(problem.target, ((0, rows - n), (0, outs - k))),
         weights=np.pad(problem.weights, (0, rows - n)),
         penalty=np.pad(problem.penalty, (0, cols - d)),
-        whiten=whiten,
-        noise_columns=noise_columns,
-        noise_targets=np.pad(problem.noise_targets, ((0, 0), (0, outs - k))),
     )
 
 
@@ -362,13 +251,14 @@ def as_dtype(tree: Any, dtype: np.dtype) -> Any:
 
 def build_problem(
     x, ys, weights, scaling: Scaling, *, alpha: float, fit_intercept: bool, dtype: np.dtype,
-    pad_features: bool = True, certify_tol: float | None = None,
+    pad_features: bool = True,
 ) -> tuple[Problem, tuple[int, int, int], Conditioning | None]:
     """The scaled problem, padded (see :func:`padded_shape`) and in ``dtype``, and its shape.
 
     With ``pad_features`` (``fit``), the scaled design is also factorized
-    (:func:`~dl_workshop.estimator.conditioning.analyze`): its rank and condition number, and
-    the certificate's ``W`` (see :mod:`~dl_workshop.estimator.certificate`).
+    (:func:`~dl_workshop.estimator.conditioning.analyze`): its rank and condition number, the
+    ``W`` of the refinement (:mod:`~dl_workshop.estimator.refine`), and the loss's rounding
+    noise (:func:`loss_noise`).
 
     Args:
         x: features, shape ``(n, d)``, float64.
@@ -380,8 +270,6 @@ def build_problem(
         dtype: the dtype of the optimization.
         pad_features: pad the feature and target columns too, not only the rows, and analyze
             the design.
-        certify_tol: ``tol`` of the stopping certificate, ``None`` for none; needs
-            ``pad_features``.
 
     Returns:
         ``(problem, (rows, cols, outs), conditioning)``, ``conditioning`` ``None`` without
@@ -397,15 +285,14 @@ def build_problem(
     """
     problem = scaled_data(x, ys, weights, scaling, alpha, fit_intercept)
     return analyzed_problem(problem, fit_intercept=fit_intercept, dtype=dtype,
-                            pad_features=pad_features, certify_tol=certify_tol)
+                            pad_features=pad_features)
 
 
 def analyzed_problem(
     problem: Problem, *, fit_intercept: bool, dtype: np.dtype, pad_features: bool = True,
-    certify_tol: float | None = None, n_rows: int | None = None,
-    constant: np.ndarray | None = None,
+    n_rows: int | None = None, constant: np.ndarray | None = None,
 ) -> tuple[Problem, tuple[int, int, int], Conditioning | None]:
-    """:func:`build_problem` from the unpadded problem on: the analysis, the certificate, padding.
+    """:func:`build_problem` from the unpadded problem on: the analysis, padding.
 
     ``n_rows`` and ``constant`` stand in for the rows of positive weight and the constant
     columns when ``problem``'s rows are not the data's (see
@@ -417,18 +304,41 @@ def analyzed_problem(
         # would compete with the engine's threads on small machines.
         with _one_blas_thread(problem.z.size):
             conditioning = analyze(problem.z, problem.weights, problem.penalty, fit_intercept,
-                                   eps=float(np.finfo(dtype).eps),
-                                   leverage=certify_tol is not None, n_rows=n_rows,
+                                   eps=float(np.finfo(dtype).eps), n_rows=n_rows,
                                    constant=constant)
-            problem = problem._replace(whiten=conditioning.whiten)
-            if conditioning.leverage is not None:
-                problem = problem._replace(
-                    certify_tol=np.asarray(certify_tol),
-                    **noise_weights(problem.z, problem.target, problem.weights, fit_intercept,
-                                    conditioning.leverage),
-                )
+            noise = loss_noise(problem, conditioning.whiten, float(np.finfo(dtype).eps))
+            conditioning = conditioning._replace(loss_noise=noise)
     shape = padded_shape(*problem.z.shape, problem.target.shape[1], features=pad_features)
     return as_dtype(_pad_problem(problem, shape), dtype), shape, conditioning
+
+
+def loss_noise(problem: Problem, whiten: np.ndarray, eps: float) -> float:
+    """The relative rounding noise of the objective near its minimum, ``σ(J̃) / (J̃ + offset)``.
+
+    Each residual ``r_i = z_i·w + b − t_i`` is rounded with an error of variance about
+    ``eps² s_i``, ``s_i = Σ_j z_ij² w_j² + b² + t_i²``; through ``J̃ = inv_k Σ_i p_i r_i²`` that
+    is a standard deviation of ``2 eps inv_k sqrt(Σ_i p_i² r_i² s_i)``. Evaluated at the
+    normal equations' solution ``W Wᵀ Aᵀ p t`` (one product with the factorization's ``W``),
+    which is near the minimum wherever the noise matters. The engine's ``tol`` cannot resolve
+    relative decreases below it (NIST Filip: 3e-8; ordinary data: below 1e-13).
+
+    Example:
+        >>> import numpy as np
+        >>> x, ys, w = np.array([[0.0], [1.0], [2.0]]), np.array([[1.0], [3.0], [4.0]]), np.ones(3)
+        >>> problem = scaled_data(x, ys, w, fit_scaling(x, ys, w, True, True), 0.0, True)
+        >>> W = np.array([[1 / np.sqrt(2 / 3), 0.0], [0.0, 1.0]])
+        >>> bool(0 < loss_noise(problem, W, 2.0**-52) < 1e-15)
+        True
+    """
+    z, t, p = problem.z, problem.target, problem.weights
+    b_column = np.full((len(z), 1), float(problem.intercept_mask))
+    a = np.concatenate([z, b_column], axis=1)
+    theta = whiten @ (whiten.T @ (a.T @ (p[:, None] * t)))
+    residual = a @ theta - t
+    scales = z**2 @ theta[:-1] ** 2 + theta[-1] ** 2 + t**2
+    noise = 2 * eps * float(problem.inv_k) * np.sqrt(np.sum((p[:, None] * residual) ** 2 * scales))
+    value = float(problem.inv_k) * np.sum(p[:, None] * residual**2) + float(problem.offset)
+    return float(noise / value) if value > 0 else 0.0
 
 
 #: Below this many feature values, BLAS runs the products on one thread anyway: no limit needed
@@ -474,3 +384,44 @@ def original_units(theta: dict, scaling: Scaling, fit_intercept: bool) -> tuple[
     if not fit_intercept:
         intercept = np.zeros_like(intercept)
     return coef, intercept
+
+
+class Prepared(NamedTuple):
+    """One call's validated settings and scaled problem (what ``fit`` and ``partial_fit`` share).
+
+    Attributes:
+        settings: the validated hyperparameters.
+        problem: the scaled problem, padded and in the fit dtype.
+        shape: its padded ``(rows, cols, outs)``.
+        scaling: the change of variables.
+        single: whether ``y`` is one-dimensional (``coef_`` of shape ``(n_features,)``).
+        d: the number of features.
+        k: the number of targets.
+        conditioning: the scaled design's rank, condition number and factorization (``fit``
+            only; ``None`` for ``partial_fit``).
+        moments: the one-pass statistics of Dask data (``None`` for data in memory).
+        exact: the problem in the user's units that the refinement solves (``fit`` only: the
+            rows in memory, or the moments of more rows; see
+            :mod:`~dl_workshop.estimator.refine`).
+    """
+
+    settings: Hyperparameters
+    problem: Problem
+    shape: tuple[int, int, int]
+    scaling: Scaling
+    single: bool
+    d: int
+    k: int
+    conditioning: Conditioning | None
+    moments: Any = None
+    exact: LeastSquares | None = None
+
+
+def refinable(prep: Prepared) -> bool:
+    """Whether ``fit``'s answer is refined: float64, the design analyzed (its ``W``), and the
+    coefficients unique (full rank, or a ridge penalty)."""
+    c = prep.conditioning
+    return (
+        prep.settings.dtype == np.float64 and prep.exact is not None and c is not None
+        and c.whiten.shape[1] > 0 and (not c.deficient or prep.settings.alpha > 0)
+    )
