@@ -16,16 +16,16 @@ from dl_workshop.optimization import DivergenceError, fit_objective
 CHUNK_STEPS = 16
 
 DIVERGED_MESSAGE = (
-    "GradientDescentRegressor diverged at iteration {step} with {used}: the loss became "
+    "{estimator} diverged at iteration {step} with {used}: the loss became "
     "non-finite or exploded. Use learning_rate='auto' (1/L, the largest step that decreases "
     "the loss monotonically) or optimizer='lbfgs', and standardize=True"
 )
 NOT_CONVERGED_MESSAGE = (
-    "GradientDescentRegressor stopped at max_iter={max_iter} before the relative loss decrease "
+    "{estimator} stopped at max_iter={max_iter} before the relative loss decrease "
     "fell below tol={tol:g}; {advice}"
 )
 UNCERTIFIED_MESSAGE = (
-    "GradientDescentRegressor stopped after {n_iter} iterations where the loss's rounding noise "
+    "{estimator} stopped after {n_iter} iterations where the loss's rounding noise "
     "exceeds tol={tol:g} and the gradient is not yet rounding noise: the coefficients may be "
     "inaccurate (the data are ill-conditioned; see rank_ and condition_number_); increase "
     "max_iter, or standardize"
@@ -41,6 +41,8 @@ def run_engine(
     *,
     step_size: float | None,
     optimizer: optax.GradientTransformation | None,
+    objective: Any = None,
+    estimator: str = "GradientDescentRegressor",
 ) -> Any:
     """Minimize the estimator's objective on ``problem`` from ``params0`` in the engine.
 
@@ -50,6 +52,9 @@ def run_engine(
         settings: the validated hyperparameters (iterations, ``tol``, dtype, checkpoints).
         step_size: the step size of the built-in gradient descent (``None``: the optimizer's).
         optimizer: the optax optimizer, or ``None`` for the engine's gradient descent.
+        objective: the engine's objective (``None``: the least-squares one of ``problem``,
+            :func:`~dl_workshop.estimator.problem.objective_for`).
+        estimator: the class named in the error message.
 
     Returns:
         The engine's ``FitResult`` (``theta``, ``losses``, ``n_steps``, ``status``).
@@ -59,7 +64,7 @@ def run_engine(
     """
     try:
         return fit_objective(
-            objective_for(problem),
+            objective if objective is not None else objective_for(problem),
             params0,
             problem,
             n_steps=settings.max_iter,
@@ -80,10 +85,11 @@ def run_engine(
             resume=settings.resume,
         )
     except DivergenceError as exc:
-        raise divergence_error(exc, step_size) from exc
+        raise divergence_error(exc, step_size, estimator) from exc
 
 
-def divergence_error(exc: DivergenceError, step_size: float | None) -> DivergenceError:
+def divergence_error(exc: DivergenceError, step_size: float | None,
+                     estimator: str = "GradientDescentRegressor") -> DivergenceError:
     """The engine's :class:`DivergenceError` reworded for the estimator's hyperparameters."""
     used = (
         f"learning_rate={step_size:.4g}"
@@ -91,7 +97,7 @@ def divergence_error(exc: DivergenceError, step_size: float | None) -> Divergenc
         else "the optimizer's own learning rate"
     )
     return DivergenceError(
-        DIVERGED_MESSAGE.format(step=exc.step, used=used),
+        DIVERGED_MESSAGE.format(estimator=estimator, step=exc.step, used=used),
         step=exc.step,
         suggested_step_size=exc.suggested_step_size,
         max_stable_step_size=exc.max_stable_step_size,
@@ -99,21 +105,23 @@ def divergence_error(exc: DivergenceError, step_size: float | None) -> Divergenc
     )
 
 
-def warn_if_not_converged(result: Any, settings: Hyperparameters) -> None:
+def warn_if_not_converged(result: Any, settings: Hyperparameters,
+                          estimator: str = "GradientDescentRegressor") -> None:
     """A ``ConvergenceWarning`` when ``max_iter`` ran out before ``tol`` was met, or when the
     fit stopped where neither the loss nor the certificate can vouch for it (status
     ``"uncertified"``, see :mod:`~dl_workshop.estimator.finish`)."""
     if result.status == "uncertified":
         warnings.warn(
-            UNCERTIFIED_MESSAGE.format(n_iter=int(result.n_steps), tol=settings.tol),
+            UNCERTIFIED_MESSAGE.format(estimator=estimator, n_iter=int(result.n_steps),
+                                       tol=settings.tol),
             ConvergenceWarning,
             stacklevel=3,
         )
     if result.status == "max_steps" and settings.tol is not None:
         advice = LBFGS_ADVICE if settings.optimizer == "lbfgs" else OTHER_ADVICE
         warnings.warn(
-            NOT_CONVERGED_MESSAGE.format(max_iter=settings.max_iter, tol=settings.tol,
-                                         advice=advice),
+            NOT_CONVERGED_MESSAGE.format(estimator=estimator, max_iter=settings.max_iter,
+                                         tol=settings.tol, advice=advice),
             ConvergenceWarning,
             stacklevel=3,
         )
