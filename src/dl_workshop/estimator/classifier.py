@@ -20,13 +20,14 @@ from typing import Any
 
 import numpy as np
 import optax
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy.special import log_expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dl_workshop.estimator.classes import BALANCED_PARTIAL_MESSAGE, CLASSES_CHANGED_MESSAGE
 from dl_workshop.estimator.dask_data import PARTIAL_FIT_DASK_MESSAGE, is_dask_input
+from dl_workshop.estimator.logit import best_class, probabilities
 from dl_workshop.estimator.logit_dask import predict_dask_scores
 from dl_workshop.estimator.logit_fit import (
     Fitted,
@@ -309,27 +310,3 @@ class GradientDescentClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.__dict__.pop("n_passes_", None)
 
-
-def probabilities(scores: np.ndarray) -> np.ndarray:
-    """Class probabilities from logits: ``(n,)`` (two classes) or ``(n, k)``.
-
-    Example:
-        >>> probabilities(np.array([0.0])).tolist()
-        [[0.5, 0.5]]
-    """
-    if scores.ndim == 1:
-        p = expit(scores)
-        return np.column_stack([1 - p, p])
-    return softmax(scores, axis=1)
-
-
-def best_class(scores: np.ndarray) -> np.ndarray:
-    """Index of the predicted class from logits (``(n,)``: positive means class 1).
-
-    Example:
-        >>> best_class(np.array([-1.0, 2.0])).tolist(), best_class(np.eye(2)[::-1]).tolist()
-        ([0, 1], [1, 0])
-    """
-    if scores.ndim == 1:
-        return (scores > 0).astype(np.intp)
-    return np.argmax(scores, axis=1)

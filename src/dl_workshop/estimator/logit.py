@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from scipy.special import expit, softmax
 
 from dl_workshop.estimator.problem import (
     LOSS_FLOOR,
@@ -199,3 +200,28 @@ def build_logit_problem(
         offset=np.asarray(LOSS_FLOOR * np.log(n_classes)),
     )
     return as_dtype(problem, dtype), (rows, cols, k)
+
+
+def probabilities(scores: np.ndarray) -> np.ndarray:
+    """Class probabilities from logits: ``(n,)`` (two classes) or ``(n, k)``.
+
+    Example:
+        >>> probabilities(np.array([0.0])).tolist()
+        [[0.5, 0.5]]
+    """
+    if scores.ndim == 1:
+        p = expit(scores)
+        return np.column_stack([1 - p, p])
+    return softmax(scores, axis=1)
+
+
+def best_class(scores: np.ndarray) -> np.ndarray:
+    """Index of the predicted class from logits (``(n,)``: positive means class 1).
+
+    Example:
+        >>> best_class(np.array([-1.0, 2.0])).tolist(), best_class(np.eye(2)[::-1]).tolist()
+        ([0, 1], [1, 0])
+    """
+    if scores.ndim == 1:
+        return (scores > 0).astype(np.intp)
+    return np.argmax(scores, axis=1)

@@ -18,9 +18,11 @@ is the accuracy from per-partition sums, one pass.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features
 
@@ -34,7 +36,8 @@ from dl_workshop.estimator.dask_data import (
     _meta,
     _weights,
 )
-from dl_workshop.estimator.logit import n_logits
+from dl_workshop.estimator.logit import best_class, n_logits, probabilities
+from dl_workshop.estimator.logit_fit import SEPARATED_MESSAGE, Fitted, centred
 from dl_workshop.estimator.logit_newton import LogitSums, add_sums, block_sums, damped_newton
 
 #: The most Newton steps of a fit on Dask data (each one pass or more).
@@ -166,12 +169,6 @@ def _prior_start(classes: np.ndarray, factors: np.ndarray, survey: Survey, d: in
 def fit_dask(estimator: Any, X: Any, y: Any, sample_weight: Any, settings: Any,  # noqa: N803
              class_weight: Any, previous: Any) -> Any:
     """Fit on Dask data: the survey pass, then damped Newton passes; a ``Fitted``."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    from dl_workshop.estimator.logit_fit import SEPARATED_MESSAGE, Fitted, _centred
-
     x = _features(X)
     labels = _labels(y)
     weights, factor = _weights(sample_weight, x)
@@ -199,7 +196,7 @@ def fit_dask(estimator: Any, X: Any, y: Any, sample_weight: Any, settings: Any, 
     )
     w = result.coef[:d].T
     b = result.coef[d] if fit_intercept else np.zeros(w.shape[0])
-    coef_, intercept_ = _centred(w, b, len(classes))
+    coef_, intercept_ = centred(w, b, len(classes))
     if result.status == "separated":
         warnings.warn(SEPARATED_MESSAGE.format(size=float(np.max(np.abs(coef_))),
                                                n_iter=result.n_iter), ConvergenceWarning,
@@ -219,8 +216,6 @@ def _weighted_total(survey: Survey, classes: np.ndarray, factors: np.ndarray) ->
 
 def _scores_block(block: Any, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray,
                   kind: str) -> np.ndarray:
-    from dl_workshop.estimator.classifier import best_class, probabilities
-
     scores = np.asarray(block, np.float64) @ coef.T + intercept
     scores = scores[:, 0] if scores.shape[1] == 1 else scores
     if kind == "decision":

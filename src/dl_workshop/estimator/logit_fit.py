@@ -189,7 +189,7 @@ def fit_in_memory(data: Labelled, settings: Hyperparameters, previous: Any) -> F
         NEWTON_STEPS,
     )
     coef, intercept = original_units(theta, scaling, settings.fit_intercept)
-    coef, intercept = _centred(coef.T, intercept, n_classes)
+    coef, intercept = centred(coef.T, intercept, n_classes)
     n_iter = int(result.n_steps) + len(finish_losses)
     separated = settings.alpha == 0 and errors == 0
     if separated:
@@ -201,7 +201,7 @@ def fit_in_memory(data: Labelled, settings: Hyperparameters, previous: Any) -> F
                   np.maximum(np.asarray(losses + finish_losses, np.float64), 0.0), step, scaling)
 
 
-def _centred(coef: np.ndarray, intercept: np.ndarray, n_classes: int) -> tuple[Any, Any]:
+def centred(coef: np.ndarray, intercept: np.ndarray, n_classes: int) -> tuple[Any, Any]:
     """``(coef_ (k, d), intercept_ (k,))``; several classes' intercepts summing to zero (the
     softmax is unchanged by a constant added to every logit)."""
     intercept = np.asarray(intercept, np.float64).reshape(-1)
@@ -239,7 +239,7 @@ def partial_update(data: Labelled, settings: Hyperparameters, stream: Stream | N
     stream, loss = stream_update(stream, settings, problem, update=len(history) + 1,
                                  learning_rate=learning_rate, objective=objective)
     coef, intercept = original_units(stream.params, scaling, settings.fit_intercept)
-    coef, intercept = _centred(coef.T, intercept, n_classes)
+    coef, intercept = centred(coef.T, intercept, n_classes)
     curve = np.append(history, max(loss - float(problem.offset), 0.0))
     return Update(stream, Fitted(data.classes, coef, intercept, len(curve), curve, stream.step,
                                  scaling))
