@@ -184,7 +184,7 @@ def build_logit_problem(
         ...     x, codes, 2, w, logit_scaling(x, w, 1, True, True), alpha=1.0,
         ...     fit_intercept=True, dtype=np.float64)
         >>> shape, problem.penalty[:1].tolist()
-        ((512, 32, 1), [0.25])
+        ((512, 32, 1), [1.0])
     """
     total = float(weights.sum())
     z = (x - scaling.x_offset) / scaling.x_scale

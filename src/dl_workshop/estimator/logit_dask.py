@@ -45,6 +45,10 @@ DASK_NEWTON_STEPS = 100
 
 NONFINITE_X_MESSAGE = "X must be finite; got {count} NaN or infinite value(s)"
 NONFINITE_Y_MESSAGE = "y must not contain NaN or infinite labels; got {count}"
+NEWTON_NOT_CONVERGED_MESSAGE = (
+    "GradientDescentClassifier stopped after {n_iter} Newton steps on Dask data before the "
+    "Newton decrement fell to rounding; increase max_iter"
+)
 LABELS_SHAPE_MESSAGE = "y must be 1-D, one label per row; got a Dask array of shape {shape}"
 
 
@@ -166,46 +170,57 @@ def _prior_start(classes: np.ndarray, factors: np.ndarray, survey: Survey, d: in
     return coef
 
 
-def fit_dask(estimator: Any, X: Any, y: Any, sample_weight: Any, settings: Any,  # noqa: N803
-             class_weight: Any, previous: Any) -> Any:
-    """Fit on Dask data: the survey pass, then damped Newton passes; a ``Fitted``."""
+def _blocks(estimator: Any, X: Any, y: Any, sample_weight: Any, *,  # noqa: N803
+            reset: bool) -> tuple[list[tuple], float, int]:
+    """``(blocks, weight factor, d)``: the aligned partitions of ``(X, y, sample_weight)``,
+    after the checks that read nothing (scikit-learn's feature names and count)."""
     x = _features(X)
     labels = _labels(y)
     weights, factor = _weights(sample_weight, x)
     meta = _meta(X, x)
-    _check_feature_names(estimator, meta, reset=True)
-    _check_n_features(estimator, meta, reset=True)
+    _check_feature_names(estimator, meta, reset=reset)
+    _check_n_features(estimator, meta, reset=reset)
     blocks = aligned_blocks(*((x, labels) if weights is None else (x, labels, weights)))
+    return blocks, factor, x.shape[1]
+
+
+def _start(previous: Any, classes: np.ndarray, factors: np.ndarray, survey: Survey, d: int,
+           fit_intercept: bool) -> np.ndarray:
+    """The previous solution (warm start, same classes), else :func:`_prior_start`."""
+    if previous is None or not np.array_equal(previous[3], classes):
+        return _prior_start(classes, factors, survey, d, fit_intercept)
+    start = np.asarray(previous[0], np.float64).T
+    if not fit_intercept:
+        return start
+    return np.vstack([start, np.asarray(previous[1], np.float64)[None]])
+
+
+def fit_dask(estimator: Any, X: Any, y: Any, sample_weight: Any, settings: Any,  # noqa: N803
+             class_weight: Any, previous: Any) -> Fitted:
+    """Fit on Dask data: the survey pass, then damped Newton passes."""
+    blocks, factor, d = _blocks(estimator, X, y, sample_weight, reset=True)
     survey = _reduce(blocks, _survey_block, _combine_surveys)
     classes = _checked_survey(survey, factor)
     factors = _class_factors(class_weight, classes, survey) * factor
-    d, fit_intercept = x.shape[1], settings.fit_intercept
-    coef = _prior_start(classes, factors, survey, d, fit_intercept)
-    if previous is not None and np.array_equal(previous[3], classes):
-        start = np.asarray(previous[0], np.float64).T
-        coef = np.vstack([start, np.asarray(previous[1], np.float64)[None]]) \
-            if fit_intercept else start
-    total = sum(t for _, t in survey.labels.values())
+    fit_intercept = settings.fit_intercept
     penalty = np.full(d, settings.alpha / (2 * _weighted_total(survey, classes, factors)))
-    del total
     result = damped_newton(
         lambda c: _reduce(blocks, _block_sums, add_sums, c, classes, factors, fit_intercept),
-        coef, penalty, intercept=fit_intercept, max_steps=min(settings.max_iter,
-                                                              DASK_NEWTON_STEPS),
+        _start(previous, classes, factors, survey, d, fit_intercept), penalty,
+        intercept=fit_intercept, max_steps=min(settings.max_iter, DASK_NEWTON_STEPS),
         stop_if_separated=settings.alpha == 0,
     )
     w = result.coef[:d].T
-    b = result.coef[d] if fit_intercept else np.zeros(w.shape[0])
-    coef_, intercept_ = centred(w, b, len(classes))
+    coef, intercept = centred(w, result.coef[d] if fit_intercept else np.zeros(len(w)),
+                              len(classes))
     if result.status == "separated":
-        warnings.warn(SEPARATED_MESSAGE.format(size=float(np.max(np.abs(coef_))),
+        warnings.warn(SEPARATED_MESSAGE.format(size=float(np.max(np.abs(coef))),
                                                n_iter=result.n_iter), ConvergenceWarning,
                       stacklevel=3)
     elif result.status == "max_steps":
-        warnings.warn(f"GradientDescentClassifier stopped after {result.n_iter} Newton steps "
-                      "on Dask data before converging; increase max_iter", ConvergenceWarning,
-                      stacklevel=3)
-    return Fitted(classes, coef_, intercept_, result.n_iter, np.asarray(result.losses), None,
+        warnings.warn(NEWTON_NOT_CONVERGED_MESSAGE.format(n_iter=result.n_iter),
+                      ConvergenceWarning, stacklevel=3)
+    return Fitted(classes, coef, intercept, result.n_iter, np.asarray(result.losses), None,
                   None, n_passes=1 + result.evaluations)
 
 
@@ -272,13 +287,7 @@ def score_dask(model: Any, X: Any, y: Any, sample_weight: Any = None) -> float: 
         >>> score_dask(model, x, da.from_array(np.array([0, 0]), chunks=1))
         0.5
     """
-    x = _features(X)
-    labels = _labels(y)
-    weights, _ = _weights(sample_weight, x)
-    meta = _meta(X, x)
-    _check_feature_names(model, meta, reset=False)
-    _check_n_features(model, meta, reset=False)
-    blocks = aligned_blocks(*((x, labels) if weights is None else (x, labels, weights)))
+    blocks, _, _ = _blocks(model, X, y, sample_weight, reset=False)
     correct, total = _reduce(blocks, _accuracy_block, np.add, np.asarray(model.coef_, np.float64),
                              np.asarray(model.intercept_, np.float64), model.classes_)
     return float(correct / total)
