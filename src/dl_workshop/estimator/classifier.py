@@ -226,8 +226,8 @@ class GradientDescentClassifier(ClassifierMixin, BaseEstimator):
         Example:
             >>> import numpy as np
             >>> model = GradientDescentClassifier().fit([[0.0], [1.0]], [0, 1])
-            >>> model.decision_function([[0.5]]).round(6).tolist()
-            [0.0]
+            >>> model.decision_function([[0.0], [1.0]]).round(4).tolist()
+            [-0.4055, 0.4055]
         """
         check_is_fitted(self, "coef_")
         if is_dask_input(X):
