@@ -227,7 +227,7 @@ class GradientDescentClassifier(ClassifierMixin, BaseEstimator):
             >>> import numpy as np
             >>> model = GradientDescentClassifier().fit([[0.0], [1.0]], [0, 1])
             >>> model.decision_function([[0.0], [1.0]]).round(4).tolist()
-            [-0.4055, 0.4055]
+            [-0.2223, 0.2223]
         """
         check_is_fitted(self, "coef_")
         if is_dask_input(X):
