@@ -16,13 +16,18 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from dl_workshop._validation import describe, float_dtype
+from dl_workshop.estimator.classifier import GradientDescentClassifier
+from dl_workshop.estimator.classifier_file import ESTIMATOR as CLASSIFIER
+from dl_workshop.estimator.classifier_file import load_classifier, save_classifier
 from dl_workshop.estimator.regressor import GradientDescentRegressor
 from dl_workshop.persistence import load_arrays, save_arrays
 
 #: Kind of the files written by :func:`save_model`.
 MODEL_KIND = "model"
 
-NOT_A_REGRESSOR_MESSAGE = "estimator must be a GradientDescentRegressor; got {}"
+NOT_A_REGRESSOR_MESSAGE = (
+    "estimator must be a GradientDescentRegressor or GradientDescentClassifier; got {}"
+)
 INVALID_MODEL_MESSAGE = "{path!r} is not a valid GradientDescentRegressor model: {reason}"
 SHAPES_MESSAGE = "coefficient and intercept shapes do not match"
 NAMES_MESSAGE = "the number of feature names does not match the coefficients"
@@ -30,6 +35,9 @@ NAMES_MESSAGE = "the number of feature names does not match the coefficients"
 
 def save_model(path: str | os.PathLike[str], estimator: GradientDescentRegressor) -> Path:
     """Save a fitted :class:`GradientDescentRegressor` in a safe format (``.npz`` + JSON).
+
+    A fitted :class:`~dl_workshop.estimator.GradientDescentClassifier` is saved in the same
+    format, with its labels (:mod:`~dl_workshop.estimator.classifier_file`).
 
     Only arrays and JSON are written (no pickle), so loading never runs code. A custom optax
     optimizer cannot be stored: it is recorded as ``None`` and :func:`load_model` restores the
@@ -53,7 +61,8 @@ def save_model(path: str | os.PathLike[str], estimator: GradientDescentRegressor
         >>> load_model(path).predict([[2.0]]).round(6)
         array([5.])
     """
-    if not isinstance(estimator, GradientDescentRegressor):
+    classifier = isinstance(estimator, GradientDescentClassifier)
+    if not classifier and not isinstance(estimator, GradientDescentRegressor):
         raise TypeError(NOT_A_REGRESSOR_MESSAGE.format(describe(estimator)))
     check_is_fitted(estimator, "coef_")
     params = estimator.get_params()
@@ -62,6 +71,10 @@ def save_model(path: str | os.PathLike[str], estimator: GradientDescentRegressor
     if isinstance(params["random_state"], np.random.RandomState):
         params["random_state"] = None
     params["dtype"] = str(float_dtype(params["dtype"]))
+    if classifier:
+        params["class_weight"] = _json_value(_label_pairs(params["class_weight"]))
+        params = {key: _json_value(value) for key, value in params.items()}
+        return save_classifier(path, estimator, params, kind=MODEL_KIND)
     params = {key: _json_value(value) for key, value in params.items()}
     metadata = {
         "estimator": "GradientDescentRegressor",
@@ -108,6 +121,8 @@ def load_model(path: str | os.PathLike[str]) -> GradientDescentRegressor:
     arrays, header = load_arrays(path, kind=MODEL_KIND)
     try:
         meta = header["metadata"]
+        if meta.get("estimator") == CLASSIFIER:
+            return load_classifier(arrays, meta)
         params = dict(meta["params"])
         if params.get("optimizer") is None:
             params["optimizer"] = "lbfgs"
@@ -136,6 +151,13 @@ def load_model(path: str | os.PathLike[str]) -> GradientDescentRegressor:
     model.loss_curve_ = np.asarray(arrays["loss_curve"], dtype=np.float64)
     model.learning_rate_ = learning_rate
     return model
+
+
+def _label_pairs(weights: Any) -> Any:
+    """A ``class_weight`` dict as ``[label, weight]`` pairs (JSON keys would be strings)."""
+    if not isinstance(weights, dict):
+        return weights
+    return [[_json_value(label), float(weight)] for label, weight in weights.items()]
 
 
 def _json_value(value: Any) -> Any:
