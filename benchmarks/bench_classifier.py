@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,7 @@ from dl_workshop import GradientDescentClassifier
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import first_calls  # noqa: E402
+from bench_estimator import timed  # noqa: E402
 
 GAP = 1e-8
 SOLVERS = ("newton", "lbfgs", "admm", "gradient_descent", "proximal_grad")
@@ -84,18 +84,6 @@ def penalized_loss(coef, intercept, x, y, classes, alpha) -> float:
     codes = np.searchsorted(classes, y)
     losses = -log_softmax(z, axis=1)[np.arange(len(y)), codes]
     return float((losses.sum() + alpha / 2 * np.sum(np.asarray(coef) ** 2)) / len(y))
-
-
-def timed(make, x, y, repeat: int) -> tuple[float, object]:
-    best, model = np.inf, None
-    for _ in range(repeat):
-        model = make()
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(x, y)
-        best = min(best, time.perf_counter() - start)
-    return best, model
 
 
 def run(name: str, x: np.ndarray, y: np.ndarray, repeat: int, sgd_epochs: int,
