@@ -322,3 +322,20 @@ print("the package's, from z:   ", float(package_loss))
 
 # %%
 progress("logistic_regression")
+
+# %%
+# The same fit with the package's scikit-learn estimator (for practitioners): the chapter's
+# logistic loss, averaged over the points (the same optimum as the sum), minimized by L-BFGS
+# and finished by Newton steps, so it lands on the exact optimum the loop above approaches.
+from dl_workshop import GradientDescentClassifier
+
+clf = GradientDescentClassifier(alpha=0.0).fit(X, Y)  # alpha=0: no penalty, as in the lesson
+estimated = {"w": clf.coef_[0], "b": clf.intercept_[0]}
+print("estimator: w =", clf.coef_[0].round(3), " b =", clf.intercept_.round(3))
+print("fit above: w =", np.asarray(result.theta["w"]).round(3),
+      " b =", np.round(float(result.theta["b"]), 3))
+print(f"summed logistic loss: estimator "
+      f"{float(dl_workshop.logistic_loss(estimated, logistic_model_2d, X, Y)):.4f}, fit above "
+      f"{float(dl_workshop.logistic_loss(result.theta, logistic_model_2d, X, Y)):.4f}")
+print("training accuracy:", clf.score(X, Y), " P(label 1) at (0, 0):",
+      clf.predict_proba([[0.0, 0.0]])[0, 1].round(3))

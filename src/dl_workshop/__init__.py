@@ -66,6 +66,7 @@ _LAZY = {
     ],
     "estimator": [
         "CollinearityWarning",
+        "GradientDescentClassifier",
         "GradientDescentRegressor",
         "load_model",
         "quadratic_linesearch",

@@ -101,6 +101,7 @@ def read_table(
     *,
     target: str | None = None,
     features: Sequence[str] | None = None,
+    labels: bool = False,
 ) -> tuple[Any, Any]:
     """Read a CSV, TSV or Parquet file into numeric features and (optionally) a target column.
 
@@ -110,10 +111,12 @@ def read_table(
         target: name of the target column, or ``None`` to read features only.
         features: names of the feature columns, in order; ``None`` takes every column except
             ``target``.
+        labels: the target holds class labels of any kind (strings too), returned as read.
 
     Returns:
         ``(X, y)``: a pandas DataFrame of shape ``(n, d)`` with the feature columns as float64,
-        and the target as a float64 Series of length ``n`` (``None`` without ``target``).
+        and the target as a float64 Series of length ``n`` (``None`` without ``target``; as read
+        with ``labels=True``).
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
@@ -151,7 +154,8 @@ def read_table(
     selected = [*features, *([target] if target is not None else [])]
     for name in selected:
         column = frame[name]
-        if not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
+        number = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if not number and not (labels and name == target):
             raise ValueError(_not_numeric(pd, column, name, str(path), name == target))
         n_missing = int(column.isna().sum())
         if n_missing:
@@ -160,7 +164,9 @@ def read_table(
                 "drop them first"
             )
     inputs = frame[features].astype(np.float64)
-    targets = frame[target].astype(np.float64) if target is not None else None
+    targets = None if target is None else frame[target]
+    if targets is not None and not labels:
+        targets = targets.astype(np.float64)
     return inputs, targets
 
 

@@ -47,6 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     fit_parser.add_argument("--target", required=True, metavar="COL", help="target column")
     fit_parser.add_argument(
+        "--task",
+        default="regress",
+        choices=["regress", "classify"],
+        help="regress (GradientDescentRegressor, default) or classify (GradientDescentClassifier:"
+        " logistic regression on the target's labels, compared with LogisticRegression)",
+    )
+    fit_parser.add_argument(
         "--features",
         nargs="+",
         metavar="COL",
@@ -183,6 +190,10 @@ def run_fit(args: argparse.Namespace) -> int:
     if args.resume and args.checkpoint is None:
         print("dl-workshop fit: error: --resume needs --checkpoint PATH", file=sys.stderr)
         return 2
+    if args.task == "classify":
+        from dl_workshop.cli.classify import run_classify
+
+        return run_classify(args, fit=_fit, save=_save, out=_prepare_out_dir(args.out))
     if args.scheduler is not None:
         return _run_fit_dask(args)
     if any(c in args.data for c in GLOB_CHARACTERS) and not Path(args.data).exists():
@@ -287,7 +298,7 @@ def _save(out: Path | None, model: Any) -> None:
     from dl_workshop.estimator import save_model
 
     save_model(out / MODEL_FILE, model)
-    _save_loss_plot(model.loss_curve_, out / LOSS_PLOT_FILE)
+    _save_loss_plot(model.loss_curve_, out / LOSS_PLOT_FILE, type(model).__name__)
     print(f"saved {out / MODEL_FILE} and {out / LOSS_PLOT_FILE}")
 
 
@@ -313,6 +324,10 @@ def run_predict(args: argparse.Namespace) -> int:
         else [f"prediction_{i}" for i in range(predictions.shape[1])]
     )
     frame = pd.DataFrame(predictions.reshape(len(predictions), -1), columns=columns)
+    if hasattr(model, "predict_proba"):  # a classifier: each class's probability beside it
+        probabilities = model.predict_proba(features)
+        for i, label in enumerate(model.classes_):
+            frame[f"probability_{label}"] = probabilities[:, i]
     if args.out is None:
         try:
             frame.to_csv(sys.stdout, index=False)
@@ -407,7 +422,8 @@ def _print_report(args, model: Any, reference, names: list[str], n_rows: int, r2
         print(f"accuracy: about {model.accuracy_:.1f} correct significant digits (accuracy_)")
 
 
-def _save_loss_plot(losses: np.ndarray, path: Path) -> None:
+def _save_loss_plot(losses: np.ndarray, path: Path,
+                    estimator: str = "GradientDescentRegressor") -> None:
     # A bare Figure renders with Agg and leaves pyplot's global backend alone.
     from matplotlib.figure import Figure
 
@@ -416,5 +432,5 @@ def _save_loss_plot(losses: np.ndarray, path: Path) -> None:
     losses = np.asarray(losses, dtype=np.float64)
     figure = Figure(figsize=(6, 4))
     ax = plot_loss(losses, ax=figure.subplots(), log_scale=bool(np.all(losses > 0)))
-    ax.set_title("GradientDescentRegressor: loss per iteration")
+    ax.set_title(f"{estimator}: loss per iteration")
     figure.savefig(path, dpi=100, bbox_inches="tight")

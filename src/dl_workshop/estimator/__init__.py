@@ -46,6 +46,7 @@ search), :mod:`~dl_workshop.estimator.solve` (the one call of the engine),
 
 # The constants are importable from here as before (``X as X``: an explicit re-export); the
 # package root re-exports the names of __all__ only.
+from dl_workshop.estimator.classifier import GradientDescentClassifier
 from dl_workshop.estimator.conditioning import CollinearityWarning
 from dl_workshop.estimator.model_file import MODEL_KIND as MODEL_KIND
 from dl_workshop.estimator.model_file import load_model, save_model
@@ -62,6 +63,7 @@ from dl_workshop.estimator.solve import CHUNK_STEPS as CHUNK_STEPS
 
 __all__ = [
     "CollinearityWarning",
+    "GradientDescentClassifier",
     "GradientDescentRegressor",
     "load_model",
     "quadratic_linesearch",

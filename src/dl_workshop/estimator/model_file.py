@@ -19,6 +19,9 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from dl_workshop._validation import describe, float_dtype
+from dl_workshop.estimator.classifier import GradientDescentClassifier
+from dl_workshop.estimator.classifier_file import ESTIMATOR as CLASSIFIER
+from dl_workshop.estimator.classifier_file import load_classifier, save_classifier
 from dl_workshop.estimator.params import FILE_PARAMETERS, validate_hyperparameters
 from dl_workshop.estimator.regressor import GradientDescentRegressor
 from dl_workshop.persistence import load_arrays, save_arrays
@@ -26,7 +29,9 @@ from dl_workshop.persistence import load_arrays, save_arrays
 #: Kind of the files written by :func:`save_model`.
 MODEL_KIND = "model"
 
-NOT_A_REGRESSOR_MESSAGE = "estimator must be a GradientDescentRegressor; got {}"
+NOT_A_REGRESSOR_MESSAGE = (
+    "estimator must be a GradientDescentRegressor or GradientDescentClassifier; got {}"
+)
 INVALID_MODEL_MESSAGE = "{path!r} is not a valid GradientDescentRegressor model: {reason}"
 SHAPES_MESSAGE = "coefficient and intercept shapes do not match"
 NAMES_MESSAGE = "the feature names must be as many strings as there are coefficients"
@@ -39,6 +44,9 @@ ESTIMATORS = {"GradientDescentRegressor": GradientDescentRegressor}
 
 def save_model(path: str | os.PathLike[str], estimator: GradientDescentRegressor) -> Path:
     """Save a fitted :class:`GradientDescentRegressor` in a safe format (``.npz`` + JSON).
+
+    A fitted :class:`~dl_workshop.estimator.GradientDescentClassifier` is saved in the same
+    format, with its labels (:mod:`~dl_workshop.estimator.classifier_file`).
 
     Only arrays and JSON are written (no pickle), so loading never runs code. A custom optax
     optimizer cannot be stored: it is recorded as ``None`` and :func:`load_model` restores the
@@ -62,7 +70,8 @@ def save_model(path: str | os.PathLike[str], estimator: GradientDescentRegressor
         >>> load_model(path).predict([[2.0]]).round(6)
         array([5.])
     """
-    if not isinstance(estimator, GradientDescentRegressor):
+    classifier = isinstance(estimator, GradientDescentClassifier)
+    if not classifier and not isinstance(estimator, GradientDescentRegressor):
         raise TypeError(NOT_A_REGRESSOR_MESSAGE.format(describe(estimator)))
     check_is_fitted(estimator, "coef_")
     params = estimator.get_params()
@@ -71,9 +80,13 @@ def save_model(path: str | os.PathLike[str], estimator: GradientDescentRegressor
     if isinstance(params["random_state"], np.random.RandomState):
         params["random_state"] = None
     params["dtype"] = str(float_dtype(params["dtype"]))
+    if classifier:
+        params["class_weight"] = _label_pairs(params["class_weight"])
     params = {
         key: _json_value(value) for key, value in params.items() if key not in FILE_PARAMETERS
     }
+    if classifier:
+        return save_classifier(path, estimator, params, kind=MODEL_KIND)
     metadata = {
         "estimator": "GradientDescentRegressor",
         "params": params,
@@ -118,13 +131,23 @@ def load_model(path: str | os.PathLike[str]) -> GradientDescentRegressor:
     """
     arrays, header = load_arrays(path, kind=MODEL_KIND)
     try:
-        meta = header["metadata"]
+        meta = _expect(header["metadata"], dict, "metadata", "an object")
+        if meta.get("estimator") == CLASSIFIER:
+            return _finite(load_classifier(arrays, meta))
         model = _estimator(meta)
         fitted = _fitted(arrays, meta)
     except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise ValueError(INVALID_MODEL_MESSAGE.format(path=str(path), reason=exc)) from exc
     for name, value in fitted.items():
         setattr(model, name, value)
+    return model
+
+
+def _finite(model: Any) -> Any:
+    """``model``, once its coefficients and intercepts are all finite (else ``ValueError``)."""
+    for name, attribute in (("coefficients", "coef_"), ("intercepts", "intercept_")):
+        if not np.all(np.isfinite(getattr(model, attribute))):
+            raise ValueError(NOT_FINITE_MESSAGE.format(name))
     return model
 
 
@@ -188,6 +211,13 @@ def _fitted(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, An
     if names is not None:
         fitted["feature_names_in_"] = np.asarray(names, dtype=object)
     return fitted
+
+
+def _label_pairs(weights: Any) -> Any:
+    """A ``class_weight`` dict as ``[label, weight]`` pairs (JSON keys would be strings)."""
+    if not isinstance(weights, dict):
+        return weights
+    return [[_json_value(label), float(weight)] for label, weight in weights.items()]
 
 
 def _json_value(value: Any) -> Any:

@@ -35,9 +35,12 @@ class Stream(NamedTuple):
     step: float | None
 
 
-def start_stream(settings: Hyperparameters, params: dict, problem: Problem) -> Stream:
-    """The stream before the first update: ``params``, a fresh optimizer state, the step size."""
-    step_size = step_size_for(settings, params, problem)
+def start_stream(settings: Hyperparameters, params: dict, problem: Problem,
+                 step_size: Any = "auto") -> Stream:
+    """The stream before the first update: ``params``, a fresh optimizer state, the step size
+    (``"auto"``: the regressor's, :func:`~dl_workshop.estimator.optimizers.step_size_for`)."""
+    if isinstance(step_size, str):
+        step_size = step_size_for(settings, params, problem)
     optimizer = optimizer_for(settings, step_size)
     with jax.enable_x64(settings.dtype == np.float64):
         opt_state = optimizer.init(as_dtype(params, settings.dtype)) if optimizer else ()
@@ -46,7 +49,7 @@ def start_stream(settings: Hyperparameters, params: dict, problem: Problem) -> S
 
 def stream_update(
     stream: Stream, settings: Hyperparameters, problem: Problem, *, update: int,
-    learning_rate: Any,
+    learning_rate: Any, objective: Any = objective,
 ) -> tuple[Stream, float]:
     """One optimizer update on the minibatch ``problem``; returns the new stream and the loss.
 
@@ -56,6 +59,7 @@ def stream_update(
         problem: this minibatch's scaled problem, in the fit dtype.
         update: the number of this update (1 for the first), for the error message.
         learning_rate: the ``learning_rate`` as the user gave it, for the error message.
+        objective: the engine-form objective (default: the regressor's least squares).
 
     Returns:
         ``(stream, loss)``, the loss being the objective (with its offset) before the update.
@@ -71,6 +75,7 @@ def stream_update(
             problem,
             np.asarray(stream.step or 1.0, dtype),
             optimizer=optimizer_for(settings, stream.step),
+            objective=objective,
         )
         # Host copies: the estimator stays picklable and independent of JAX's x64 mode.
         params, opt_state, loss = jax.device_get((params, opt_state, loss))
@@ -85,8 +90,8 @@ def stream_update(
     return Stream(params, opt_state, stream.step), float(loss)
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer",))
-def _partial_step(params, opt_state, data, step_size, *, optimizer):
+@functools.partial(jax.jit, static_argnames=("optimizer", "objective"))
+def _partial_step(params, opt_state, data, step_size, *, optimizer, objective=objective):
     """One optimizer update on one minibatch (what ``partial_fit`` does per call)."""
     loss, grads = objective(params, jnp.zeros((), jnp.int32), data)
     if optimizer is None:

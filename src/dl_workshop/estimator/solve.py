@@ -9,19 +9,20 @@ import optax
 from sklearn.exceptions import ConvergenceWarning
 
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import Problem, objective
+from dl_workshop.estimator.problem import Problem
+from dl_workshop.estimator.problem import objective as least_squares_objective
 from dl_workshop.optimization import DivergenceError, fit_objective
 
 #: Iterations per compiled call of the engine (the loop checks for convergence in between).
 CHUNK_STEPS = 16
 
 DIVERGED_MESSAGE = (
-    "GradientDescentRegressor diverged at iteration {step} with {used}: the loss became "
+    "{estimator} diverged at iteration {step} with {used}: the loss became "
     "non-finite or exploded. Use learning_rate='auto' (1/L, the largest step that decreases "
     "the loss monotonically) or optimizer='lbfgs', and standardize=True"
 )
 NOT_CONVERGED_MESSAGE = (
-    "GradientDescentRegressor stopped at max_iter={max_iter} before the relative loss decrease "
+    "{estimator} stopped at max_iter={max_iter} before the relative loss decrease "
     "fell below tol={tol:g}; {advice}"
 )
 LBFGS_ADVICE = "increase max_iter or tol"
@@ -36,6 +37,8 @@ def run_engine(
     step_size: float | None,
     optimizer: optax.GradientTransformation | None,
     tol: float | None = None,
+    objective: Any = None,
+    estimator: str = "GradientDescentRegressor",
 ) -> Any:
     """Minimize the estimator's objective on ``problem`` from ``params0`` in the engine.
 
@@ -47,6 +50,9 @@ def run_engine(
         optimizer: the optax optimizer, or ``None`` for the engine's gradient descent.
         tol: the engine's ``tol`` when it differs from ``settings.tol`` (see
             :func:`engine_tol`).
+        objective: the engine's objective (``None``: the least-squares one of ``problem``,
+            :func:`~dl_workshop.estimator.problem.objective`).
+        estimator: the class named in the error message.
 
     Returns:
         The engine's ``FitResult`` (``theta``, ``losses``, ``n_steps``, ``status``).
@@ -56,7 +62,7 @@ def run_engine(
     """
     try:
         return fit_objective(
-            objective,
+            objective if objective is not None else least_squares_objective,
             params0,
             problem,
             n_steps=settings.max_iter,
@@ -78,10 +84,11 @@ def run_engine(
             overwrite=settings.overwrite,
         )
     except DivergenceError as exc:
-        raise divergence_error(exc, step_size) from exc
+        raise divergence_error(exc, step_size, estimator) from exc
 
 
-def divergence_error(exc: DivergenceError, step_size: float | None) -> DivergenceError:
+def divergence_error(exc: DivergenceError, step_size: float | None,
+                     estimator: str = "GradientDescentRegressor") -> DivergenceError:
     """The engine's :class:`DivergenceError` reworded for the estimator's hyperparameters."""
     used = (
         f"learning_rate={step_size:.4g}"
@@ -89,7 +96,7 @@ def divergence_error(exc: DivergenceError, step_size: float | None) -> Divergenc
         else "the optimizer's own learning rate"
     )
     return DivergenceError(
-        DIVERGED_MESSAGE.format(step=exc.step, used=used),
+        DIVERGED_MESSAGE.format(estimator=estimator, step=exc.step, used=used),
         step=exc.step,
         suggested_step_size=exc.suggested_step_size,
         max_stable_step_size=exc.max_stable_step_size,
@@ -120,13 +127,14 @@ def engine_tol(tol: float | None, loss_noise: float) -> float | None:
 NOISE_MARGIN = 10.0
 
 
-def warn_if_not_converged(result: Any, settings: Hyperparameters) -> None:
+def warn_if_not_converged(result: Any, settings: Hyperparameters,
+                          estimator: str = "GradientDescentRegressor") -> None:
     """A ``ConvergenceWarning`` when ``max_iter`` ran out before ``tol`` was met."""
     if result.status == "max_steps" and settings.tol is not None:
         advice = LBFGS_ADVICE if settings.optimizer == "lbfgs" else OTHER_ADVICE
         warnings.warn(
-            NOT_CONVERGED_MESSAGE.format(max_iter=settings.max_iter, tol=settings.tol,
-                                         advice=advice),
+            NOT_CONVERGED_MESSAGE.format(estimator=estimator, max_iter=settings.max_iter,
+                                         tol=settings.tol, advice=advice),
             ConvergenceWarning,
             stacklevel=3,
         )

@@ -1,0 +1,249 @@
+"""Damped Newton steps on the classifier's objective, from sums over blocks of rows.
+
+One evaluation, :func:`block_sums`, reads a block of rows once and returns the weighted logistic
+loss, its gradient and its Hessian there (``m k × m k`` for ``m`` coefficients per logit and
+``k`` logits): sums, so that blocks combine by addition (:func:`add_sums`) in memory, or on the
+workers that hold the blocks of Dask data (:mod:`~dl_workshop.estimator.logit_dask`).
+:func:`damped_newton` then takes Newton steps ``θ ← θ - t H⁻¹ g`` on the client, the step length
+``t`` halved until the loss decreases enough (Armijo); every trial point is one evaluation, which
+also brings the gradient and Hessian for the next step, so an accepted step costs one pass over
+the data. Newton's method converges quadratically near the optimum: once the Newton decrement
+``gᵀH⁻¹g / 2`` (the predicted decrease, about ``J - J*``) is below ``rtol · J``, one last full
+step is taken without evaluating it (the loss could not resolve its decrease, and the
+coefficients' error falls from about the square root of the decrement to rounding) and the fit
+stops.
+
+The loss here is NumPy's, in float64, of the same definition as the chapter's
+:func:`~dl_workshop.logistic.logistic_loss` (``softplus(z) - y z`` from the logits; a test checks
+that they agree); the penalty and the weights are the objective's of
+:mod:`~dl_workshop.estimator.logit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import expit, log_softmax, softmax
+
+#: Armijo's sufficient-decrease fraction and the most step halvings per Newton step.
+ARMIJO = 1e-4
+MAX_HALVINGS = 30
+
+#: Stop when the Newton decrement falls below this fraction of the loss (then ``J - J*`` is
+#: rounding noise: the step before made it quadratically small).
+NEWTON_RTOL = 1e-13
+
+
+class LogitSums(NamedTuple):
+    """Sums over rows at one point ``coef`` (shape ``(m, k)``: ``m`` rows of features, the
+    intercept's last when fitted, ``k`` logits).
+
+    Attributes:
+        loss: ``Σ s_i ℓ_i``.
+        grad: ``Σ s_i x̃_i (p_i - y_i)ᵀ``, shape ``(m, k)``.
+        hess: the Hessian of ``Σ s_i ℓ_i``, shape ``(m k, m k)`` (``coef.ravel()``'s order),
+            or ``None`` when not asked for.
+        weight: ``Σ s_i``.
+        errors: the rows of positive weight not classified correctly with a positive margin
+            (0: the classes are separated at ``coef``).
+    """
+
+    loss: float
+    grad: np.ndarray
+    hess: np.ndarray | None
+    weight: float
+    errors: int
+
+
+def _logits(x: np.ndarray, coef: np.ndarray, intercept: bool) -> np.ndarray:
+    m = coef.shape[0]
+    z = x @ coef[: m - 1] + coef[m - 1] if intercept else x @ coef
+    return z
+
+
+def _features(x: np.ndarray, intercept: bool) -> np.ndarray:
+    return np.hstack([x, np.ones((len(x), 1))]) if intercept else x
+
+
+def block_sums(x: np.ndarray, codes: np.ndarray, weights: np.ndarray, coef: np.ndarray, *,
+               intercept: bool, hessian: bool = True) -> LogitSums:
+    """The :class:`LogitSums` of one block of rows at ``coef``.
+
+    Args:
+        x: features, shape ``(n, d)`` (``m = d + 1`` with the intercept, else ``d``).
+        codes: class indices ``0..K-1``, shape ``(n,)``; ``k = 1`` logit for ``K = 2``.
+        weights: sample weights (times class weights), shape ``(n,)``.
+        coef: shape ``(m, k)``.
+        intercept: whether ``coef``'s last row is the intercept.
+        hessian: compute the Hessian too.
+
+    Example:
+        >>> x, codes = np.array([[1.0], [-1.0]]), np.array([1, 0])
+        >>> s = block_sums(x, codes, np.ones(2), np.zeros((2, 1)), intercept=True)
+        >>> round(s.loss, 6), s.grad.ravel().tolist(), s.hess.tolist()
+        (1.386294, [-1.0, 0.0], [[0.5, 0.0], [0.0, 0.5]])
+    """
+    x = np.asarray(x, np.float64)
+    weights = np.asarray(weights, np.float64)
+    z = _logits(x, coef, intercept)
+    xt = _features(x, intercept)
+    if coef.shape[1] == 1:
+        y = codes.astype(np.float64)
+        zz = z[:, 0]
+        loss = float(weights @ (np.logaddexp(0.0, zz) - y * zz))
+        p = expit(zz)
+        grad = xt.T @ (weights * (p - y))[:, None]
+        hess = (xt * (weights * p * (1 - p))[:, None]).T @ xt if hessian else None
+        wrong = (2 * y - 1) * zz <= 0
+    else:
+        rows = np.arange(len(codes))
+        log_p = log_softmax(z, axis=1)
+        loss = float(-(weights @ log_p[rows, codes]))
+        p = softmax(z, axis=1)
+        residual = p.copy()
+        residual[rows, codes] -= 1.0
+        grad = xt.T @ (weights[:, None] * residual)
+        hess = _softmax_hessian(xt, p, weights) if hessian else None
+        others = z.copy()
+        others[rows, codes] = -np.inf
+        wrong = z[rows, codes] <= others.max(axis=1)
+    errors = int(np.count_nonzero(wrong & (weights > 0)))
+    return LogitSums(loss, grad, hess, float(weights.sum()), errors)
+
+
+def _softmax_hessian(xt: np.ndarray, p: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``Σ s_i (diag(p_i) - p_i p_iᵀ) ⊗ x̃_i x̃_iᵀ`` in ``coef.ravel()``'s order (index
+    ``j k + c`` for feature ``j`` and class ``c``)."""
+    n, m = xt.shape
+    k = p.shape[1]
+    g = (np.sqrt(weights)[:, None, None] * xt[:, :, None] * p[:, None, :]).reshape(n, m * k)
+    hess = -(g.T @ g)
+    for c in range(k):
+        hess[c::k, c::k] += (xt * (weights * p[:, c])[:, None]).T @ xt
+    return hess
+
+
+def add_sums(a: LogitSums, b: LogitSums) -> LogitSums:
+    """Two blocks' sums combined (the reduction of :func:`block_sums`)."""
+    hess = None if a.hess is None or b.hess is None else a.hess + b.hess
+    return LogitSums(a.loss + b.loss, a.grad + b.grad, hess, a.weight + b.weight,
+                     a.errors + b.errors)
+
+
+def in_memory_sums(x: np.ndarray, codes: np.ndarray, weights: np.ndarray, coef: np.ndarray, *,
+                   intercept: bool, hessian: bool = True, rows: int = 8192) -> LogitSums:
+    """:func:`block_sums` over data in memory, ``rows`` rows at a time (bounded memory)."""
+    total = None
+    for start in range(0, max(len(x), 1), rows):
+        part = slice(start, start + rows)
+        sums = block_sums(x[part], codes[part], weights[part], coef, intercept=intercept,
+                          hessian=hessian)
+        total = sums if total is None else add_sums(total, sums)
+    return total
+
+
+def objective_parts(sums: LogitSums, coef: np.ndarray, penalty: np.ndarray, *,
+                    intercept: bool) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """``(J, ∇J (m, k), ∇²J)`` of ``J = Σ s ℓ / W + Σ_j penalty_j ||coef_j||²`` (the
+    intercept's row unpenalized)."""
+    full = np.concatenate([penalty, [0.0]]) if intercept else np.asarray(penalty)
+    value = sums.loss / sums.weight + float(np.sum(full[:, None] * coef**2))
+    grad = sums.grad / sums.weight + 2 * full[:, None] * coef
+    if sums.hess is None:
+        return value, grad, None
+    hess = sums.hess / sums.weight + np.diag(np.repeat(2 * full, coef.shape[1]))
+    return value, grad, hess
+
+
+def newton_direction(grad: np.ndarray, hess: np.ndarray) -> np.ndarray:
+    """``-H⁺ g``, ``H`` scaled to a unit diagonal first; directions of no curvature (the
+    softmax's redundant one, an unpenalized constant column) are left out."""
+    g = grad.ravel()
+    diag = np.sqrt(np.maximum(np.diag(hess), np.finfo(np.float64).tiny))
+    scaled = hess / diag[:, None] / diag[None, :]
+    values, vectors = np.linalg.eigh(scaled)
+    keep = values > values[-1] * len(values) * np.finfo(np.float64).eps
+    rotated = vectors[:, keep].T @ (g / diag)
+    step = vectors[:, keep] @ (rotated / values[keep])
+    return -(step / diag).reshape(grad.shape)
+
+
+class NewtonResult(NamedTuple):
+    """What :func:`damped_newton` returns.
+
+    Attributes:
+        coef: the last accepted point, shape ``(m, k)``.
+        losses: ``J`` before each accepted step, then at the end (``len = n_iter + 1``).
+        n_iter: the accepted Newton steps.
+        evaluations: the calls of ``evaluate`` (passes over the data).
+        status: ``"converged"``, ``"separated"`` (the classes are separated and unpenalized:
+            the loss has no minimum), ``"stalled"`` (no decrease at rounding level) or
+            ``"max_steps"``.
+    """
+
+    coef: np.ndarray
+    losses: list
+    n_iter: int
+    evaluations: int
+    status: str
+
+
+def damped_newton(
+    evaluate: Callable[[np.ndarray], LogitSums], coef: np.ndarray, penalty: np.ndarray, *,
+    intercept: bool, max_steps: int, rtol: float = NEWTON_RTOL, stop_if_separated: bool = False,
+) -> NewtonResult:
+    """Minimize ``J`` by Newton steps with backtracking, from ``coef``.
+
+    Args:
+        evaluate: ``coef -> LogitSums`` with the Hessian (one pass over the data).
+        coef: the starting point, shape ``(m, k)``.
+        penalty: the penalty of each feature row, shape ``(d,)``.
+        intercept: whether ``coef``'s last row is the (unpenalized) intercept.
+        max_steps: the most Newton steps.
+        rtol: stop when the Newton decrement is below ``rtol · J``.
+        stop_if_separated: stop (status ``"separated"``) at a point that separates the classes.
+
+    Example:
+        >>> x = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> codes, w = np.array([0, 1, 0, 1]), np.ones(4)
+        >>> run = lambda c: block_sums(x, codes, w, c, intercept=True)
+        >>> result = damped_newton(run, np.zeros((2, 1)), np.zeros(1), intercept=True,
+        ...                        max_steps=20)
+        >>> result.status, result.coef.ravel().round(4).tolist()
+        ('converged', [0.9082, -1.3623])
+    """
+    sums, evaluations = evaluate(coef), 1
+    value, grad, hess = objective_parts(sums, coef, penalty, intercept=intercept)
+    losses, status = [value], "max_steps"
+    while True:
+        if stop_if_separated and sums.errors == 0:
+            status = "separated"
+            break
+        direction = newton_direction(grad, hess)
+        decrement = -float(np.sum(grad * direction))
+        if not decrement > 2 * rtol * abs(value):
+            # The quadratic model is exact to rounding here: the full step, without a pass to
+            # check it (its predicted decrease is below the loss's resolution).
+            if np.all(np.isfinite(direction)):
+                coef = coef + direction
+            status = "converged"
+            break
+        if len(losses) > max_steps:
+            break
+        step, accepted = 1.0, None
+        for _ in range(MAX_HALVINGS):
+            trial = coef + step * direction
+            trial_sums, evaluations = evaluate(trial), evaluations + 1
+            parts = objective_parts(trial_sums, trial, penalty, intercept=intercept)
+            if parts[0] <= value - ARMIJO * step * decrement:
+                accepted = (trial, trial_sums, parts)
+                break
+            step /= 2
+        if accepted is None:
+            status = "stalled"
+            break
+        coef, sums, (value, grad, hess) = accepted
+        losses.append(value)
+    return NewtonResult(coef, losses, len(losses) - 1, evaluations, status)
