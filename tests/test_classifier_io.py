@@ -91,4 +91,4 @@ def test_cli_classify_refuses_options_it_does_not_take(tmp_path, iris, capsys):
     assert main([*argv, "--checkpoint", str(tmp_path / "c.npz")]) == 1
     assert "takes no --checkpoint" in capsys.readouterr().err
     assert main(["fit", str(data), "--target", "species"]) == 1  # regress: labels not numbers
-    assert "is not numeric" in capsys.readouterr().err
+    assert "must be numeric" in capsys.readouterr().err

@@ -66,10 +66,11 @@ class GradientDescentClassifier(ClassifierMixin, BaseEstimator):
             then grow without bound, and the fit warns).
         class_weight: ``None``, ``"balanced"`` (class ``c`` weighs ``W / (k W_c)``) or a dict
             ``{label: weight}``; multiplies the sample weights.
-        optimizer, learning_rate, max_iter, tol, n_iter_no_change, fit_intercept, standardize,
-            dtype, warm_start, random_state, verbose: as
-            :class:`~dl_workshop.estimator.GradientDescentRegressor`'s (``"lbfgs"`` is optax's
-            L-BFGS with its zoom line search here, the loss not being quadratic).
+        optimizer: as :class:`~dl_workshop.estimator.GradientDescentRegressor`'s (``"lbfgs"``
+            is optax's L-BFGS with its zoom line search here, the loss not being quadratic).
+            The other hyperparameters (``learning_rate``, ``max_iter``, ``tol``,
+            ``n_iter_no_change``, ``fit_intercept``, ``standardize``, ``dtype``, ``warm_start``,
+            ``random_state``, ``verbose``) are the regressor's too.
 
     Attributes:
         classes_: the sorted labels, shape ``(n_classes,)`` (any kind: strings too).
