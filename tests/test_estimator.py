@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
+from dl_workshop import CollinearityWarning
 from dl_workshop.estimator import (
     GradientDescentRegressor,
     load_model,
@@ -407,6 +408,9 @@ def test_degree_refuses_what_it_cannot_fit():
     with pytest.raises(ValueError, match="degree=400 is too large for this X: x\\*\\*degree "
                                          "overflows float64"):
         GradientDescentRegressor(degree=400).fit([[1e3], [2.0]], [1.0, 2.0])
+    # Two distinct values cannot determine a cubic: the warning names the powers.
+    with pytest.warns(CollinearityWarning, match=r"columns 't', 't\*\*2' and 't\*\*3' are"):
+        GradientDescentRegressor(degree=3).fit(pd.DataFrame({"t": [1.0, 2.0] * 3}), [1.0, 2] * 3)
     model = GradientDescentRegressor(degree=2).fit([[0.0], [1.0], [2.0]], [1.0, 2.0, 5.0])
     with pytest.raises(ValueError, match="X has 2 features"):
         model.predict(x)

@@ -69,6 +69,20 @@ def variable_of(x: np.ndarray, degree: int | None) -> np.ndarray | None:
     return None if degree is None else x[:, 0]
 
 
+def power_names(names: list[str] | None, degree: int | None) -> list[str] | None:
+    """The design's column names for warnings: ``names`` itself without ``degree``, else
+    ``x, x**2, …`` of the one column's name (``"x"`` when ``X`` had none).
+
+    Example:
+        >>> power_names(["t"], 3), power_names(None, 2), power_names(None, None)
+        (['t', 't**2', 't**3'], ['x', 'x**2'], None)
+    """
+    if degree is None:
+        return names
+    base = "x" if names is None else str(names[0])
+    return [base] + [f"{base}**{k}" for k in range(2, degree + 1)]
+
+
 def refuse_dask(degree: Any) -> None:
     """A ``ValueError`` for Dask data with ``degree`` set (the powers are formed in memory).
 

@@ -338,8 +338,7 @@ def _variable_error(v: np.ndarray, coef: np.ndarray, weighted_residual: np.ndarr
     through the residual (``−p'(v_i) δv_i``) and through ``Xᵀ W r``; shape ``(d + 1, k)``."""
     d = coef.shape[0]
     exponents = np.arange(d)
-    with np.errstate(invalid="ignore"):  # 0.0 ** 0 is 1 (the first column's derivative)
-        slope = (exponents + 1) * v[:, None] ** exponents  # (n, d): ∂x_ij / ∂v_i
+    slope = (exponents + 1) * v[:, None] ** exponents  # (n, d): ∂x_ij / ∂v_i (0.0**0 is 1)
     shift = -influence[:, :, None] * (slope @ coef)[None] + (unit @ slope.T)[:, :, None] * (
         weighted_residual[None])  # (d + 1, n, k): the solution's change per unit δv_i
     variable = _rounded(v) * np.spacing(v) ** 2 / 12

@@ -37,6 +37,7 @@ from dl_workshop.estimator.params import validate_hyperparameters
 from dl_workshop.estimator.partial import start_stream, stream_update
 from dl_workshop.estimator.powers import (
     power_features,
+    power_names,
     predict_features,
     refuse_dask,
     variable_of,
@@ -151,9 +152,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         rank_: numerical rank of the standardized features (centred with an intercept), as
             ``numpy.linalg.lstsq`` counts it: singular values above ``max(n_samples,
             n_parameters) * eps`` times the largest (``eps`` of ``dtype``). Below
-            ``n_features`` the coefficients are not unique (a :class:`CollinearityWarning`,
-            unless ``alpha > 0`` makes them unique).
-            Set by ``fit``; ``None`` above 2048 parameters (not analyzed).
+            ``n_features`` the coefficients are not unique (a :class:`CollinearityWarning`, unless
+            ``alpha > 0`` makes them unique). Set by ``fit``; ``None`` above 2048 parameters.
         condition_number_: largest over smallest singular value of the standardized, weighted
             design (with the intercept's column); ``inf`` when singular. NIST Longley: 111,
             Wampler: 1.6e3, Filip: 3.8e9, all full rank (float64 resolves up to about
@@ -161,7 +161,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         accuracy_: estimated correct significant digits of ``coef_`` and ``intercept_`` (the
             least over them) after the refinement: from its last correction, and from how far
             the rounding of the inputs themselves moves the exact solution (values that use
-            all 53 bits of float64 count as rounded); at most about 15.9. Measured within a
+            all 53 bits of float64 count as rounded; with ``degree``, the powers are exact and
+            only ``x`` can be); at most about 15.9. Measured within a
             digit of the NIST StRD certified values' log relative errors. ``fit`` warns
             (:class:`~dl_workshop.estimator.refine.AccuracyWarning`) below 6. ``None`` where
             there is no refinement: float32 fits, ``partial_fit``, rank-deficient designs
@@ -284,6 +285,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         )
         self._store_fit(result, prep, step_size)
         names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+        names = power_names(names, prep.settings.degree)
         warn_if_collinear(prep.conditioning, names, penalized=prep.settings.alpha > 0)
         warn_if_not_converged(result, prep.settings)
         if result.status == "converged":
