@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
+from dl_workshop import CollinearityWarning
 from dl_workshop.estimator import (
     GradientDescentRegressor,
     load_model,
@@ -290,6 +291,8 @@ def test_bad_sample_weight_raises():
         ({"n_iter_no_change": 0}, ValueError, "n_iter_no_change must be an integer >= 1"),
         ({"fit_intercept": "yes"}, TypeError, "fit_intercept must be True or False"),
         ({"random_state": "seed"}, TypeError, "random_state must be None, an int"),
+        ({"degree": 0}, ValueError, "degree must be an integer >= 1; got 0"),
+        ({"degree": 2.0}, TypeError, "degree must be an integer >= 1; got 2.0"),
     ],
 )
 def test_bad_hyperparameters_raise_at_fit(params, error, match):
@@ -367,3 +370,85 @@ def test_dataframe_with_a_text_column_is_rejected():
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]})
     with pytest.raises(ValueError, match="could not convert|dtype"):
         GradientDescentRegressor().fit(frame, [1.0, 2.0, 3.0])
+
+
+def test_degree_fits_a_polynomial_in_one_variable():
+    """``degree=d``: X is the variable itself; coef_ has d entries, matching least squares on
+    the powers (and numpy.polynomial), and predict/score form the same powers."""
+    rng = np.random.default_rng(7)
+    t = rng.uniform(-2.0, 2.0, 50)
+    y = 1.0 - 2.0 * t + 0.5 * t**3 + 0.1 * rng.normal(size=50)
+    model = GradientDescentRegressor(degree=3).fit(t[:, None], y)
+    powers = np.column_stack([t, t**2, t**3])
+    coef, intercept = lstsq(powers, y)
+    np.testing.assert_allclose(model.coef_, coef, rtol=1e-12)
+    assert model.intercept_ == pytest.approx(intercept, rel=1e-12)
+    reference = np.polynomial.Polynomial.fit(t, y, 3).convert().coef  # b0 ... b3
+    np.testing.assert_allclose([model.intercept_, *model.coef_], reference, rtol=1e-9)
+    assert model.n_features_in_ == 1 and model.accuracy_ > 13
+    new = np.array([[0.5], [3.0]])
+    expected = np.polynomial.polynomial.polyval(new[:, 0], [model.intercept_, *model.coef_])
+    np.testing.assert_allclose(model.predict(new), expected, rtol=1e-13)
+    assert model.score(t[:, None], y) == pytest.approx(
+        LinearRegression().fit(powers, y).score(powers, y), rel=1e-12)
+    # Several targets, no intercept, a DataFrame's column name.
+    frame = pd.DataFrame({"t": t})
+    two = GradientDescentRegressor(degree=2, fit_intercept=False)
+    two.fit(frame, np.column_stack([y, -y]))
+    assert two.coef_.shape == (2, 2) and list(two.feature_names_in_) == ["t"]
+    np.testing.assert_allclose(two.coef_[0], lstsq(powers[:, :2], y, intercept=False)[0],
+                               rtol=1e-12)
+
+
+def test_degree_refuses_what_it_cannot_fit():
+    x = np.column_stack([np.arange(5.0), np.ones(5)])
+    with pytest.raises(ValueError, match=r"X must have exactly one column .*degree is set; "
+                                         r"got 2 columns with degree=3"):
+        GradientDescentRegressor(degree=3).fit(x, np.arange(5.0))
+    with pytest.raises(ValueError, match="degree=400 is too large for this X: x\\*\\*degree "
+                                         "overflows float64"):
+        GradientDescentRegressor(degree=400).fit([[1e3], [2.0]], [1.0, 2.0])
+    # Two distinct values cannot determine a cubic: the warning names the powers.
+    with pytest.warns(CollinearityWarning, match=r"columns 't', 't\*\*2' and 't\*\*3' are"):
+        GradientDescentRegressor(degree=3).fit(pd.DataFrame({"t": [1.0, 2.0] * 3}), [1.0, 2] * 3)
+    model = GradientDescentRegressor(degree=2).fit([[0.0], [1.0], [2.0]], [1.0, 2.0, 5.0])
+    with pytest.raises(ValueError, match="X has 2 features"):
+        model.predict(x)
+    model.set_params(degree=3)  # changed after fit: predict refuses rather than mispredicts
+    with pytest.raises(ValueError, match="degree=3 gives 3 coefficients, but this model was "
+                                         "fitted with 2"):
+        model.predict([[1.0]])
+    dask_array = pytest.importorskip("dask.array")
+    column = dask_array.from_array(np.arange(6.0)[:, None], chunks=3)
+    with pytest.raises(ValueError, match=r"degree must be None for Dask data .*; got degree=3"):
+        GradientDescentRegressor(degree=3).fit(column, dask_array.arange(6.0, chunks=3))
+    with pytest.raises(ValueError, match="degree must be None for Dask data"):
+        model.set_params(degree=2).predict(column)
+
+
+def test_degree_warm_start_and_partial_fit():
+    t = np.linspace(-1.0, 1.0, 40)
+    y = 2.0 + t - 3.0 * t**2
+    cold = GradientDescentRegressor(degree=2).fit(t[:, None], y)
+    warm = GradientDescentRegressor(degree=2, warm_start=True).fit(t[:, None], y)
+    warm.fit(t[:, None], y)  # starts at the solution
+    np.testing.assert_allclose(warm.coef_, cold.coef_, rtol=1e-12)
+    assert warm.n_iter_ < cold.n_iter_
+    stream = GradientDescentRegressor(degree=2, optimizer="adam", learning_rate=0.05)
+    for _ in range(300):
+        stream.partial_fit(t[:, None], y)
+    np.testing.assert_allclose(stream.coef_, [1.0, -3.0], atol=1e-2)
+
+
+def test_save_and_load_keep_degree(tmp_path):
+    t = np.linspace(0.5, 3.0, 30)
+    model = GradientDescentRegressor(degree=4).fit(pd.DataFrame({"t": t}), np.exp(t))
+    loaded = load_model(save_model(tmp_path / "poly.npz", model))
+    assert loaded.degree == 4 and loaded.n_features_in_ == 1
+    frame = pd.DataFrame({"t": [0.7, 2.5]})
+    np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
+    # A file whose degree disagrees with its coefficients is refused.
+    model.set_params(degree=3)  # 4 coefficients saved under degree=3
+    save_model(tmp_path / "bad.npz", model)
+    with pytest.raises(ValueError, match="its degree must be the number of coefficients"):
+        load_model(tmp_path / "bad.npz")

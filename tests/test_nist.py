@@ -17,7 +17,8 @@ from dl_workshop.estimator import GradientDescentRegressor
 #: its data: the design of powers x^j rounded to float64 determines the coefficients to 7.61
 #: digits only (exact rational least squares on that very matrix reaches 7.61, and 14.0 on the
 #: exact powers), so no float64 method fed that matrix can do better; refinement reaches the
-#: exact solution of that matrix (the test below checks it to 13 digits).
+#: exact solution of that matrix (the test below checks it to 13 digits). Given x itself with
+#: degree=10 instead, the estimator forms the powers exactly and reaches 14 (POLYNOMIALS below).
 FLOORS = {name: 10 for name in ["Norris", "Pontius", "NoInt1", "NoInt2", "Longley",
                                 "Wampler1", "Wampler2", "Wampler3", "Wampler4", "Wampler5"]}
 FLOORS["Filip"] = 7.3
@@ -61,12 +62,16 @@ def test_lre_helper_matches_the_readme_formula():
     assert log_relative_error(3.5, "3.5") == 15.0
 
 
-def fit_nist(folder: Path, certified: dict, name: str, seed: int = 0):
-    """``(model, LREs of (intercept,) coefficients)`` of the default fit on a row order."""
+def fit_nist(folder: Path, certified: dict, name: str, seed: int = 0, *, degree: bool = False):
+    """``(model, LREs of (intercept,) coefficients)`` of the default fit on a row order: on the
+    matrix of powers, or (``degree``) on ``x`` itself with ``degree=d``."""
     spec = certified[name]
     x, y = design(folder, name, spec)
+    if degree:
+        x = x[:, :1]  # the powers' first column is x itself
     order = np.random.default_rng(seed).permutation(len(y)) if seed else np.arange(len(y))
-    model = GradientDescentRegressor(fit_intercept=spec["intercept"])
+    model = GradientDescentRegressor(fit_intercept=spec["intercept"],
+                                     degree=spec["degree"] if degree else None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the defaults must converge without a warning
         model.fit(x[order], y[order])
@@ -112,6 +117,53 @@ def test_any_row_order_reaches_the_floor(nist, name):
         assert model.n_iter_ < model.max_iter
 
 
+#: The polynomials in one variable of degree 2 and more, fitted as ``x`` with ``degree=d``: the
+#: estimator forms the powers, exactly for the refinement (measured 13.2-15; Filip 14.1).
+POLYNOMIALS = ["Filip", "Pontius", "Wampler1", "Wampler2", "Wampler3", "Wampler4", "Wampler5"]
+
+
+@pytest.mark.parametrize("name", POLYNOMIALS)
+def test_degree_reaches_ten_digits_on_every_polynomial(nist, name):
+    folder, certified = nist
+    model, lres = fit_nist(folder, certified, name, degree=True)
+    assert model.n_features_in_ == 1 and len(model.coef_) == certified[name]["degree"]
+    assert min(lres) >= 10, f"{name}: coefficient LREs {np.round(lres, 2)}"
+    assert abs(min(model.accuracy_, CERTIFIED_DIGITS) - min(lres)) <= 1.0, (
+        f"{name}: accuracy_ {model.accuracy_:.2f}, LREs {np.round(lres, 2)}"
+    )
+    assert model.n_iter_ <= ITERATIONS_BEFORE[name]
+    # predict forms the same powers: it equals the matrix model's formula.
+    x, _ = design(folder, name, certified[name])
+    np.testing.assert_allclose(model.predict(x[:, :1]), x @ model.coef_ + model.intercept_,
+                               rtol=1e-12)
+
+
+def test_degree_reaches_ten_digits_on_filip_in_any_row_order(nist):
+    folder, certified = nist
+    for seed in ORDERS:
+        model, lres = fit_nist(folder, certified, "Filip", seed, degree=True)
+        assert min(lres) >= 10, f"order {seed}: coefficient LREs {np.round(lres, 2)}"
+        assert abs(min(model.accuracy_, CERTIFIED_DIGITS) - min(lres)) <= 1.0, seed
+        assert model.n_iter_ <= ITERATIONS_BEFORE["Filip"]
+
+
+def test_filip_with_degree_is_the_exact_solution_of_its_float64_x(nist):
+    """With ``degree=10`` the refined fit is the exact least-squares solution of the float64
+    ``x`` and ``y`` (powers computed exactly, in fractions) to 13 digits; that solution is 14
+    digits from the certified values (the rest is the rounding of ``x`` itself)."""
+    folder, certified = nist
+    spec = certified["Filip"]
+    x, y = design(folder, "Filip", spec)
+    exact = exact_least_squares(x[:, 0], y, degree=spec["degree"])
+    model, _ = fit_nist(folder, certified, "Filip", degree=True)
+    ours = [model.intercept_, *model.coef_]
+    agree = [log_relative_error(e, str(c)) for e, c in zip(ours, exact, strict=True)]
+    assert min(agree) >= 13, np.round(agree, 2)
+    exact_lres = [log_relative_error(float(c), s)
+                  for c, s in zip(exact, spec["coefficients"], strict=True)]
+    assert min(exact_lres) >= 13.5, np.round(exact_lres, 2)
+
+
 def test_filip_is_the_exact_solution_of_its_float64_design(nist):
     """Filip's 7.6 digits are its data's: exact rational least squares on the very float64
     matrix the estimator is given agrees with the refined fit to 13 digits or more."""
@@ -128,12 +180,16 @@ def test_filip_is_the_exact_solution_of_its_float64_design(nist):
     assert min(exact_lres) < 8  # the data's own limit, not the solver's
 
 
-def exact_least_squares(a: np.ndarray, y: np.ndarray) -> list:
+def exact_least_squares(a: np.ndarray, y: np.ndarray, degree: int | None = None) -> list:
     """The least-squares solution of the float64 values ``a`` and ``y``, exactly (fractions):
-    Gauss-Jordan elimination on the normal equations."""
-    rows = [[Fraction(v) for v in row] for row in a]
+    Gauss-Jordan elimination on the normal equations. With ``degree``, ``a`` is one column
+    ``x`` and the design ``1, x, …, x^degree`` is formed exactly."""
+    if degree is None:
+        rows = [[Fraction(v) for v in row] for row in a]
+    else:
+        rows = [[Fraction(v) ** k for k in range(degree + 1)] for v in a]
     target = [Fraction(v) for v in y]
-    p = a.shape[1]
+    p = len(rows[0])
     m = [[sum(r[i] * r[j] for r in rows) for j in range(p)]
          + [sum(r[i] * t for r, t in zip(rows, target, strict=True))] for i in range(p)]
     for i in range(p):

@@ -16,7 +16,14 @@ from sklearn.linear_model import Ridge
 from test_nist import exact_least_squares
 
 from dl_workshop.estimator import GradientDescentRegressor
-from dl_workshop.estimator.extended import dd_sum, design, residual_products, two_product, two_sum
+from dl_workshop.estimator.extended import (
+    dd_sum,
+    design,
+    powers,
+    residual_products,
+    two_product,
+    two_sum,
+)
 from dl_workshop.estimator.refine import AccuracyWarning
 
 
@@ -64,6 +71,40 @@ def test_the_normal_residual_is_the_exact_one_rounded():
                         for i in range(n))
             assert g[j, t] == pytest.approx(float(exact), rel=1e-15, abs=0)
         assert g0[t] == pytest.approx(float(sum(wr[i] for i in range(n) if ones[i])), rel=1e-15)
+
+
+def test_double_double_powers_are_exact_to_thirty_digits():
+    x = np.random.default_rng(5).uniform(-9.0, 9.0, 50)
+    hi, lo = powers(x, 10)
+    for i in range(len(x)):
+        for k in range(1, 11):
+            exact = Fraction(x[i]) ** k
+            assert hi[i, k - 1] == float(exact) or abs(Fraction(hi[i, k - 1]) - exact) <= abs(
+                exact) * 2.0**-52  # hi is x^k rounded (to within its last bit)
+            error = Fraction(hi[i, k - 1]) + Fraction(lo[i, k - 1]) - exact
+            assert abs(error) <= abs(exact) * 1e-30
+
+
+def test_the_normal_residual_of_exact_powers_is_the_exact_one_rounded():
+    """A design given as double-double (``x_lo``): residual and products with the exact powers,
+    not with their float64 roundings."""
+    rng = np.random.default_rng(6)
+    t = rng.uniform(1.0, 3.0, 30)
+    hi, lo = powers(t, 5)
+    coef = rng.normal(size=(5, 1))
+    y = hi @ coef + 1e-13 * rng.normal(size=(30, 1))
+    offset = hi.mean(axis=0)
+    ones = np.ones(30)
+    g, g0 = residual_products(design(hi, offset, ones, lo), y, ones, ones, coef, np.zeros(1))
+    r = [Fraction(y[i, 0]) - sum(Fraction(t[i]) ** (j + 1) * Fraction(coef[j, 0])
+                                 for j in range(5)) for i in range(30)]
+    for j in range(5):
+        exact = sum((Fraction(t[i]) ** (j + 1) - Fraction(offset[j])) * r[i] for i in range(30))
+        assert g[j, 0] == pytest.approx(float(exact), rel=1e-14, abs=0)
+    assert g0[0] == pytest.approx(float(sum(r)), rel=1e-14)
+    # With the rounded powers alone the residuals differ by far more than that.
+    rounded, _ = residual_products(design(hi, offset, ones), y, ones, ones, coef, np.zeros(1))
+    assert abs(rounded[0, 0] - g[0, 0]) > 1e-6 * abs(g[0, 0])
 
 
 def polynomial(n=60, degree=7, seed=4):
@@ -141,3 +182,18 @@ def test_data_that_determine_few_digits_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert GradientDescentRegressor().fit(x, y).accuracy_ > 10
+
+
+def test_with_degree_the_refined_fit_is_the_exact_solution_of_x_itself():
+    """``degree=7`` on the column ``t``: the exact least-squares solution of ``t`` and ``y``
+    with the powers computed exactly, not that of the rounded powers the matrix route sees."""
+    x, y = polynomial()
+    t = x[:, 0]
+    model = GradientDescentRegressor(degree=7).fit(t[:, None], y)
+    exact = [float(v) for v in exact_least_squares(t, y, degree=7)]
+    ours = np.concatenate([[model.intercept_], model.coef_])
+    np.testing.assert_allclose(ours, exact, rtol=1e-13)
+    matrix = GradientDescentRegressor().fit(x, y)
+    assert model.accuracy_ > matrix.accuracy_ + 1  # no rounded powers in its data
+    rounded = np.concatenate([[matrix.intercept_], matrix.coef_])
+    assert np.max(np.abs(rounded - exact) / np.abs(exact)) > 1e-12  # they are other problems

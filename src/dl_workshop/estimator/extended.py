@@ -103,19 +103,43 @@ def dd_sum(hi: np.ndarray, lo: np.ndarray, axis: int = 0,
     return two_sum(exact, np.add.reduce(rest, axis=0) + np.add.reduce(lo, axis=axis))
 
 
+def powers(x: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(hi, lo)``, shape ``(n, degree)``: the powers ``x^1 … x^degree`` of ``x`` (shape
+    ``(n,)``) in double-double, by repeated :func:`two_product` (relative error about
+    ``k eps²`` for ``x^k``); ``hi`` is ``x^k`` rounded to float64 (to within its last bit).
+
+    Example:
+        >>> hi, lo = powers(np.array([0.1]), 3)
+        >>> from fractions import Fraction
+        >>> exact = Fraction(0.1) ** 3
+        >>> abs(Fraction(float(hi[0, 2])) + Fraction(float(lo[0, 2])) - exact) < exact * 1e-30
+        True
+    """
+    hi, lo = [x], [np.zeros_like(x)]
+    for _ in range(1, degree):
+        p, e = two_product(hi[-1], x)
+        p, e = two_sum(p, e + lo[-1] * x)
+        hi.append(p)
+        lo.append(e)
+    return np.stack(hi, axis=1), np.stack(lo, axis=1)
+
+
 class Design(NamedTuple):
     """A design prepared once for :func:`residual_products` (:func:`design`)."""
 
     x: np.ndarray  # (n, d, 1)
     parts: tuple[np.ndarray, np.ndarray]  # split(x)
-    centred: tuple[np.ndarray, np.ndarray]  # x - offset, exactly, as (hi, lo)
+    centred: tuple[np.ndarray, np.ndarray]  # x (+ x_lo) - offset, exactly, as (hi, lo)
     centred_parts: tuple[np.ndarray, np.ndarray]  # split of its hi
+    lo: np.ndarray | None = None  # (n, d, 1): the design's low parts, if double-double
 
 
-def design(x: np.ndarray, offset: np.ndarray, ones: np.ndarray) -> Design:
+def design(x: np.ndarray, offset: np.ndarray, ones: np.ndarray,
+           x_lo: np.ndarray | None = None) -> Design:
     """``x`` (shape ``(n, d)``) with its splits, and ``x − ones offsetᵀ`` exactly, as
     double-double columns: what every refinement step reuses (``ones``, shape ``(n,)``, the
-    intercept's column: rows of zeros there are already centred).
+    intercept's column: rows of zeros there are already centred). ``x_lo``, shape ``(n, d)``,
+    makes the design the double-double ``x + x_lo`` (the exact powers of :func:`powers`).
 
     Example:
         >>> prepared = design(np.array([[1.0]]), np.array([1e-20]), np.ones(1))
@@ -123,8 +147,11 @@ def design(x: np.ndarray, offset: np.ndarray, ones: np.ndarray) -> Design:
         [1.0, -1e-20]
     """
     hi, lo = two_sum(x, -(ones[:, None] * offset[None, :]))
+    if x_lo is not None:
+        hi, lo = two_sum(hi, lo + x_lo)
+        x_lo = x_lo[:, :, None]
     return Design(x[:, :, None], split(x[:, :, None]), (hi[:, :, None], lo[:, :, None]),
-                  split(hi[:, :, None]))
+                  split(hi[:, :, None]), x_lo)
 
 
 def residual_products(
@@ -132,7 +159,8 @@ def residual_products(
     intercept: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``((X − ones oᵀ)ᵀ w r, onesᵀ w r)`` rounded to float64, with ``r = y − X coef − ones
-    interceptᵀ`` and ``o`` the design's offset, every product and sum in double-double.
+    interceptᵀ`` and ``o`` the design's offset, every product and sum in double-double (``X``
+    too, where the design has low parts).
 
     The products are with the design centred at ``o`` (:func:`design`), not with ``X``: near
     the solution ``Xᵀ w r`` is about ``o`` times ``Σ w r`` (both nearly zero), and subtracting
@@ -160,6 +188,8 @@ def residual_products(
     """
     # r = (y - ones·b) - Σ_j x_ij c_jk: the products exactly, their sum and the rest in dd.
     p, e = two_product(prepared.x, coef[None], prepared.parts)  # (n, d, k)
+    if prepared.lo is not None:
+        e = e + prepared.lo * coef[None]
     s_hi, s_lo = dd_sum(p, e, axis=1, passes=1)
     base, err = two_sum(y, -(ones[:, None] * intercept[None]))  # (n, k); ones are 0 or 1
     r_hi, err2 = two_sum(base, -s_hi)

@@ -187,6 +187,11 @@ def _fitted(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, An
         if not np.all(np.isfinite(values)):
             raise ValueError(NOT_FINITE_MESSAGE.format(name))
     n_features = coef.shape[-1]
+    degree = meta["params"].get("degree")
+    if degree is not None:  # a polynomial in one variable: degree coefficients, one feature
+        if degree != n_features:
+            raise ValueError(HEADER_MESSAGE.format("degree", "the number of coefficients"))
+        n_features = 1
     names = meta.get("feature_names")
     if names is not None and (
         not isinstance(names, list)

@@ -134,6 +134,7 @@ PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
     "max_iter": Integer(minimum=1),
     "n_iter_no_change": Integer(minimum=1),
     "alpha": Real(allow_zero=True),
+    "degree": NoneOr(Integer(minimum=1)),
     "dtype": FloatDtype(),
     "checkpoint": Unchecked(),
     "checkpoint_every": Unchecked(),
@@ -166,6 +167,7 @@ class Hyperparameters(NamedTuple):
     checkpoint_every: Any
     resume: Any
     overwrite: Any = False
+    degree: int | None = None
 
 
 def validate_hyperparameters(params: dict[str, Any]) -> Hyperparameters:

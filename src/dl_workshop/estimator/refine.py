@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from dl_workshop.estimator.extended import design, residual_products
+from dl_workshop.estimator.extended import design, powers, residual_products
 
 #: The most refinement steps (LAPACK's refinement routines stop after five; one or two
 #: suffice where ``eps · κ`` is small, three or four on NIST Filip).
@@ -87,6 +87,10 @@ class LeastSquares(NamedTuple):
         alpha: the L2 penalty.
         from_moments: whether the rows are the data's moments (R and means) rather than the
             data (their accuracy is then bounded, see :func:`moments_accuracy`).
+        powers_of: shape ``(n,)``, the variable ``v`` when the design is its powers
+            ``v^1 … v^d`` (``degree=d``): ``x`` holds them rounded to float64, the refinement
+            evaluates them exactly (double-double, :func:`~.extended.powers`), and only the
+            rounding of ``v`` itself counts as the data's (:func:`data_error`).
     """
 
     x: np.ndarray
@@ -95,6 +99,7 @@ class LeastSquares(NamedTuple):
     ones: np.ndarray
     alpha: float
     from_moments: bool = False
+    powers_of: np.ndarray | None = None
 
 
 class Refined(NamedTuple):
@@ -113,14 +118,16 @@ class Refined(NamedTuple):
     accuracy: float
 
 
-def rows_problem(x: np.ndarray, ys: np.ndarray, weights: np.ndarray, alpha: float) -> LeastSquares:
-    """The :class:`LeastSquares` of rows of data in memory (float64, as validated).
+def rows_problem(x: np.ndarray, ys: np.ndarray, weights: np.ndarray, alpha: float,
+                 powers_of: np.ndarray | None = None) -> LeastSquares:
+    """The :class:`LeastSquares` of rows of data in memory (float64, as validated); with
+    ``powers_of``, ``x`` is that variable's powers (see :class:`LeastSquares`).
 
     Example:
         >>> rows_problem(np.zeros((3, 2)), np.zeros((3, 1)), np.ones(3), 0.0).ones.tolist()
         [1.0, 1.0, 1.0]
     """
-    return LeastSquares(x, ys, weights, np.ones(len(x)), float(alpha))
+    return LeastSquares(x, ys, weights, np.ones(len(x)), float(alpha), powers_of=powers_of)
 
 
 def moments_problem(r: np.ndarray, mean: np.ndarray, weight: float, d: int,
@@ -181,7 +188,8 @@ def refine(
     """
     coef = np.array(coef, dtype=np.float64)
     intercept = np.array(intercept, dtype=np.float64) if fit_intercept else np.zeros(coef.shape[1])
-    parts = design(problem.x, scaling.x_offset, problem.ones)
+    x_lo = None if problem.powers_of is None else powers(problem.powers_of, problem.x.shape[1])[1]
+    parts = design(problem.x, scaling.x_offset, problem.ones, x_lo)
     step = _correction(coef, intercept, problem, parts, scaling, whiten, fit_intercept)
     best, steps = step[2], 0
     while steps < max_steps and np.isfinite(step[2]) and not _negligible(coef, intercept, step):
@@ -310,13 +318,31 @@ def data_error(coef: np.ndarray, intercept: np.ndarray, problem: LeastSquares, s
                                 w * problem.ones, scaling, whiten, fit_intercept)
     influence = np.vstack([rows_c, rows_b[None, :]])  # (d + 1, n): a unit residual change
     x_part, y_part = _entry_variances(problem)
-    noise = x_part @ coef**2 + y_part  # (n, k): each residual's variance
-    variance = influence**2 @ noise
     residual = problem.y - problem.x @ coef - problem.ones[:, None] * intercept
     unit_c, unit_b, _ = _newton(np.eye(d), np.zeros(d), scaling, whiten, fit_intercept)
     unit = np.vstack([unit_c, unit_b[None, :]])  # (d + 1, d): a unit change of g_coef_j
+    variance = influence**2 @ y_part
+    if problem.powers_of is not None:
+        return np.sqrt(variance + _variable_error(problem.powers_of, coef, w[:, None] * residual,
+                                                  influence, unit))
+    noise = x_part @ coef**2  # (n, k): each residual's variance
+    variance = variance + influence**2 @ noise
     variance = variance + unit**2 @ (x_part.T @ (w[:, None] * residual) ** 2)
     return np.sqrt(variance)
+
+
+def _variable_error(v: np.ndarray, coef: np.ndarray, weighted_residual: np.ndarray,
+                    influence: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """The variance :func:`data_error` adds for a design of powers ``v^j`` when each rounded
+    ``v_i`` moves by its rounding: the row's columns move together (by ``j v_i^(j−1) δv_i``),
+    through the residual (``−p'(v_i) δv_i``) and through ``Xᵀ W r``; shape ``(d + 1, k)``."""
+    d = coef.shape[0]
+    exponents = np.arange(d)
+    slope = (exponents + 1) * v[:, None] ** exponents  # (n, d): ∂x_ij / ∂v_i (0.0**0 is 1)
+    shift = -influence[:, :, None] * (slope @ coef)[None] + (unit @ slope.T)[:, :, None] * (
+        weighted_residual[None])  # (d + 1, n, k): the solution's change per unit δv_i
+    variable = _rounded(v) * np.spacing(v) ** 2 / 12
+    return np.einsum("pnk,n->pk", shift**2, variable)
 
 
 def _entry_variances(problem: LeastSquares) -> tuple[np.ndarray, np.ndarray]:

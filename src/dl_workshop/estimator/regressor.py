@@ -15,7 +15,7 @@ import numpy as np
 import optax
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._available_if import available_if
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dl_workshop.estimator.compressed import (
     compressed_problem,
@@ -25,16 +25,23 @@ from dl_workshop.estimator.compressed import (
 )
 from dl_workshop.estimator.conditioning import undetermined, warn_if_collinear
 from dl_workshop.estimator.dask_data import (
-    NO_TARGETS_MESSAGE,
     PARTIAL_FIT_DASK_MESSAGE,
     is_dask_input,
     predict_dask,
     read_once,
     score_dask,
 )
+from dl_workshop.estimator.fit_data import check_n_targets, validate_fit_data
 from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
 from dl_workshop.estimator.params import validate_hyperparameters
 from dl_workshop.estimator.partial import start_stream, stream_update
+from dl_workshop.estimator.powers import (
+    power_features,
+    power_names,
+    predict_features,
+    refuse_dask,
+    variable_of,
+)
 from dl_workshop.estimator.problem import (
     Prepared,
     build_problem,
@@ -59,12 +66,7 @@ NO_PARTIAL_FIT_MESSAGE = (
     "GradientTransformation); optimizer='lbfgs' is not: its line search assumes the "
     "same objective at every step"
 )
-WEIGHTS_NOT_FINITE_MESSAGE = "sample_weight must be finite; got NaN or infinite weights"
-#: scikit-learn >= 1.9 says this itself; older versions let all-zero weights through.
-WEIGHTS_ALL_ZERO_MESSAGE = (
-    "sample_weight must contain at least one non-zero number; got {n} weights, all zero"
-)
-TARGETS_CHANGED_MESSAGE = "y has {given} target(s), but this model was fitted with {fitted}"
+
 
 
 def _is_stochastic(estimator: GradientDescentRegressor) -> bool:
@@ -86,9 +88,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     residuals in double-double arithmetic and Newton corrections from the design's factorization
     bring ``coef_`` and ``intercept_`` to the float64 nearest the exact least-squares (ridge)
     solution of the data as given, and ``accuracy_`` says how many digits are correct. On the
-    NIST StRD linear problems that is 13 to 15 digits, and 7.6 on Filip, whose design of
-    powers rounded to float64 determines no more (``docs/accuracy.md``). float32 fits are not
-    refined.
+    NIST StRD linear problems that is 13 to 15 digits, and 7.6 on Filip given as a matrix of
+    powers rounded to float64, which determines no more; with ``degree=10`` the estimator forms
+    the powers itself, exactly for the refinement, and reaches 14 (``docs/accuracy.md``).
+    float32 fits are not refined.
 
     Args:
         optimizer: ``"lbfgs"`` (L-BFGS with a zoom line search), ``"gd"`` (gradient
@@ -117,6 +120,11 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             A change of variables: the solution is unchanged, ``coef_`` is reported in the
             original units, and the problem is far better conditioned.
         alpha: L2 penalty on ``coef_`` (not on the intercept), >= 0, as in ``Ridge``.
+        degree: ``None`` (``X`` is the design), or an int ``d >= 1``: a polynomial in one
+            variable, ``X`` of exactly one column ``x`` and the model ``intercept_ + Σ_k
+            coef_[k-1] x^k`` for ``k = 1 … d`` (``coef_`` has ``d`` entries); the estimator
+            forms the powers (``predict`` too), and the refinement evaluates them exactly
+            rather than rounded to float64. Not for Dask data.
         dtype: ``"float64"`` (default) or ``"float32"``, the precision of the optimization.
             float64 is enabled for the call only; JAX's global setting is left alone.
         warm_start: start ``fit`` from the previous solution instead of zeros.
@@ -144,9 +152,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         rank_: numerical rank of the standardized features (centred with an intercept), as
             ``numpy.linalg.lstsq`` counts it: singular values above ``max(n_samples,
             n_parameters) * eps`` times the largest (``eps`` of ``dtype``). Below
-            ``n_features`` the coefficients are not unique (a :class:`CollinearityWarning`,
-            unless ``alpha > 0`` makes them unique).
-            Set by ``fit``; ``None`` above 2048 parameters (not analyzed).
+            ``n_features`` the coefficients are not unique (a :class:`CollinearityWarning`, unless
+            ``alpha > 0`` makes them unique). Set by ``fit``; ``None`` above 2048 parameters.
         condition_number_: largest over smallest singular value of the standardized, weighted
             design (with the intercept's column); ``inf`` when singular. NIST Longley: 111,
             Wampler: 1.6e3, Filip: 3.8e9, all full rank (float64 resolves up to about
@@ -154,7 +161,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         accuracy_: estimated correct significant digits of ``coef_`` and ``intercept_`` (the
             least over them) after the refinement: from its last correction, and from how far
             the rounding of the inputs themselves moves the exact solution (values that use
-            all 53 bits of float64 count as rounded); at most about 15.9. Measured within a
+            all 53 bits of float64 count as rounded; with ``degree``, the powers are exact and
+            only ``x`` can be); at most about 15.9. Measured within a
             digit of the NIST StRD certified values' log relative errors. ``fit`` warns
             (:class:`~dl_workshop.estimator.refine.AccuracyWarning`) below 6. ``None`` where
             there is no refinement: float32 fits, ``partial_fit``, rank-deficient designs
@@ -180,6 +188,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         fit_intercept: bool = True,
         standardize: bool = True,
         alpha: float = 0.0,
+        degree: int | None = None,
         dtype: str = "float64",
         warm_start: bool = False,
         random_state: int | np.random.RandomState | None = None,
@@ -197,6 +206,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.standardize = standardize
         self.alpha = alpha
+        self.degree = degree
         self.dtype = dtype
         self.warm_start = warm_start
         self.random_state = random_state
@@ -256,6 +266,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         """
         previous = self._previous() if self.warm_start and hasattr(self, "coef_") else None
         if is_dask_input(X, y, sample_weight):
+            refuse_dask(self.degree)
             prep = self._prepare_dask(X, y, sample_weight)
         else:
             prep = self._prepare(X, y, sample_weight, partial=False)
@@ -274,6 +285,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         )
         self._store_fit(result, prep, step_size)
         names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+        names = power_names(names, prep.settings.degree)
         warn_if_collinear(prep.conditioning, names, penalized=prep.settings.alpha > 0)
         warn_if_not_converged(result, prep.settings)
         if result.status == "converged":
@@ -355,9 +367,11 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         if is_dask_input(X):
+            refuse_dask(self.degree)
             return predict_dask(self, X)
         x = validate_data(self, X, reset=False, dtype=np.float64)
-        return x @ np.asarray(self.coef_).T + self.intercept_
+        coef = np.asarray(self.coef_)
+        return predict_features(x, self.degree, coef.shape[-1]) @ coef.T + self.intercept_
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:  # noqa: N803
         """R² of ``predict(X)`` against ``y`` (scikit-learn's ``r2_score``, averaged over
@@ -381,6 +395,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         """
         if is_dask_input(X, y, sample_weight):
             check_is_fitted(self, "coef_")
+            refuse_dask(self.degree)
             return score_dask(self, X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
 
@@ -394,25 +409,28 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         """
         settings = validate_hyperparameters(self.get_params(deep=False))
         fitted = partial and hasattr(self, "coef_")
-        x, ys, weights, single = self._validate_fit_data(X, y, sample_weight, reset=not fitted)
+        x, ys, weights, single = validate_fit_data(self, X, y, sample_weight, reset=not fitted)
         if fitted:
-            single = self._check_n_targets(ys.shape[1])
+            single = check_n_targets(self.coef_, ys.shape[1])
+        variable = variable_of(x, settings.degree)
+        x = power_features(x, settings.degree)
         options = dict(alpha=settings.alpha, fit_intercept=settings.fit_intercept,
                        dtype=settings.dtype)
         if not partial and compresses(len(x), x.shape[1] + ys.shape[1]):
             problem, shape, conditioning, scaling, moments = in_memory_compressed(
                 x, ys, weights, standardize=settings.standardize, **options
             )
+            exact = (exact_problem(moments, x.shape[1], settings.alpha) if variable is None
+                     else rows_problem(x, ys, weights, settings.alpha, variable))
             return Prepared(settings, problem, shape, scaling, single, x.shape[1], ys.shape[1],
-                            conditioning,
-                            exact=exact_problem(moments, x.shape[1], settings.alpha))
+                            conditioning, exact=exact)
         scaling = getattr(self, "_scaling", None) if fitted else None
         if scaling is None:
             scaling = fit_scaling(x, ys, weights, settings.fit_intercept, settings.standardize)
         problem, shape, conditioning = build_problem(
             x, ys, weights, scaling, pad_features=not partial, **options
         )
-        exact = None if partial else rows_problem(x, ys, weights, settings.alpha)
+        exact = None if partial else rows_problem(x, ys, weights, settings.alpha, variable)
         return Prepared(
             settings, problem, shape, scaling, single, x.shape[1], ys.shape[1], conditioning,
             exact=exact,
@@ -431,32 +449,9 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                         conditioning, data.moments,
                         exact_problem(data.moments, data.d, settings.alpha))
 
-    def _validate_fit_data(self, x, y, sample_weight, *, reset):
-        x, y = validate_data(
-            self, x, y, reset=reset, multi_output=True, y_numeric=True, dtype=np.float64
-        )
-        single = y.ndim == 1
-        ys = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if ys.shape[1] == 0:
-            raise ValueError(NO_TARGETS_MESSAGE)
-        weights = _check_sample_weight(sample_weight, x, dtype=np.float64, ensure_non_negative=True)
-        if not np.all(np.isfinite(weights)):
-            raise ValueError(WEIGHTS_NOT_FINITE_MESSAGE)
-        if not np.any(weights > 0):
-            raise ValueError(WEIGHTS_ALL_ZERO_MESSAGE.format(n=len(weights)))
-        return x, ys, weights, single
-
-    def _check_n_targets(self, given: int) -> bool:
-        """Refuse a change in the number of targets; returns whether ``coef_`` is 1-D."""
-        single = np.ndim(self.coef_) == 1
-        fitted = 1 if single else self.coef_.shape[0]
-        if given != fitted:
-            raise ValueError(TARGETS_CHANGED_MESSAGE.format(given=given, fitted=fitted))
-        return single
-
     def _previous(self) -> tuple[Any, Any, int]:
         """The fitted solution, to start from (warm start, or ``partial_fit`` after ``fit``)."""
-        return self.coef_, self.intercept_, self.n_features_in_
+        return self.coef_, self.intercept_, np.shape(self.coef_)[-1]
 
     def _store_fit(self, result: Any, prep: Prepared, step_size: float | None) -> None:
         """Set what ``fit`` found: the solution (refined where :func:`_refinable`), the
