@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from packaging.requirements import Requirement
 
-from dl_workshop.estimator import GradientDescentRegressor, regressor
+from dl_workshop.estimator import GradientDescentRegressor, fit_data
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / ".ci" / "constraints-min.txt"
@@ -72,7 +72,7 @@ def _old_check_sample_weight(sample_weight, x, dtype=None, ensure_non_negative=F
 
 @pytest.mark.parametrize("n", [50, 6_000], ids=["small", "large (compressed)"])
 def test_all_zero_weights_get_a_value_error_whatever_scikit_learn_checks(monkeypatch, n):
-    monkeypatch.setattr(regressor, "_check_sample_weight", _old_check_sample_weight)
+    monkeypatch.setattr(fit_data, "_check_sample_weight", _old_check_sample_weight)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, 3))
     y = x @ np.array([1.0, -2.0, 0.5]) + 3.0

@@ -98,7 +98,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_checkpoint_arguments(fit_parser)
     _add_dask_arguments(fit_parser)
     fit_parser.set_defaults(handler=run_fit)
+    _register_predict(subparsers)
 
+
+def _register_predict(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``predict`` subcommand."""
     predict_parser = subparsers.add_parser(
         "predict",
         help="predict with a model saved by 'dl-workshop fit --out'",

@@ -27,6 +27,7 @@ from dl_workshop.estimator.classes import (
     sample_weights,
     validate_classifier_hyperparameters,
 )
+from dl_workshop.estimator.fit_data import WEIGHTS_NOT_FINITE_MESSAGE
 from dl_workshop.estimator.logit import (
     build_logit_problem,
     curvature_bound,
@@ -45,7 +46,6 @@ from dl_workshop.estimator.problem import (
     pad_params,
     unpad_params,
 )
-from dl_workshop.estimator.regressor import WEIGHTS_NOT_FINITE_MESSAGE
 from dl_workshop.estimator.solve import run_engine, warn_if_not_converged
 
 NAME = "GradientDescentClassifier"
