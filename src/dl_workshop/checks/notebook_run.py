@@ -322,7 +322,7 @@ def _cells(
     deadline: float,
 ) -> None:
     """Run the code cells in order, each within the per-cell and the notebook's time."""
-    for index, cell in enumerate(notebook.cells):
+    for index, cell in list(enumerate(notebook.cells)):  # not the pings appended (_run_extra)
         if cell.cell_type != "code":
             continue
         left = deadline - time.monotonic()
