@@ -5,9 +5,10 @@ Each notebook runs in its own kernel (nbclient; in the sandbox of
 allowed, each cell under a time limit and the whole notebook under another: a cell past its
 time is interrupted, and if the kernel does not come back (or dies, e.g. ``os._exit``) the
 notebook is run again in a fresh kernel without that cell. Outputs beyond a byte budget are
-dropped. After the last cell the grader's probe asks the kernel's agent
-(:mod:`~dl_workshop.checks.grade_kernel`) to call the learner's functions, one
-``user_expressions`` request at a time; then the kernel and everything it started are killed.
+dropped, in the kernel as well as here (the cell goes on until it ends or times out). After
+the last cell the grader's probe asks the kernel's agent (:mod:`~dl_workshop.checks.
+grade_kernel`) to call the learner's functions, one ``user_expressions`` request at a time;
+then the kernel and everything it started are killed.
 Needs ``nbclient`` and ``ipykernel``.
 """
 
@@ -226,7 +227,8 @@ def capped_publish(publish):
     def publish_capped(data, *args, **kwargs):
         if left[0] <= 0:
             return None
-        left[0] -= sum(len(str(value)) for value in dict(data).values())
+        values = data.values() if isinstance(data, dict) else [data]
+        left[0] -= sum(len(str(value)) for value in values)
         return publish(data, *args, **kwargs)
     return publish_capped
 
