@@ -26,7 +26,9 @@ from dl_workshop.checks import solution
 pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
+from dl_workshop.checks import notebook_run  # noqa: E402
 from dl_workshop.checks.grade import grade_notebooks  # noqa: E402
+from dl_workshop.checks.hints_grade import NOTE_OUTPUT_DROPPED  # noqa: E402
 from dl_workshop.checks.sandbox import Limits, unavailable  # noqa: E402
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
@@ -347,6 +349,35 @@ def test_malformed_notebooks_endless_output_and_formula_names(tmp_path, monkeypa
     )
     notes = (feedback / "many_processes.md").read_text()
     assert "cell 6 started more than 8 processes and so ended the kernel" in notes
+
+
+def test_endless_output_is_dropped_inside_the_kernel_within_its_memory(tmp_path):
+    """Printing (stdout and stderr) or displaying in a loop under a small memory limit: the
+    kernel drops what is past the output budget itself, so it keeps its memory (IPython's output
+    history, ipykernel's buffers and ZeroMQ's queue used to fill it: the loops then ended in a
+    second as "ok" or killed the kernel), each cell is stopped by its time-out, and the next
+    cell and the probe run in the same kernel."""
+    new = nbformat.v4.new_code_cell
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        new("import sys\nwhile True:\n    print('x' * 100_000)\n    sys.stderr.write('y' * 99)"),
+        new("while True:\n    display('z' * 100_000)"),
+        new("print('still here')"),
+    ]
+    (tmp_path / "work").mkdir()
+    (tmp_path / "run").mkdir()
+    limit = 512 * 2**20
+    limits = Limits(memory_bytes=limit, output_bytes=200_000)
+    kernel = notebook_run.KernelSpec(tmp_path / "work", tmp_path / "run", limits, sandboxed=True)
+    data_kb = "int(open('/proc/self/status').read().split('VmData:')[1].split()[0])"
+    result = notebook_run.run_notebook(
+        notebook, timeout=3, kernel=kernel, probe=lambda execute: execute(data_kb, 5)
+    )
+    statuses = [cell.status for cell in result.cells.values()]
+    assert statuses == [notebook_run.TIMEOUT, notebook_run.TIMEOUT, notebook_run.OK]
+    assert result.notes == [NOTE_OUTPUT_DROPPED.format(limit=200_000)]
+    # A bare kernel's data is ~150 MB; the output printed (GBs in 6 s) is not held.
+    assert int(result.probed) * 1024 < limit / 2
 
 
 def test_ctrl_c_keeps_the_finished_rows_and_ends_the_sandbox(tmp_path):

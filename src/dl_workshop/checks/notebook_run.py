@@ -5,9 +5,10 @@ Each notebook runs in its own kernel (nbclient; in the sandbox of
 allowed, each cell under a time limit and the whole notebook under another: a cell past its
 time is interrupted, and if the kernel does not come back (or dies, e.g. ``os._exit``) the
 notebook is run again in a fresh kernel without that cell. Outputs beyond a byte budget are
-dropped. After the last cell the grader's probe asks the kernel's agent
-(:mod:`~dl_workshop.checks.grade_kernel`) to call the learner's functions, one
-``user_expressions`` request at a time; then the kernel and everything it started are killed.
+dropped, in the kernel as well as here (the cell goes on until it ends or times out). After
+the last cell the grader's probe asks the kernel's agent (:mod:`~dl_workshop.checks.
+grade_kernel`) to call the learner's functions, one ``user_expressions`` request at a time;
+then the kernel and everything it started are killed.
 Needs ``nbclient`` and ``ipykernel``.
 """
 
@@ -172,8 +173,9 @@ def _client(notebook: nbformat.NotebookNode, timeout: float, kernel: KernelSpec)
         startup_timeout=_STARTUP_S,
         shutdown_kernel="immediate",
         resources={"metadata": {"path": str(kernel.work)}},
-        # Only the kernel's errors on its stderr, not its start-up notices.
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        # Only the kernel's errors on its stderr, not its start-up notices; its outputs capped
+        # at their source.
+        extra_arguments=["--IPKernelApp.log_level=ERROR", _cap_outputs(kernel.limits)],
         log=_QUIET,
     )
     client.output_left = kernel.limits.output_bytes
@@ -182,6 +184,71 @@ def _client(notebook: nbformat.NotebookNode, timeout: float, kernel: KernelSpec)
         execute_reply
     )
     return client
+
+
+#: Run in each kernel before its first cell, in a namespace of its own, so that endless output
+#: stops at the output budget inside the kernel too, not only in the grader. Else printing in a
+#: loop fills the kernel's memory (its ``RLIMIT_DATA``) long before the cell's time runs out,
+#: and the kernel dies ("crashed"): IPython (9) keeps every string printed in its output
+#: history, ipykernel buffers what is printed between two sends (0.2 s of ``print``: hundreds
+#: of MB) and serializes it whole, and ZeroMQ queues what the grader has not yet read. So: no
+#: output history (the grader never reads it), and ipykernel's streams and ``display`` forward
+#: at most the budget plus one character, then drop the rest. ``write`` becomes a property of
+#: the stream class, as IPython wraps and restores each stream's ``write`` around every cell
+#: (the original restored counts as the capped one). Whatever the kernel drops, the grader has
+#: received more than its budget (its byte count of a message is at least its characters), so
+#: it notes that outputs were dropped. A notebook that undoes this only floods its own kernel.
+_CAP_OUTPUTS = """
+from ipykernel.iostream import OutStream
+from IPython import get_ipython
+
+left = [BUDGET + 1]
+plain = OutStream.write
+
+def capped(self, text):
+    if isinstance(text, str):
+        if len(text) > left[0]:
+            kept, left[0] = text[: max(left[0], 0)], 0
+            if kept:
+                plain(self, kept)
+            return len(text)
+        left[0] -= len(text)
+    return plain(self, text)
+
+def get_write(self):
+    wrapper = self.__dict__.get("_capped_wrapper")
+    return capped.__get__(self) if wrapper is None else wrapper
+
+def set_write(self, value):
+    original = getattr(value, "__func__", None) in (plain, capped)
+    self.__dict__["_capped_wrapper"] = None if original else value
+
+def capped_publish(publish):
+    def publish_capped(data, *args, **kwargs):
+        if left[0] <= 0:
+            return None
+        values = data.values() if isinstance(data, dict) else [data]
+        left[0] -= sum(len(str(value)) for value in values)
+        return publish(data, *args, **kwargs)
+    return publish_capped
+
+class Forgetful(dict):
+    def __missing__(self, key):
+        return []
+
+OutStream.write = property(get_write, set_write)
+shell = get_ipython()
+if shell is not None:
+    shell.display_pub.publish = capped_publish(shell.display_pub.publish)
+    if hasattr(shell.history_manager, "outputs"):
+        shell.history_manager.outputs = Forgetful()
+"""
+
+
+def _cap_outputs(limits: Limits) -> str:
+    """The kernel's option that runs :data:`_CAP_OUTPUTS` with the notebook's budget."""
+    code = _CAP_OUTPUTS.replace("BUDGET", str(int(limits.output_bytes)))
+    return f"--IPKernelApp.exec_lines=exec({code!r}, {{}})"
 
 
 class _CappedClient(RepollingClient):
@@ -257,7 +324,7 @@ def _cells(
     deadline: float,
 ) -> None:
     """Run the code cells in order, each within the per-cell and the notebook's time."""
-    for index, cell in enumerate(notebook.cells):
+    for index, cell in list(enumerate(notebook.cells)):  # not the pings appended (_run_extra)
         if cell.cell_type != "code":
             continue
         left = deadline - time.monotonic()
