@@ -31,3 +31,26 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared reference data not found at {SHARED}")
     return SHARED
+
+
+#: The longest tests (each 10-60 s on 2 cores), started first: pytest-xdist hands tests out in
+#: collection order, and a long test left for the end runs while the other worker sits idle.
+_SLOW_FIRST = (
+    "test_grade.py::test_one_run_grades_the_three_lessons",
+    "test_grade_sandbox.py",
+    "test_browser.py",
+    "test_grade.py",
+    "test_benchmarks.py",
+    "test_bench_distributed.py",
+    "test_notebooks.py",
+    "test_kill.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        return next(
+            (i for i, key in enumerate(_SLOW_FIRST) if key in item.nodeid), len(_SLOW_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: the order within each group is kept
