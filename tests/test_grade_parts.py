@@ -207,3 +207,24 @@ def test_without_bwrap_grade_refuses_in_one_line_unless_no_sandbox(monkeypatch, 
     assert code == 0
     assert "WARNING: graded with --no-sandbox" in capsys.readouterr().out
     assert "WARNING: graded with --no-sandbox" in (out / "feedback" / "x.md").read_text()
+
+
+def test_the_sandbox_binds_python_over_its_fresh_tmp(tmp_path, monkeypatch):
+    """A virtual environment or checkout under /tmp (as CI makes them) stays visible in the
+    sandbox: it is bound after the sandbox's own /tmp, not hidden under it."""
+    import sys
+
+    from dl_workshop.checks import sandbox
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    work, run = tmp_path / "work", tmp_path / "run"
+    work.mkdir()
+    run.mkdir()
+    command = sandbox.sandbox_command(["python"], work, run, sandbox.Limits())
+    tmpfs = command.index("--tmpfs")
+    binds = [
+        i for i, arg in enumerate(command) if arg == "--ro-bind" and command[i + 1] == str(venv)
+    ]
+    assert binds and all(i > tmpfs for i in binds), command

@@ -130,10 +130,11 @@ def sandbox_command(kernel_cmd: list[str], work: Path, run: Path, limits: Limits
     for path in ("/etc/ssl", "/etc/ca-certificates", "/etc/localtime", "/etc/fonts"):
         if os.path.exists(path):
             view += ["--ro-bind", path, path]
+    # The fresh /tmp first: a virtual environment or a checkout under /tmp is bound over it.
+    view += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
     for root in _python_roots():
         if not root.startswith("/usr/"):
             view += ["--ro-bind", root, root]
-    view += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
     view += ["--bind", str(work), str(work), "--bind", str(run), str(run), "--chdir", str(work)]
     view += _caches(work.parent)
     env = ["--clearenv"]
