@@ -43,7 +43,7 @@ from dl_workshop import _version
 from dl_workshop.engine.state import LoopState, initial_state
 from dl_workshop.objectives.choose import Problem
 from dl_workshop.persistence import describe_tree, load_arrays, rebuild_tree, save_arrays
-from dl_workshop.settings import FitSettings
+from dl_workshop.settings import FitSettings, kept_options, recorded_options
 from dl_workshop.solver import Start, solve
 
 __all__ = ["CheckpointInfo", "load_checkpoint"]
@@ -139,6 +139,8 @@ def _callable_name(function: Any) -> str:
 def _json_scalar(value: Any) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, np.dtype):
+        return str(value)
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
@@ -207,34 +209,31 @@ def run_names(model: Any, loss: Any, objective: Any) -> dict[str, Any]:
     }
 
 
-def _describe_run(
-    settings: FitSettings, params: Any, data: Any, names: dict[str, Any], every: int
-) -> _Run:
+def _describe_run(settings: FitSettings, params: Any, data: Any, names: dict[str, Any]) -> _Run:
+    """What the checkpoint records about the run: every option that ``OPTIONS`` marks
+    ``recorded`` (from ``settings``), the functions, the parameters' and data's shapes and a
+    hash of the data."""
     optimizer = settings.optimizer
     data_leaves = jax.tree_util.tree_leaves(data)
     template = initial_state(params, optimizer, settings.dtype)
     leaves, treedef = jax.tree_util.tree_flatten(params)
-    description = {
-        "n_steps": settings.n_steps,
-        # The step size is ignored when an optax optimizer carries its own learning rate.
-        "step_size": None if optimizer is not None else settings.step_size,
-        "optimizer": "built-in gradient descent"
-        if optimizer is None
-        else f"optax optimizer with state {jax.tree_util.tree_structure(template.opt_state)}",
-        **names,
-        "dtype": str(settings.dtype),
-        "tol": settings.tol,
-        "patience": settings.patience,
-        "record_every": settings.record_every,
-        "theta": str(treedef),
-        "theta_shapes": [list(np.shape(leaf)) for leaf in leaves],
-        "data_shapes": [list(np.shape(leaf)) for leaf in data_leaves],
-        "data_sha256": _data_fingerprint(data_leaves),
-        "checkpoint_every": every,
-    }
-    # Options of fit that change the iterates (minibatching, the sufficient-statistics path).
-    for key in ("batch_size", "seed", "shuffle_window", "fast_path"):
-        description[key] = _json_scalar(getattr(settings, key))
+    description = {key: _json_scalar(value) for key, value in recorded_options(settings).items()}
+    # The step size is ignored when an optax optimizer carries its own learning rate; the
+    # optimizer is recorded by the structure of its state (and its probe, beside).
+    if optimizer is not None:
+        description["step_size"] = None
+        description["optimizer"] = (
+            f"optax optimizer with state {jax.tree_util.tree_structure(template.opt_state)}"
+        )
+    else:
+        description["optimizer"] = "built-in gradient descent"
+    description.update(
+        names,
+        theta=str(treedef),
+        theta_shapes=[list(np.shape(leaf)) for leaf in leaves],
+        data_shapes=[list(np.shape(leaf)) for leaf in data_leaves],
+        data_sha256=_data_fingerprint(data_leaves),
+    )
     return _Run(description, _optimizer_probe(optimizer, params), template, treedef)
 
 
@@ -243,8 +242,8 @@ def _close(a: Any, b: Any) -> bool:
 
 
 def _differences(saved: dict[str, Any], run: _Run, saved_probe: np.ndarray | None) -> list[str]:
-    # checkpoint_every only sets where files are written, not the result: it may change.
-    ignore = {"checkpoint_every"}
+    # e.g. checkpoint_every only sets where files are written, not the result: it may change.
+    ignore = kept_options()
     diffs = []
     for key, value in run.settings.items():
         if key in ignore or saved.get(key) == value:
@@ -429,18 +428,20 @@ def solve_with_checkpoint(
     problem: Problem,
     *,
     names: dict[str, Any],
+    stacklevel: int = 4,
 ) -> Any:
     """:func:`~dl_workshop.solver.solve` writing (and, with ``resume``, reading) the checkpoint.
 
     Called by the front doors when ``settings.checkpoint`` is set; ``names`` (from
-    :func:`run_names`) records which model, loss or objective wrote the file.
+    :func:`run_names`) records which model, loss or objective wrote the file; ``stacklevel``
+    points the Ctrl-C warning at the user's call.
     """
     path = settings.checkpoint
     every = settings.checkpoint_every
     if every is None:
         every = max(1, -(-settings.n_steps // DEFAULT_CHECKPOINTS_PER_RUN))
     settings = settings._replace(checkpoint_every=every)
-    run = _describe_run(settings, params, problem.full_data, names, every)
+    run = _describe_run(settings, params, problem.full_data, names)
     start = _claim(path, run, resume=settings.resume, overwrite=settings.overwrite)
     saver = _Saver(path, run)
     result = solve(settings, params, problem, callback=saver, start=start)
@@ -450,7 +451,7 @@ def solve_with_checkpoint(
             f"interrupted by the user after {result.n_steps} of {settings.n_steps} steps; saved "
             f"a checkpoint to {str(path)!r}: run again with resume=True to continue",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
     return result
 

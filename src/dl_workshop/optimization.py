@@ -2,7 +2,7 @@
 
 Each is a thin pipeline (see ``docs/architecture.md``)::
 
-    validate the options (settings.fit_settings)
+    validate the options (settings.takes_options: fit_settings, once, before the door's body)
       -> choose the objective (objectives.choose: full batch, minibatch or the fast path)
       -> solve (solver.solve: the engine's compiled loop, the result, divergence advice),
          through checkpoint.solve_with_checkpoint when a checkpoint file is given.
@@ -12,12 +12,10 @@ Float64 is enabled for the call only (``_precision.precision``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import optax
 
 from dl_workshop._precision import precision
 from dl_workshop._validation import as_params, check_callable
@@ -27,7 +25,7 @@ from dl_workshop.engine.optimizers import gradient_descent
 from dl_workshop.engine.result import FitResult
 from dl_workshop.engine.step import EXPLODE_FACTOR as EXPLODE_FACTOR  # re-exported
 from dl_workshop.objectives.choose import Problem, choose_problem, placed_problem
-from dl_workshop.settings import FitSettings, fit_settings
+from dl_workshop.settings import FIT, OBJECTIVE, FitSettings, takes_options
 from dl_workshop.solver import solve, warn_if_interrupted
 
 __all__ = [
@@ -41,42 +39,49 @@ __all__ = [
     "model_optimization_loop",
 ]
 
-def _run(settings: FitSettings, params: Any, problem: Problem, names: dict[str, Any]):
-    """Solve, through the checkpoint file when there is one; warn about Ctrl-C otherwise."""
+#: Frames from ``_run`` up to the user's call: ``_run``, the door's body, its wrapper, the caller.
+_OBJECTIVE_DEPTH = 4
+
+
+def _run(settings: FitSettings, params: Any, problem: Problem, names: dict[str, Any], *,
+         depth: int):
+    """Solve, through the checkpoint file when there is one; warn about Ctrl-C otherwise
+    (``depth``: the user's frame, counting ``_run`` as 1, for the warnings)."""
     if settings.checkpoint is not None:
-        return solve_with_checkpoint(settings, params, problem, names=names)
-    return warn_if_interrupted(solve(settings, params, problem), settings.n_steps, stacklevel=3)
+        return solve_with_checkpoint(settings, params, problem, names=names, stacklevel=depth + 1)
+    return warn_if_interrupted(solve(settings, params, problem), settings.n_steps,
+                               stacklevel=depth)
 
 
+def fit_with_settings(theta: Any, model: Any, loss: Any, x: Any, y: Any,
+                      settings: FitSettings) -> FitResult:
+    """:func:`fit` after its options are validated: choose the problem and solve it.
+
+    Called by the door of :func:`fit` (and of :func:`model_optimization_loop` and
+    :func:`~dl_workshop.parallel.fit_sharded`), one frame below the door's body.
+    """
+    with precision(settings.dtype):
+        params = as_params(theta, "theta", dtype=settings.dtype)
+        problem = choose_problem(model, loss, params, x, y, settings)
+        return _run(settings, params, problem, run_names(model, loss, None),
+                    depth=_OBJECTIVE_DEPTH + 1)
+
+
+@takes_options(FIT)
 def fit(
     theta: Any,
     model: Callable[[Any, Any], Any],
     loss: Callable[..., Any],
     x: Any,
     y: Any,
-    n_steps: int = 3000,
-    step_size: float = 0.001,
-    *,
-    optimizer: optax.GradientTransformation | None = None,
-    progress: bool | None = None,
-    record_every: int = 0,
-    tol: float | None = None,
-    patience: int = 1,
-    on_divergence: str = "raise",
-    dtype: Any = None,
-    checkpoint_every: int | None = None,
-    checkpoint: str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    batch_size: int | None = None,
-    seed: int = 0,
-    shuffle_window: int | None = None,
-    fast_path: bool = True,
+    settings: FitSettings,
 ) -> FitResult:
     """Optimize ``theta`` to minimize ``loss(theta, model, x, y)``; return losses, path and status.
 
     The steps run compiled (``jax.jit`` over ``jax.lax.scan``), in chunks so that a progress bar
-    can advance; there is no Python-level work per step.
+    can advance; there is no Python-level work per step. The options after ``y`` (``n_steps`` and
+    ``step_size`` by position or keyword, the others by keyword) are declared, with their
+    defaults and meaning, in :data:`dl_workshop.settings.OPTIONS`.
 
     Args:
         theta: starting parameters, any pytree (dict, tuple, list, NamedTuple) of numbers or
@@ -85,46 +90,6 @@ def fit(
         loss: ``loss(theta, model, x, y) -> scalar``, e.g. :func:`~dl_workshop.mseloss`.
         x: inputs, shape ``(n,)`` or ``(n, d_in)``; integers are cast to float.
         y: targets, shape ``(n,)`` or ``(n, d_out)``, same ``n`` as ``x``.
-        n_steps: maximum number of steps, >= 1.
-        step_size: learning rate of the built-in gradient descent, > 0 (ignored when
-            ``optimizer`` is given: the optax optimizer carries its own).
-        optimizer: any ``optax.GradientTransformation`` (e.g. ``optax.adam(0.1)``); ``None`` means
-            plain gradient descent with ``step_size``.
-        progress: ``True`` always shows a tqdm progress bar, ``False`` never, ``None`` only when
-            the run is estimated to take more than two seconds.
-        record_every: record the parameters every this many steps into ``FitResult.path``
-            (``0``: do not record; ``1``: every step).
-        tol: stop when the relative improvement ``(prev - loss) / |prev|`` stays below ``tol``
-            for ``patience`` consecutive steps; ``None`` runs all ``n_steps``.
-        patience: consecutive steps below ``tol`` needed to stop, >= 1.
-        on_divergence: ``"raise"`` a :class:`DivergenceError`, or ``"warn"`` and return the
-            result up to the last good step.
-        dtype: ``"float32"`` or ``"float64"``; ``None`` uses JAX's default (float32 unless
-            x64 is enabled). float64 is enabled for this call only.
-        checkpoint_every: write the checkpoint every this many steps (default: about 20
-            checkpoints per run); without ``checkpoint``, the chunk length, so that callbacks
-            fall on multiples of it.
-        checkpoint: path of a checkpoint file (``.npz``), written atomically every
-            ``checkpoint_every`` steps and when the run is interrupted (Ctrl-C); see
-            :mod:`dl_workshop.checkpoint`. A file already there must be a checkpoint of this
-            library (anything else is refused with ``ValueError`` before the fit, and left
-            alone); one written by another run needs ``overwrite=True``.
-        resume: with ``checkpoint``, continue from that file if it exists (it must come from the
-            same problem and settings, else ``ValueError``); a resumed run gives the same
-            parameters and losses as an uninterrupted one. ``False`` starts over.
-        overwrite: with ``checkpoint``, replace a checkpoint written by another run (another
-            problem or other settings) instead of refusing it.
-        batch_size: minibatch SGD: each step uses ``batch_size`` rows (``None``: all rows).
-            Rows are reshuffled every epoch from ``seed``; the batch of step ``t`` is picked
-            inside the compiled loop, so runs are deterministic and resumable. The order is
-            defined in :mod:`dl_workshop.streaming` (``fit_stream`` reproduces it from files).
-        seed: seed of the minibatch shuffling, an integer >= 0.
-        shuffle_window: shuffle within consecutive windows of this many rows instead of across
-            all rows (what streaming from a file with ``chunk_size=shuffle_window`` does).
-        fast_path: with ``model=linear_model`` and ``loss=mseloss`` (full batch), optimize on
-            the data's sufficient statistics (:mod:`dl_workshop.fastpath`): the same iterates
-            and losses to float tolerance, each step ``O(d²)`` instead of ``O(n d)``. ``False``
-            always runs the general path.
 
     Returns:
         A :class:`FitResult`.
@@ -142,37 +107,15 @@ def fit(
         >>> round(float(result.theta["w"]), 1), round(float(result.theta["b"]), 1)
         (2.0, 20.1)
     """
-    settings = fit_settings(
-        n_steps=n_steps, step_size=step_size, optimizer=optimizer, progress=progress,
-        record_every=record_every, tol=tol, patience=patience, on_divergence=on_divergence,
-        dtype=dtype, checkpoint_every=checkpoint_every, checkpoint=checkpoint, resume=resume,
-        overwrite=overwrite,
-        batch_size=batch_size, seed=seed, shuffle_window=shuffle_window, fast_path=fast_path,
-    )
-    with precision(settings.dtype):
-        params = as_params(theta, "theta", dtype=settings.dtype)
-        problem = choose_problem(model, loss, params, x, y, settings)
-        return _run(settings, params, problem, run_names(model, loss, None))
+    return fit_with_settings(theta, model, loss, x, y, settings)
 
 
+@takes_options(OBJECTIVE)
 def fit_objective(
     objective: Callable[[Any, Any, Any], tuple[Any, Any]],
     theta: Any,
     data: Any,
-    n_steps: int = 3000,
-    step_size: float = 0.001,
-    *,
-    optimizer: optax.GradientTransformation | None = None,
-    progress: bool | None = None,
-    record_every: int = 0,
-    tol: float | None = None,
-    patience: int = 1,
-    on_divergence: str = "raise",
-    dtype: Any = None,
-    checkpoint_every: int | None = None,
-    checkpoint: str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
+    settings: FitSettings,
 ) -> FitResult:
     """Minimize your own ``objective(params, t, data) -> (loss, grads)`` with :func:`fit`'s engine.
 
@@ -180,26 +123,14 @@ def fit_objective(
     weighted loss, precomputed statistics, a step-dependent batch): the same compiled loop,
     divergence checks, early stopping, path recording and checkpoints as :func:`fit`. Make the
     objective a module-level function or a NamedTuple so that repeated fits reuse its compiled
-    code (it is a static argument of ``jax.jit``).
+    code (it is a static argument of ``jax.jit``). It takes :func:`fit`'s options but those of
+    its data (``batch_size``, ``seed``, ``shuffle_window``, ``fast_path``).
 
     Args:
         objective: ``objective(params, t, data) -> (loss, grads)``: the scalar loss at step ``t``
             and its gradient in the structure of ``params``.
         theta: starting parameters (any pytree); not modified.
         data: a pytree of arrays passed to ``objective`` unchanged.
-        n_steps: maximum number of steps, >= 1.
-        step_size: step size of the built-in gradient descent, > 0.
-        optimizer: an optax optimizer, or ``None`` for plain gradient descent.
-        progress: progress bar: ``True``, ``False`` or ``None`` (only for long runs).
-        record_every: record the parameters every this many steps (``0``: never).
-        tol: relative-improvement threshold for early stopping; ``None`` runs all steps.
-        patience: consecutive steps below ``tol`` needed to stop, >= 1.
-        on_divergence: ``"raise"`` or ``"warn"``, as in :func:`fit`.
-        dtype: ``"float32"`` or ``"float64"`` (enabled for this call only); ``None``: JAX's default.
-        checkpoint_every: steps per compiled call, and between checkpoints.
-        checkpoint: a checkpoint file, as in :func:`fit`.
-        resume: continue from ``checkpoint`` if it exists.
-        overwrite: replace a checkpoint of another run, as in :func:`fit`.
 
     Returns:
         A :class:`FitResult`.
@@ -215,30 +146,21 @@ def fit_objective(
         [1.0, -2.0]
     """
     check_callable(objective, "objective")
-    settings = fit_settings(
-        n_steps=n_steps, step_size=step_size, optimizer=optimizer, progress=progress,
-        record_every=record_every, tol=tol, patience=patience, on_divergence=on_divergence,
-        dtype=dtype, checkpoint_every=checkpoint_every, checkpoint=checkpoint, resume=resume,
-        overwrite=overwrite,
-    )
     with precision(settings.dtype):
         params = as_params(theta, "theta", dtype=settings.dtype)
         problem = placed_problem(objective, data, objective, data)
-        return _run(settings, params, problem, run_names(None, None, objective))
+        return _run(settings, params, problem, run_names(None, None, objective),
+                    depth=_OBJECTIVE_DEPTH)
 
 
+@takes_options(FIT)
 def model_optimization_loop(
     theta: Any,
     model: Callable[[Any, Any], Any],
     loss: Callable[..., Any],
     x: Any,
     y: Any,
-    n_steps: int = 3000,
-    step_size: float = 0.001,
-    *,
-    optimizer: optax.GradientTransformation | None = None,
-    progress: bool | None = None,
-    **options: Any,
+    settings: FitSettings,
 ) -> tuple[np.ndarray, Any]:
     """The lesson's loop: optimize ``theta`` for ``n_steps`` and record the loss at every step.
 
@@ -251,11 +173,6 @@ def model_optimization_loop(
         loss: ``loss(theta, model, x, y) -> scalar``.
         x: inputs, shape ``(n,)`` or ``(n, d_in)``.
         y: targets, shape ``(n,)`` or ``(n, d_out)``.
-        n_steps: number of steps, >= 1.
-        step_size: gradient-descent step size, > 0.
-        optimizer: an optax optimizer to use instead of plain gradient descent.
-        progress: progress bar: ``True``, ``False`` or ``None`` (only for long runs).
-        **options: further keyword arguments of :func:`fit`.
 
     Returns:
         ``(losses, theta)``: a NumPy array of shape ``(n_steps,)`` with the loss of each step,
@@ -269,16 +186,5 @@ def model_optimization_loop(
         >>> losses.shape
         (3000,)
     """
-    result = fit(
-        theta,
-        model,
-        loss,
-        x,
-        y,
-        n_steps,
-        step_size,
-        optimizer=optimizer,
-        progress=progress,
-        **options,
-    )
+    result = fit_with_settings(theta, model, loss, x, y, settings)
     return result.losses, result.theta

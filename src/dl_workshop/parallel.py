@@ -26,7 +26,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from dl_workshop._precision import precision
 from dl_workshop._validation import as_data, check_same_length, describe, float_dtype
 from dl_workshop.multihost import check_process_shards
-from dl_workshop.optimization import FitResult, fit
+from dl_workshop.optimization import FitResult, fit_with_settings
+from dl_workshop.settings import FIT, FitSettings, takes_options
 
 __all__ = ["data_mesh", "fit_sharded", "shard_rows"]
 
@@ -97,17 +98,16 @@ def shard_rows(
     return jax.device_put(data, NamedSharding(mesh, PartitionSpec(BATCH_AXIS)))
 
 
+@takes_options(FIT)
 def fit_sharded(
     theta: Any,
     model: Callable[[Any, Any], Any],
     loss: Callable[..., Any],
     x: Any,
     y: Any,
-    n_steps: int = 3000,
-    step_size: float = 0.001,
     *,
     mesh: Mesh | None = None,
-    **options: Any,
+    settings: FitSettings,
 ) -> FitResult:
     """:func:`~dl_workshop.fit` with the rows of ``x`` and ``y`` split over the devices of ``mesh``.
 
@@ -122,10 +122,7 @@ def fit_sharded(
         loss: ``loss(theta, model, x, y) -> scalar``.
         x: inputs, shape ``(n,)`` or ``(n, d_in)``; ``n`` a multiple of the number of devices.
         y: targets, shape ``(n,)`` or ``(n, d_out)``.
-        n_steps: number of steps, >= 1.
-        step_size: gradient-descent step size, > 0.
         mesh: from :func:`data_mesh`; ``None`` uses every device.
-        **options: further keyword arguments of :func:`~dl_workshop.fit`.
 
     Returns:
         A :class:`~dl_workshop.FitResult`, as :func:`~dl_workshop.fit` returns.
@@ -147,9 +144,8 @@ def fit_sharded(
     # Before anything computes on arrays spread over processes that might disagree on them.
     check_process_shards(x, y)
     mesh = data_mesh() if mesh is None else mesh
-    dtype = options.get("dtype")
-    with precision(float_dtype(dtype)):
-        x_sharded = shard_rows(x, mesh, name="x", dtype=dtype)
-        y_sharded = shard_rows(y, mesh, name="y", dtype=dtype)
+    with precision(settings.dtype):
+        x_sharded = shard_rows(x, mesh, name="x", dtype=settings.dtype)
+        y_sharded = shard_rows(y, mesh, name="y", dtype=settings.dtype)
         check_same_length(x_sharded, y_sharded)
-        return fit(theta, model, loss, x_sharded, y_sharded, n_steps, step_size, **options)
+        return fit_with_settings(theta, model, loss, x_sharded, y_sharded, settings)

@@ -8,7 +8,7 @@ Memory when streaming is bounded by the chunk: about ``chunk_size`` rows held th
 (the window, its shuffled copy, its batches) plus what pyarrow reads at once (one record batch
 or Parquet row group), whatever the size of the file.
 
-``fit_stream`` is a pipeline: validate the options once (:func:`~dl_workshop.settings.fit_settings`)
+``fit_stream`` is a pipeline: validate the options once (``settings.takes_options``)
 -> read windows (:func:`~dl_workshop.chunks.iter_chunks`) -> shuffle and stack each window's
 batches -> solve each window's steps with the engine, carrying the loop state across windows.
 """
@@ -21,7 +21,6 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from dl_workshop._precision import precision
 from dl_workshop._validation import as_params, check_callable, check_int, check_model
@@ -35,7 +34,7 @@ from dl_workshop.objectives.minibatch import (
     shuffle_positions,
     window_key,
 )
-from dl_workshop.settings import FitSettings, fit_settings
+from dl_workshop.settings import STREAM, FitSettings, takes_options
 from dl_workshop.solver import solve, warn_if_interrupted
 
 __all__ = [
@@ -78,6 +77,7 @@ class _Window(NamedTuple):
     rows_read: int
 
 
+@takes_options(STREAM, positional=False)
 def fit_stream(
     theta: Any,
     model: Callable[[Any, Any], Any],
@@ -86,18 +86,11 @@ def fit_stream(
     *,
     batch_size: int,
     n_epochs: int = 1,
-    step_size: float = 0.001,
-    seed: int = 0,
     chunk_size: int = 65536,
     x_columns: str | Sequence[str] | None = None,
     y_columns: str | Sequence[str] | None = None,
     format: str | None = None,  # noqa: A002
-    optimizer: optax.GradientTransformation | None = None,
-    tol: float | None = None,
-    patience: int = 1,
-    on_divergence: str = "raise",
-    dtype: Any = None,
-    progress: bool | None = None,
+    settings: FitSettings,
 ) -> FitResult:
     """Minibatch SGD over data streamed from a file or iterator, in bounded memory.
 
@@ -106,7 +99,10 @@ def fit_stream(
     ``fit(theta, model, loss, x, y, n_steps, batch_size=batch_size, seed=seed,
     shuffle_window=chunk_size)`` on the same rows held in memory. Each chunk's steps run as
     one compiled call of the engine of :func:`~dl_workshop.fit` (same divergence checks and
-    early stopping).
+    early stopping). It takes the options of ``fit`` that apply to a stream (``step_size``,
+    ``optimizer``, ``progress``, ``tol``, ``patience``, ``on_divergence``, ``dtype``, ``seed``:
+    see :data:`dl_workshop.settings.OPTIONS`); ``tol`` compares batch losses, noisy with small
+    batches, and the progress bar counts rows.
 
     Args:
         theta: starting parameters (any pytree the model accepts); not modified.
@@ -119,20 +115,10 @@ def fit_stream(
             object whose ``__iter__`` starts over), not a one-shot iterator.
         batch_size: rows per step, >= 1.
         n_epochs: passes over the data, >= 1.
-        step_size: learning rate of plain SGD, > 0 (ignored when ``optimizer`` is given).
-        seed: shuffling seed, an integer in ``[0, 2**32)``.
         chunk_size: rows read and shuffled at a time (memory scales with it), >= 1.
         x_columns: input column(s) of a file or Dask DataFrame (see :func:`iter_chunks`).
         y_columns: target column(s) of a file or Dask DataFrame; required for them.
         format: ``"parquet"`` or ``"csv"``; ``None`` infers it from the suffix.
-        optimizer: an optax optimizer instead of plain SGD.
-        tol: stop when the relative improvement of the batch loss stays below ``tol`` for
-            ``patience`` steps (noisy with small batches); ``None`` runs every epoch.
-        patience: consecutive steps below ``tol`` needed to stop, >= 1.
-        on_divergence: ``"raise"`` or ``"warn"``, as in :func:`~dl_workshop.fit`.
-        dtype: ``"float32"`` or ``"float64"``; ``None`` uses JAX's default float.
-        progress: a tqdm bar over the rows read: ``True``, ``False``, or ``None`` (shown when
-            the run is estimated to take more than two seconds).
 
     Returns:
         A :class:`~dl_workshop.FitResult`; ``losses`` holds each step's batch loss.
@@ -152,10 +138,6 @@ def fit_stream(
         >>> round(float(result.theta["w"]), 2), round(float(result.theta["b"]), 2)
         (2.0, 1.0)
     """
-    settings = fit_settings(
-        n_steps=1, step_size=step_size, optimizer=optimizer, progress=progress, tol=tol,
-        patience=patience, on_divergence=on_divergence, dtype=dtype, seed=seed,
-    )
     stream = _check_stream(source, batch_size, n_epochs, chunk_size, x_columns, y_columns, format)
     check_model(model)
     check_callable(loss, "loss")
@@ -230,7 +212,7 @@ def _solve_stream(settings: FitSettings, stream: _Stream, params: Any, objective
                 t = last.n_steps
                 if last.status != "max_steps":
                     result = _stream_result(last.theta, loss_parts, t, last.status, settings.dtype)
-                    return warn_if_interrupted(result, goal, stacklevel=3)
+                    return warn_if_interrupted(result, goal, stacklevel=4)
             bar = _advance(
                 bar, settings.progress, window.rows_read, started, total_rows, stream.n_epochs
             )

@@ -119,31 +119,23 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
     predict_parser.set_defaults(handler=run_predict)
 
 
+def _fit_option_flags() -> dict[str, Any]:
+    """``fit``'s options that have a flag (``Option.flag`` in ``settings.OPTIONS``), by name."""
+    from dl_workshop.settings import OPTIONS
+
+    return {name: option for name, option in OPTIONS.items() if option.flag is not None}
+
+
 def _add_checkpoint_arguments(fit_parser: argparse.ArgumentParser) -> None:
-    """``fit``'s options for checkpoints."""
-    fit_parser.add_argument(
-        "--checkpoint",
-        metavar="PATH",
-        help="write the optimizer's state to this .npz file as it runs (atomically) and on Ctrl-C",
-    )
-    fit_parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        metavar="K",
-        help="iterations between checkpoints (default: about 20 per fit)",
-    )
-    fit_parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from --checkpoint if it exists (same data and options); the result "
-        "equals an uninterrupted run's",
-    )
-    fit_parser.add_argument(
-        "--overwrite-checkpoint",
-        action="store_true",
-        help="replace a checkpoint of another run at --checkpoint (a file there that is not a "
-        "checkpoint is always refused)",
-    )
+    """``fit``'s options for checkpoints: the flags declared with the options themselves."""
+    for name, option in _fit_option_flags().items():
+        flag = option.flag
+        if option.default is False:
+            fit_parser.add_argument(flag.flag, dest=name, action="store_true", help=flag.help)
+        else:
+            fit_parser.add_argument(
+                flag.flag, dest=name, type=flag.type, metavar=flag.metavar, help=flag.help
+            )
 
 
 def _add_dask_arguments(fit_parser: argparse.ArgumentParser) -> None:
@@ -261,10 +253,7 @@ def _model(args: argparse.Namespace) -> Any:
         standardize=not args.no_standardize,
         dtype=args.dtype,
         random_state=args.seed,
-        checkpoint=args.checkpoint,
-        checkpoint_every=args.checkpoint_every,
-        resume=args.resume,
-        overwrite=args.overwrite_checkpoint,
+        **{name: getattr(args, name) for name in _fit_option_flags()},
     )
 
 
