@@ -7,6 +7,9 @@
 * A function made by a transformation (``dmseloss = jax.grad(mseloss)``) gets its docstring by
   assignment to ``__doc__``, which a static reading does not see: it is taken from the function
   itself.
+* A front door of ``fit`` (``@takes_options``) gets its options, their defaults and their docs
+  from ``dl_workshop.settings.OPTIONS`` when it is imported: its parameters and docstring are
+  taken from the function itself (its ``__signature__`` and ``__doc__``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,29 @@ def markdown_of(docstring: str) -> str:
     return _ROLE.sub(_role_as_code, _EXAMPLE_HEADING.sub(r"\1Examples:", docstring))
 
 
+def _runtime(obj: griffe.Object) -> Any:
+    """The object that ``obj`` describes, imported; ``None`` if it cannot be."""
+    try:
+        return getattr(importlib.import_module(obj.parent.path), obj.name)
+    except Exception:  # noqa: BLE001 - not importable: the static reading stands
+        return None
+
+
+def _parameters(signature: inspect.Signature) -> griffe.Parameters:
+    """A signature as Griffe's parameters (annotations as written, defaults as their repr)."""
+    empty = inspect.Parameter.empty
+    return griffe.Parameters(*(
+        griffe.Parameter(
+            p.name,
+            annotation=None if p.annotation is empty else inspect.formatannotation(
+                p.annotation).strip("'"),
+            kind=griffe.ParameterKind(p.kind.description),
+            default=None if p.default is empty else repr(p.default),
+        )
+        for p in signature.parameters.values()
+    ))
+
+
 class ExampleSections(griffe.Extension):
     """``Example:`` headings read as ``Examples:``, Sphinx roles as code; transformed functions
     keep their docstring."""
@@ -45,6 +71,16 @@ class ExampleSections(griffe.Extension):
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = markdown_of(obj.docstring.value)
+
+    def on_function_instance(self, *, func: griffe.Function, **kwargs: Any) -> None:
+        if func.parent is None:
+            return
+        value = _runtime(func)
+        if getattr(value, "__wrapped__", None) is None or "__signature__" not in vars(value):
+            return
+        func.parameters = _parameters(inspect.signature(value))
+        func.docstring = griffe.Docstring(markdown_of(inspect.cleandoc(value.__doc__ or "")),
+                                          parent=func)
 
     def on_attribute_instance(self, *, attr: griffe.Attribute, **kwargs: Any) -> None:
         if attr.docstring is not None or attr.parent is None:
