@@ -9,13 +9,16 @@ it as a parameter, a keyword argument or a string; a place naming three or more 
 option list. Run this file with ``-s`` to print the table."""
 
 import ast
+import contextlib
 import inspect
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import dl_workshop.solver
 from dl_workshop import fit, linear_model, model_optimization_loop, mseloss
 from dl_workshop.cli import build_parser
 from dl_workshop.optimization import fit_objective
@@ -281,3 +284,51 @@ def _objective(params, t, data):
 
     x, y = data
     return jax.value_and_grad(lambda p: mseloss(p, linear_model, x, y))(params)
+
+
+@contextlib.contextmanager
+def _ctrl_c_after_the_first_chunk():
+    """Ctrl-C (``KeyboardInterrupt``) from the loop's host callback after its first chunk, by
+    wrapping the engine's runner as the solver calls it (as tests/test_checkpoint.py does)."""
+    original = dl_workshop.solver.run_loop
+
+    def wrapped(*args, callback=None, **kwargs):
+        def interrupt(state, losses, path_parts):
+            if callback is not None:
+                callback(state, losses, path_parts)
+            raise KeyboardInterrupt
+
+        return original(*args, callback=interrupt, **kwargs)
+
+    dl_workshop.solver.run_loop = wrapped
+    try:
+        yield
+    finally:
+        dl_workshop.solver.run_loop = original
+
+
+@pytest.mark.parametrize("checkpoint", [False, True], ids=["plain", "checkpoint"])
+@pytest.mark.parametrize("door", list(DOORS), ids=lambda door: door.__name__)
+def test_the_ctrl_c_warning_points_at_the_callers_line(door, checkpoint, tmp_path):
+    if checkpoint and door is fit_stream:
+        pytest.skip("fit_stream takes no checkpoint")
+    x = np.linspace(-1.0, 1.0, 16)
+    y = 3 * x + 1
+    theta = {"w": 0.0, "b": 0.0}
+    options = {"progress": False}
+    if door is not fit_stream:
+        options.update(checkpoint_every=10, n_steps=40, step_size=0.3)
+        if checkpoint:
+            options["checkpoint"] = tmp_path / "run.npz"
+    with warnings.catch_warnings(record=True) as caught, _ctrl_c_after_the_first_chunk():
+        warnings.simplefilter("always")
+        if door is fit_objective:
+            door(_objective, theta, (x, y), **options)
+        elif door is fit_stream:
+            door(theta, linear_model, mseloss, [(x, y)] * 3, batch_size=4, step_size=0.3,
+                 **options)
+        else:
+            door(theta, linear_model, mseloss, x, y, **options)
+    interrupted = [w for w in caught if "interrupted by the user" in str(w.message)]
+    assert len(interrupted) == 1
+    assert interrupted[0].filename == __file__
