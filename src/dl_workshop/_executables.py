@@ -48,6 +48,7 @@ from dl_workshop._compile_cache import (
     private_problem,
     usable_folder,
 )
+from dl_workshop._precision import x64_enabled
 
 #: At most this many executables are kept in the folder (the least recently written go first).
 MAX_FILES = 256
@@ -57,7 +58,6 @@ MAX_IN_MEMORY = 32
 
 #: The JAX options whose values change what a traced function computes.
 TRACING_OPTIONS = (
-    "jax_enable_x64",
     "jax_default_matmul_precision",
     "jax_numpy_rank_promotion",
     "jax_numpy_dtype_promotion",
@@ -160,6 +160,7 @@ def _environment() -> str:
     """Everything outside the call that changes the compiled program."""
     device = jax.devices()[0]
     options = [f"{name}={getattr(jax.config, name, None)!r}" for name in TRACING_OPTIONS]
+    options.append(f"x64={x64_enabled()}")
     return "\n".join([
         *options, os.environ.get("XLA_FLAGS", ""),
         f"{device.platform}:{device.device_kind}:{device.id}", _installed(),
