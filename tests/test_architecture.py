@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 #: Layers, lowest first; a module may import modules of its own layer or lower ones only.
 #: A name stands for a module or a subpackage and everything in it.
 LAYERS = [
-    ["_validation", "_precision", "_version", "_compile_cache", "_executables"],
+    ["_validation", "_precision", "_version", "compilation"],
     ["model", "losses", "data", "persistence", "chunks", "sampling", "polynomial", "logistic"],
     ["engine", "checks"],
     ["objectives", "settings", "fastpath", "multihost"],

@@ -18,8 +18,8 @@ import optax
 import optax.tree_utils as otu
 from sklearn.utils import check_random_state
 
-from dl_workshop._executables import register_stable_name
 from dl_workshop._precision import x64
+from dl_workshop.compilation.executables import register_stable_name
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.problem import Problem, as_dtype, curvature_loss
 from dl_workshop.model import linear_model
@@ -97,7 +97,8 @@ def named_optimizer(name: str, learning_rate: float | None) -> optax.GradientTra
     """
     if name == "gd":
         return None
-    # Named, so that a second process loads its compiled loops whole (dl_workshop._executables).
+    # Named, so that a second process loads its compiled loops whole
+    # (dl_workshop.compilation.executables).
     return register_stable_name(
         _build(name, learning_rate), f"{__name__}.named_optimizer({name!r}, {learning_rate!r})"
     )

@@ -15,6 +15,8 @@ from typing import Any
 
 import jax
 
+from dl_workshop.compilation import without
+
 #: Compiler options for the loops (and optimizer states) of small problems on the CPU.
 SMALL_PROBLEM_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
@@ -28,8 +30,9 @@ _refused: list[bool] = []
 
 
 def small_options_usable() -> bool:
-    """Whether ``SMALL_PROBLEM_OPTIONS`` may be tried (not refused before in this process)."""
-    return not _refused
+    """Whether ``SMALL_PROBLEM_OPTIONS`` may be tried: not refused before in this process, nor
+    turned off (``DL_WORKSHOP_WITHOUT=small_options``)."""
+    return not _refused and not without("small_options")
 
 
 def call_small(small: Callable[..., Any], default: Callable[..., Any], *args: Any, **kw: Any):
