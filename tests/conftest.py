@@ -17,7 +17,7 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-# The library keeps compiled loops in the user's cache folder (dl_workshop._compile_cache); the
+# The library keeps compiled loops in the user's cache folder (dl_workshop.compilation.cache); the
 # tests, and the processes they start, use a folder of their own, removed at the end.
 os.environ["DL_WORKSHOP_CACHE_DIR"] = tempfile.mkdtemp(prefix="dl-workshop-test-jax-cache-")
 atexit.register(shutil.rmtree, os.environ["DL_WORKSHOP_CACHE_DIR"], ignore_errors=True)

@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 #: Layers, lowest first; a module may import modules of its own layer or lower ones only.
 #: A name stands for a module or a subpackage and everything in it.
 LAYERS = [
-    ["_validation", "_precision", "_version", "_compile_cache", "_executables"],
+    ["_validation", "_precision", "_version", "compilation"],
     ["model", "losses", "data", "persistence", "chunks", "sampling", "polynomial", "logistic"],
     ["engine", "checks"],
     ["objectives", "settings", "fastpath", "multihost"],
@@ -174,3 +174,44 @@ def test_code_lines_skip_docstrings_and_comments():
     source = ['def f():', '    """Doc.', '    more."""', '    # why', '', '    return 1']
     node = ast.parse("\n".join(source)).body[0]
     assert _code_lines(node, source) == 2
+
+
+#: JAX's x64 switch, by any of its names: only the precision helper may name it.
+X64_NAMES = ("enable_x64", "jax_enable_x64")
+
+
+def _x64_mentions(source: str) -> list[int]:
+    """The lines of ``source`` whose code names JAX's x64 switch (an attribute, a name, an
+    imported name or a string such as ``jax.config.update("jax_enable_x64", ...)``)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.alias):
+            names = [node.name.rsplit(".", 1)[-1]]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [n for n in X64_NAMES if n in node.value]
+        if any(name in X64_NAMES for name in names):
+            lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_only_the_precision_helper_names_jax_s_x64_switch():
+    found = [
+        f"{module}:{line}"
+        for module, path in MODULES.items()
+        if module != f"{PACKAGE}._precision"
+        for line in _x64_mentions(path.read_text())
+    ]
+    assert found == [], "use dl_workshop._precision (precision, x64, x64_enabled) instead"
+
+
+def test_the_x64_check_finds_every_spelling():
+    source = (
+        "import jax\nfrom jax import enable_x64\nwith jax.enable_x64(True):\n    pass\n"
+        "a = jax.config.jax_enable_x64\njax.config.update('jax_enable_x64', True)\nb = 1\n"
+    )
+    assert _x64_mentions(source) == [2, 3, 5, 6]

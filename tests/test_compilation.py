@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 from jax import lax
 
-from dl_workshop import _compile_cache, fit, fit_objective, linear_model, mseloss
+from dl_workshop import fit, fit_objective, linear_model, mseloss
+from dl_workshop.compilation import WITHOUT_VARIABLE
+from dl_workshop.compilation import cache as _compile_cache
+from dl_workshop.compilation.loops import MAX_COMPILED_LOOPS, LoopBound
 from dl_workshop.engine import dots, runner
 from dl_workshop.engine.buckets import bucket_rows, pad_rows
 from dl_workshop.engine.rowwise import rows_separate
@@ -264,19 +267,33 @@ def test_memory_stays_flat_over_many_fits_of_varying_size():
     assert _rss_mb() - before < 50  # before padding: ~5 MB for every new number of rows
 
 
-def test_compiled_loops_are_bounded(monkeypatch):
-    cleared = []
-    monkeypatch.setattr(runner, "MAX_COMPILED_LOOPS", 2)
-    monkeypatch.setattr(runner, "_compiled_loops", set())
-    original = runner.run_chunk.clear_cache
-    monkeypatch.setattr(runner.run_chunk, "clear_cache", lambda: (cleared.append(1), original()))
+def test_a_loop_bound_drops_the_compiled_loops_beyond_its_limit():
+    double = jax.jit(lambda x: 2 * x)
+    bound = LoopBound(double.clear_cache, limit=2)
+    for n in (1, 2, 1):
+        bound.keep(n)
+        double(np.zeros(n))
+    assert double._cache_size() == 2
+    bound.keep(3)  # one too many: every compiled loop is dropped first
+    assert double._cache_size() == 0 and bound.kept == {3}
+
+
+def test_the_runner_bounds_its_compiled_loops(monkeypatch):
     def median_loss(theta, model, x, y):  # not a mean over rows: never padded
         return jnp.median((model(theta, x) - y) ** 2)
 
-    for n in (21, 22, 23):  # each number of rows is a loop of its own
-        x, y = _data(n, seed=n)
-        fit(_theta(), _user_model, median_loss, x, y, 5, 0.1, progress=False)
-    assert len(runner._compiled_loops) <= 2 and cleared
+    def fits(sizes):
+        for n in sizes:  # each number of rows is a loop of its own
+            x, y = _data(n, seed=n)
+            fit(_theta(), _user_model, median_loss, x, y, 5, 0.1, progress=False)
+
+    fits((21, 22))
+    assert runner._loops.limit == MAX_COMPILED_LOOPS
+    assert 1 <= len(runner._loops.kept) <= MAX_COMPILED_LOOPS
+    kept = set(runner._loops.kept)
+    monkeypatch.setenv(WITHOUT_VARIABLE, "loop_bound")  # the A/B switch: nothing noted
+    fits((23,))
+    assert runner._loops.kept == kept
 
 
 def test_enable_compile_cache_respects_opt_out_and_a_users_folder(monkeypatch, tmp_path):
@@ -369,7 +386,7 @@ def test_a_second_process_reuses_the_compiled_loop(tmp_path):
 
 
 def test_a_broken_executable_entry_is_compiled_again(tmp_path, monkeypatch):
-    from dl_workshop import _executables
+    from dl_workshop.compilation import executables as _executables
 
     monkeypatch.setenv("DL_WORKSHOP_CACHE_DIR", str(tmp_path))
     _executables.clear_in_memory()
@@ -386,7 +403,7 @@ def test_a_broken_executable_entry_is_compiled_again(tmp_path, monkeypatch):
 
 
 def test_calls_with_a_users_function_have_no_key():
-    from dl_workshop import _executables
+    from dl_workshop.compilation import executables as _executables
 
     def users_loss(theta, model, x, y):
         return 0.0
@@ -405,7 +422,7 @@ def test_calls_with_a_users_function_have_no_key():
 
 
 def test_the_estimators_programs_have_names_that_hold_in_every_process():
-    from dl_workshop._executables import stable_name
+    from dl_workshop.compilation.executables import stable_name
     from dl_workshop.estimator.optimizers import named_optimizer
     from dl_workshop.estimator.problem import objective
     from dl_workshop.objectives.full_batch import FullBatchObjective
@@ -422,7 +439,7 @@ def test_the_estimators_programs_have_names_that_hold_in_every_process():
 
 
 def test_another_library_version_is_another_key(monkeypatch):
-    from dl_workshop import _executables
+    from dl_workshop.compilation import executables as _executables
 
     args, static = (np.zeros(2),), {"n": 1}
     before = _executables.call_key("f", args, static)
@@ -433,7 +450,7 @@ def test_another_library_version_is_another_key(monkeypatch):
 
 
 def test_the_command_lines_opt_out_turns_the_executable_cache_off_too(monkeypatch, tmp_path):
-    from dl_workshop import _executables
+    from dl_workshop.compilation import executables as _executables
 
     monkeypatch.setenv("DL_WORKSHOP_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(_compile_cache, "_state", {"done": False, "refused": False})
@@ -448,7 +465,7 @@ def test_the_command_lines_opt_out_turns_the_executable_cache_off_too(monkeypatc
 
 @pytest.mark.parametrize("option", ["jax_disable_jit", "jax_debug_nans"])
 def test_debugging_options_bypass_the_executable_cache(option):
-    from dl_workshop import _executables
+    from dl_workshop.compilation import executables as _executables
 
     before = getattr(jax.config, option)
     jax.config.update(option, True)

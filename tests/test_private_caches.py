@@ -19,7 +19,8 @@ import jax
 import numpy as np
 import pytest
 
-from dl_workshop import _compile_cache, _executables
+from dl_workshop.compilation import cache as _compile_cache
+from dl_workshop.compilation import executables as _executables
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 from jupyter_client.manager import AsyncKernelManager
 
-from dl_workshop._compile_cache import cache_enabled, cache_folder
+from dl_workshop.compilation.cache import cache_enabled, cache_folder
 
 __all__ = ["Limits", "kernel_manager", "sandbox_command", "unavailable"]
 

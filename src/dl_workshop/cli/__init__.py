@@ -14,8 +14,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from dl_workshop import _compile_cache, _version
+from dl_workshop import _version
 from dl_workshop.cli import demo, fit, grade
+from dl_workshop.compilation import cache as _compile_cache
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = [demo, fit, grade]

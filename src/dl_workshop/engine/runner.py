@@ -3,10 +3,10 @@
 The loop runs in chunks of steps; each chunk is one compiled call (``jax.jit`` over
 ``jax.lax.scan``), so a progress bar can advance between chunks while no Python code runs per
 step. How a chunk is compiled depends on the data: small problems on the CPU with compiler
-options that halve their compilation (:mod:`~dl_workshop.engine.options`), large ones with their row
-products in blocks (:mod:`~dl_workshop.engine.dots`); at most ``MAX_COMPILED_LOOPS`` compiled
-loops are kept, and JAX's persistent compilation cache keeps them across processes
-(:mod:`dl_workshop._compile_cache`).
+options that halve their compilation (:mod:`~dl_workshop.compilation.options`), large ones with
+their row products in blocks (:mod:`~dl_workshop.engine.dots`); at most ``MAX_COMPILED_LOOPS``
+compiled loops are kept, and JAX's persistent compilation cache keeps them across processes
+(:mod:`dl_workshop.compilation`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from dl_workshop._compile_cache import enable_compile_cache
-from dl_workshop._executables import call_key, clear_in_memory, executable
+from dl_workshop.compilation.cache import enable_compile_cache
+from dl_workshop.compilation.executables import call_key, clear_in_memory, executable
+from dl_workshop.compilation.loops import LoopBound
+from dl_workshop.compilation.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
 from dl_workshop.engine.buckets import nbytes, on_host_cpu
 from dl_workshop.engine.dots import fused_row_products, wants_fused_row_products
-from dl_workshop.engine.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
 from dl_workshop.engine.state import RUNNING, Hyper, LoopState, fresh_optimizer_state
 from dl_workshop.engine.step import step
 
@@ -93,7 +94,7 @@ _STATIC = ("objective", "optimizer", "chunk_len", "block_len", "record", "fused"
 
 run_chunk = jax.jit(_run_chunk_impl, static_argnames=_STATIC)
 
-#: Data of at most this many bytes makes a small problem (see :mod:`~dl_workshop.engine.options`).
+#: Data of at most this many bytes makes a small problem (:mod:`~dl_workshop.compilation.options`).
 SMALL_PROBLEM_BYTES = 1 << 22
 
 _run_chunk_small = jax.jit(
@@ -101,13 +102,14 @@ _run_chunk_small = jax.jit(
 )
 
 
-#: At most this many compiled loops are kept (each holds a few MB): compiling one more first
-#: drops them all, so that a long session of fits whose shapes keep changing (a user's loss on
-#: data of many sizes) stays flat in memory. Dropped loops come back from the persistent
-#: compilation cache in milliseconds.
-MAX_COMPILED_LOOPS = 32
+def _drop_compiled_loops() -> None:
+    run_chunk.clear_cache()
+    _run_chunk_small.clear_cache()
+    clear_in_memory()
 
-_compiled_loops: set[Any] = set()
+
+#: The compiled loops kept (at most ``MAX_COMPILED_LOOPS``, see :mod:`~dl_workshop.compilation`).
+_loops = LoopBound(_drop_compiled_loops)
 
 
 def _signature(static: dict[str, Any], *args: Any) -> Any:
@@ -115,18 +117,6 @@ def _signature(static: dict[str, Any], *args: Any) -> Any:
     leaves, treedef = jax.tree_util.tree_flatten(args)
     shapes = tuple((np.shape(a), str(getattr(a, "dtype", type(a)))) for a in leaves)
     return tuple(sorted(static.items())), treedef, shapes
-
-
-def _keep_bounded(signature: Any) -> None:
-    """Drop every compiled loop before compiling one beyond ``MAX_COMPILED_LOOPS``."""
-    if signature in _compiled_loops:
-        return
-    if len(_compiled_loops) >= MAX_COMPILED_LOOPS:
-        run_chunk.clear_cache()
-        _run_chunk_small.clear_cache()
-        clear_in_memory()
-        _compiled_loops.clear()
-    _compiled_loops.add(signature)
 
 
 def _chunk_function(data: Any) -> Callable[..., Any]:
@@ -188,9 +178,10 @@ def _compiled_chunk(objective, optimizer, plan, *args) -> Callable[..., Any]:
     """The compiled chunk for this run, called as ``chunk(state, data, hyper)``; turns on the
     persistent compilation cache first.
 
-    When every static part is the library's own (:func:`~dl_workshop._executables.call_key`),
-    the executable itself is kept across processes; otherwise ``jax.jit`` compiles it (and
-    JAX's persistent cache keeps the compilation).
+    When every static part is the library's own
+    (:func:`~dl_workshop.compilation.executables.call_key`), the executable itself is kept
+    across processes; otherwise ``jax.jit`` compiles it (and JAX's persistent cache keeps the
+    compilation).
     """
     enable_compile_cache()
     function = _chunk_function(args[1])
@@ -199,7 +190,7 @@ def _compiled_chunk(objective, optimizer, plan, *args) -> Callable[..., Any]:
         record=plan.record, fused=wants_fused_row_products(args[1]),
     )
     with contextlib.suppress(TypeError):  # unhashable static arguments: jax.jit reports them
-        _keep_bounded((function is run_chunk, _signature(static, *args)))
+        _loops.keep((function is run_chunk, _signature(static, *args)))
     small = function is not run_chunk
     key = call_key(f"{__name__}._run_chunk_impl(small={small})", args, static)
     if key is not None:

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dl_workshop._executables import check_once
+from dl_workshop.compilation.executables import check_once
 
 
 def abstract_leaf(a: Any, rows: int | None = None) -> jax.ShapeDtypeStruct:

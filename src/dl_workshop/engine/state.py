@@ -15,6 +15,7 @@ import numpy as np
 import optax
 import optax.tree_utils as otu
 
+from dl_workshop._precision import x64_enabled
 from dl_workshop.engine.shapecheck import abstract_tree
 
 # Status codes carried through the compiled loop.
@@ -61,7 +62,7 @@ def optimizer_state(optimizer: Any, params: Any) -> Any:
     if optimizer is None:
         return optax.EmptyState()
     try:
-        shapes = _state_shapes(optimizer, *abstract_tree(params), jax.config.jax_enable_x64)
+        shapes = _state_shapes(optimizer, *abstract_tree(params), x64_enabled())
     except TypeError:  # an unhashable optimizer: traced every time
         shapes = jax.eval_shape(optimizer.init, params)
     return jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)

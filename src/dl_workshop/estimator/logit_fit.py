@@ -19,7 +19,7 @@ import optax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from dl_workshop._executables import register_stable_name
+from dl_workshop.compilation.executables import register_stable_name
 from dl_workshop.estimator.classes import (
     check_labels,
     encode_labels,
@@ -109,7 +109,8 @@ def labelled_data(estimator: Any, X: Any, y: Any, sample_weight: Any, class_weig
 
 @functools.cache
 def _zoom_lbfgs() -> optax.GradientTransformation:
-    # Named, so that a second process loads its compiled loops whole (dl_workshop._executables).
+    # Named, so that a second process loads its compiled loops whole
+    # (dl_workshop.compilation.executables).
     return register_stable_name(optax.lbfgs(memory_size=LBFGS_MEMORY), f"{__name__}._zoom_lbfgs()")
 
 

@@ -18,7 +18,8 @@ import optax
 import optax.tree_utils as otu
 from sklearn.utils import check_random_state
 
-from dl_workshop._executables import register_stable_name
+from dl_workshop._precision import x64
+from dl_workshop.compilation.executables import register_stable_name
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.problem import Problem, as_dtype, curvature_loss
 from dl_workshop.model import linear_model
@@ -96,7 +97,8 @@ def named_optimizer(name: str, learning_rate: float | None) -> optax.GradientTra
     """
     if name == "gd":
         return None
-    # Named, so that a second process loads its compiled loops whole (dl_workshop._executables).
+    # Named, so that a second process loads its compiled loops whole
+    # (dl_workshop.compilation.executables).
     return register_stable_name(
         _build(name, learning_rate), f"{__name__}.named_optimizer({name!r}, {learning_rate!r})"
     )
@@ -142,7 +144,7 @@ def optimizer_for(
 def _curvature(params: dict, data: Problem, dtype: np.dtype, random_state: Any) -> float:
     """``L``, the largest eigenvalue of the scaled objective's Hessian (power iteration)."""
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    with jax.enable_x64(dtype == np.float64):
+    with x64(dtype == np.float64):
         curvature = estimate_curvature(
             curvature_loss, params, linear_model, as_dtype(data, dtype), None, seed=seed
         )

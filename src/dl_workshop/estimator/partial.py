@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dl_workshop._precision import x64
 from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.problem import Problem, as_dtype, objective
@@ -42,7 +43,7 @@ def start_stream(settings: Hyperparameters, params: dict, problem: Problem,
     if isinstance(step_size, str):
         step_size = step_size_for(settings, params, problem)
     optimizer = optimizer_for(settings, step_size)
-    with jax.enable_x64(settings.dtype == np.float64):
+    with x64(settings.dtype == np.float64):
         opt_state = optimizer.init(as_dtype(params, settings.dtype)) if optimizer else ()
     return Stream(params, jax.device_get(opt_state), step_size)
 
@@ -68,7 +69,7 @@ def stream_update(
         DivergenceError: if the loss or the parameters became non-finite.
     """
     dtype = settings.dtype
-    with jax.enable_x64(dtype == np.float64):
+    with x64(dtype == np.float64):
         params, opt_state, loss = _partial_step(
             as_dtype(stream.params, dtype),
             stream.opt_state,

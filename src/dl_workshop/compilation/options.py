@@ -15,21 +15,19 @@ from typing import Any
 
 import jax
 
+from dl_workshop.compilation import without
+
 #: Compiler options for the loops (and optimizer states) of small problems on the CPU.
 SMALL_PROBLEM_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
-
-#: Compiler options for small programs that run once or a few times (a Newton step, an
-#: optimizer's initialization): LLVM's optimizations off too, which halves their compilation
-#: again (the estimator's Newton step: 0.11 s -> 0.03 s).
-RUN_ONCE_OPTIONS = {**SMALL_PROBLEM_OPTIONS, "xla_backend_optimization_level": 0}
 
 #: Set when this XLA refused ``SMALL_PROBLEM_OPTIONS``.
 _refused: list[bool] = []
 
 
 def small_options_usable() -> bool:
-    """Whether ``SMALL_PROBLEM_OPTIONS`` may be tried (not refused before in this process)."""
-    return not _refused
+    """Whether ``SMALL_PROBLEM_OPTIONS`` may be tried: not refused before in this process, nor
+    turned off (``DL_WORKSHOP_WITHOUT=small_options``)."""
+    return not _refused and not without("small_options")
 
 
 def call_small(small: Callable[..., Any], default: Callable[..., Any], *args: Any, **kw: Any):

@@ -1,6 +1,6 @@
 """Compiled programs kept whole across processes: a second process neither traces nor compiles.
 
-JAX's persistent compilation cache (:mod:`dl_workshop._compile_cache`) saves the XLA
+JAX's persistent compilation cache (:mod:`dl_workshop.compilation.cache`) saves the XLA
 compilation, but a new process still traces the Python step function and lowers it to find the
 cache entry: for the lesson's loop about 0.05 s, twice the whole NumPy hand loop. Where every
 static part of a call is the library's own code (a module-level function or a NamedTuple of
@@ -16,7 +16,7 @@ change tracing, the XLA flags and the device. Calls with a user's function in th
 name and go through ``jax.jit`` as before. The folder is the library's compilation cache
 folder (like JAX's cache, it holds code this user's processes run): it is used only when it,
 and its ``executables`` folder, are owned by the user and writable by no one else
-(:func:`~dl_workshop._compile_cache.usable_folder`), an entry only when its file is too; an
+(:func:`~dl_workshop.compilation.cache.usable_folder`), an entry only when its file is too; an
 entry is read with an unpickler that builds nothing but tree structures and the NamedTuples of
 the library and optax. ``DL_WORKSHOP_NO_COMPILE_CACHE=1`` (or the command line's
 ``--no-compile-cache``) turns both caches off. Anything that fails here (an unreadable entry,
@@ -42,7 +42,9 @@ from typing import Any
 import jax
 import jax.monitoring
 
-from dl_workshop._compile_cache import (
+from dl_workshop._precision import x64_enabled
+from dl_workshop.compilation import without
+from dl_workshop.compilation.cache import (
     cache_enabled,
     cache_folder,
     private_problem,
@@ -57,7 +59,6 @@ MAX_IN_MEMORY = 32
 
 #: The JAX options whose values change what a traced function computes.
 TRACING_OPTIONS = (
-    "jax_enable_x64",
     "jax_default_matmul_precision",
     "jax_numpy_rank_promotion",
     "jax_numpy_dtype_promotion",
@@ -160,6 +161,7 @@ def _environment() -> str:
     """Everything outside the call that changes the compiled program."""
     device = jax.devices()[0]
     options = [f"{name}={getattr(jax.config, name, None)!r}" for name in TRACING_OPTIONS]
+    options.append(f"x64={x64_enabled()}")
     return "\n".join([
         *options, os.environ.get("XLA_FLAGS", ""),
         f"{device.platform}:{device.device_kind}:{device.id}", _installed(),
@@ -188,8 +190,8 @@ def call_key(name: str, args: tuple, static: dict[str, Any]) -> str | None:
         >>> key == call_key("f", (np.ones(4),), {"n": 2})
         False
     """
-    if jax.process_count() > 1:  # programs of several processes are compiled together
-        return None
+    if jax.process_count() > 1 or without("executables"):  # (several processes: compiled
+        return None  # together)
     if any(getattr(jax.config, name, False) for name in DEBUG_OPTIONS):
         return None  # debugging asks for JAX's own dispatch (checks, or no compilation at all)
     names = {k: stable_name(v) for k, v in static.items()}
