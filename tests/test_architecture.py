@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 LAYERS = [
     ["_validation", "_precision", "_version", "_compile_cache", "_executables"],
     ["model", "losses", "data", "persistence", "chunks", "sampling", "polynomial", "logistic"],
-    ["engine", "checks", "moments"],
+    ["engine", "checks"],
     ["objectives", "settings", "fastpath", "multihost"],
     ["solver"],
     ["checkpoint"],

@@ -15,7 +15,7 @@ import pytest
 
 from dl_workshop.estimator.compressed import moment_scaling
 from dl_workshop.estimator.problem import fit_scaling
-from dl_workshop.moments import combine_moments, empty_moments, moments_of
+from dl_workshop.objectives.moments import combine_moments, empty_moments, moments_of
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -102,7 +102,7 @@ SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from jax.sharding import NamedSharding, PartitionSpec as P
     jax.config.update("jax_enable_x64", True)
-    from dl_workshop.moments import moments_of
+    from dl_workshop.objectives.moments import moments_of
     rng = np.random.default_rng(0)
     x, y, w = rng.normal(size=(4001, 3)) + 3.0, rng.normal(size=(4001, 2)), rng.uniform(size=4001)
     whole = moments_of(x, y, weights=w)

@@ -1,9 +1,9 @@
 """The estimator's problem from one pass of statistics: a few rows with the data's moments.
 
 ``GradientDescentRegressor.fit`` on Dask data reads the data once
-(:func:`~dl_workshop.moments.moments_of`): the total weight ``W``, the weighted
+(:func:`~dl_workshop.objectives.moments.moments_of`): the total weight ``W``, the weighted
 means of ``z = [x, y]`` and an R factor with ``RᵀR = Σ w (z - mean)(z - mean)ᵀ``
-(:mod:`~dl_workshop.moments`). Everything the fit uses is a function of those first and
+(:mod:`~dl_workshop.objectives.moments`). Everything the fit uses is a function of those first and
 second moments: the scaling, the quadratic objective, the design's singular values. So the fit
 runs on ``2p`` rows (``p = d + k``) that have exactly these moments,
 
@@ -39,7 +39,7 @@ from dl_workshop.estimator.problem import (
     scaling_of,
 )
 from dl_workshop.estimator.refine import LeastSquares, moments_problem
-from dl_workshop.moments import Moments, moments_of
+from dl_workshop.objectives.moments import Moments, moments_of
 
 
 def _constant(moments: Moments, d: int) -> np.ndarray:
@@ -61,7 +61,7 @@ def moment_scaling(moments: Moments, d: int, fit_intercept: bool, standardize: b
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.moments import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> s = moment_scaling(moments_of(np.array([0.0, 2.0]), np.array([1.0, 3.0])), 1,
         ...                    True, True)
         >>> s.x_offset.tolist(), s.x_scale.tolist(), s.y_offset.tolist(), round(s.y_scale, 12)
@@ -78,7 +78,7 @@ def compressed_problem(
     """The estimator's padded problem on the ``2p`` rows with the data's moments.
 
     Args:
-        moments: the data's :class:`~dl_workshop.moments.Moments`, ``z = [x, y]``.
+        moments: the data's :class:`~dl_workshop.objectives.moments.Moments`, ``z = [x, y]``.
         d: the number of features.
         alpha: the L2 penalty.
         fit_intercept: whether the intercept is fitted.
@@ -91,7 +91,7 @@ def compressed_problem(
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.moments import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> x = np.arange(10.0)
         >>> m = moments_of(x, 3 * x + 1)
         >>> problem, shape, c, s = compressed_problem(
@@ -171,7 +171,7 @@ def exact_problem(moments: Moments, d: int, alpha: float) -> LeastSquares:
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.moments import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> exact_problem(moments_of(np.arange(4.0), np.arange(4.0)), 1, 0.0).from_moments
         True
     """
@@ -187,7 +187,7 @@ def closed_form(moments: Moments, d: int, alpha: float, fit_intercept: bool) -> 
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.moments import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> x = np.arange(5.0)
         >>> coef, intercept = closed_form(moments_of(x, 2 * x + 1), 1, 0.0, True)
         >>> coef.round(12).tolist(), intercept.round(12).tolist()
@@ -214,14 +214,14 @@ def r2_scores(moments: Moments, d: int, coef: Any, intercept: Any) -> np.ndarray
     ``Σ w (y - mean_y)²`` is the targets' part of ``R``; NaN where the target is constant.
 
     Args:
-        moments: the rows' :class:`~dl_workshop.moments.Moments`.
+        moments: the rows' :class:`~dl_workshop.objectives.moments.Moments`.
         d: the number of features.
         coef: shape ``(d, k)``.
         intercept: shape ``(k,)``.
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.moments import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> x = np.arange(4.0)
         >>> r2_scores(moments_of(x, x), 1, np.zeros((1, 1)), np.full(1, 1.5)).tolist()
         [0.0]

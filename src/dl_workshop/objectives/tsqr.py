@@ -1,6 +1,6 @@
-"""The old home of the moments (:mod:`dl_workshop.moments`), kept as a name for its callers."""
+"""The old home of :mod:`dl_workshop.objectives.moments`, kept as a name for its callers."""
 
-from dl_workshop.moments import (
+from dl_workshop.objectives.moments import (
     CHOLESKY_QR_LIMIT,
     Moments,
     block_r,
