@@ -4,7 +4,7 @@ against Householder QR and least squares."""
 import numpy as np
 import pytest
 
-from dl_workshop.objectives import tsqr
+from dl_workshop.objectives import moments as tsqr
 
 
 def design(condition: float, n: int = 4096, d: int = 6, seed: int = 0):

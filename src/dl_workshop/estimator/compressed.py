@@ -1,9 +1,9 @@
 """The estimator's problem from one pass of statistics: a few rows with the data's moments.
 
 ``GradientDescentRegressor.fit`` on Dask data reads the data once
-(:func:`~dl_workshop.objectives.dask_stats.dask_moments`): the total weight ``W``, the weighted
+(:func:`~dl_workshop.objectives.moments.moments_of`): the total weight ``W``, the weighted
 means of ``z = [x, y]`` and an R factor with ``RᵀR = Σ w (z - mean)(z - mean)ᵀ``
-(:mod:`~dl_workshop.objectives.tsqr`). Everything the fit uses is a function of those first and
+(:mod:`~dl_workshop.objectives.moments`). Everything the fit uses is a function of those first and
 second moments: the scaling, the quadratic objective, the design's singular values. So the fit
 runs on ``2p`` rows (``p = d + k``) that have exactly these moments,
 
@@ -32,13 +32,14 @@ import numpy as np
 from dl_workshop.estimator.conditioning import Conditioning
 from dl_workshop.estimator.problem import (
     PAD_TINY_ROWS,
-    Problem,
+    DesignData,
     Scaling,
     analyzed_problem,
     scaled_problem,
+    scaling_of,
 )
 from dl_workshop.estimator.refine import LeastSquares, moments_problem
-from dl_workshop.objectives.tsqr import Moments, moments_of
+from dl_workshop.objectives.moments import Moments, moments_of
 
 
 def _constant(moments: Moments, d: int) -> np.ndarray:
@@ -55,41 +56,29 @@ def _r_factor(moments: Moments) -> np.ndarray:
 
 
 def moment_scaling(moments: Moments, d: int, fit_intercept: bool, standardize: bool) -> Scaling:
-    """:func:`~dl_workshop.estimator.problem.fit_scaling` of the rows, from their moments.
+    """:func:`~dl_workshop.estimator.problem.fit_scaling` of the rows, from their moments (both
+    are :func:`~dl_workshop.estimator.problem.scaling_of`).
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.tsqr import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> s = moment_scaling(moments_of(np.array([0.0, 2.0]), np.array([1.0, 3.0])), 1,
         ...                    True, True)
         >>> s.x_offset.tolist(), s.x_scale.tolist(), s.y_offset.tolist(), round(s.y_scale, 12)
         ([1.0], [1.0], [2.0], 1.0)
     """
-    k = len(moments.mean) - d
-    if not standardize:
-        return Scaling(np.zeros(d), np.ones(d), np.zeros(k), 1.0)
-    mean_x, mean_y = moments.mean[:d], moments.mean[d:]
     variance = np.sum(_r_factor(moments) ** 2, axis=0) / moments.weight
-    x_offset = mean_x if fit_intercept else np.zeros(d)
-    y_offset = mean_y if fit_intercept else np.zeros(k)
-    x_scale = np.sqrt(variance[:d] + (mean_x - x_offset) ** 2)
-    # Constant columns (or a column of zeros) keep scale 1, as in fit_scaling.
-    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(x_offset), 1.0)
-    x_scale = np.where(x_scale > tiny, x_scale, 1.0)
-    y_scale = float(np.sqrt(np.mean(variance[d:] + (mean_y - y_offset) ** 2)))
-    if not np.isfinite(y_scale) or y_scale <= 0:
-        y_scale = 1.0
-    return Scaling(x_offset, x_scale, y_offset, y_scale)
+    return scaling_of(moments.mean, variance, d, fit_intercept, standardize)
 
 
 def compressed_problem(
     moments: Moments, d: int, *, alpha: float, fit_intercept: bool, standardize: bool,
     dtype: np.dtype,
-) -> tuple[Problem, tuple[int, int, int], Conditioning | None, Scaling]:
+) -> tuple[DesignData, tuple[int, int, int], Conditioning | None, Scaling]:
     """The estimator's padded problem on the ``2p`` rows with the data's moments.
 
     Args:
-        moments: the data's :class:`~dl_workshop.objectives.tsqr.Moments`, ``z = [x, y]``.
+        moments: the data's :class:`~dl_workshop.objectives.moments.Moments`, ``z = [x, y]``.
         d: the number of features.
         alpha: the L2 penalty.
         fit_intercept: whether the intercept is fitted.
@@ -102,7 +91,7 @@ def compressed_problem(
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.tsqr import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> x = np.arange(10.0)
         >>> m = moments_of(x, 3 * x + 1)
         >>> problem, shape, c, s = compressed_problem(
@@ -153,7 +142,7 @@ def compresses(n: int, p: int) -> bool:
 
 def in_memory_compressed(
     x: np.ndarray, ys: np.ndarray, weights: np.ndarray, **options: Any
-) -> tuple[Problem, tuple[int, int, int], Conditioning | None, Scaling, Moments]:
+) -> tuple[DesignData, tuple[int, int, int], Conditioning | None, Scaling, Moments]:
     """:func:`compressed_problem` of data in memory: its moments in one read, in float64;
     returned too (for the refinement, :func:`exact_problem`).
 
@@ -182,7 +171,7 @@ def exact_problem(moments: Moments, d: int, alpha: float) -> LeastSquares:
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.tsqr import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> exact_problem(moments_of(np.arange(4.0), np.arange(4.0)), 1, 0.0).from_moments
         True
     """
@@ -198,7 +187,7 @@ def closed_form(moments: Moments, d: int, alpha: float, fit_intercept: bool) -> 
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.tsqr import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> x = np.arange(5.0)
         >>> coef, intercept = closed_form(moments_of(x, 2 * x + 1), 1, 0.0, True)
         >>> coef.round(12).tolist(), intercept.round(12).tolist()
@@ -225,14 +214,14 @@ def r2_scores(moments: Moments, d: int, coef: Any, intercept: Any) -> np.ndarray
     ``Σ w (y - mean_y)²`` is the targets' part of ``R``; NaN where the target is constant.
 
     Args:
-        moments: the rows' :class:`~dl_workshop.objectives.tsqr.Moments`.
+        moments: the rows' :class:`~dl_workshop.objectives.moments.Moments`.
         d: the number of features.
         coef: shape ``(d, k)``.
         intercept: shape ``(k,)``.
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.tsqr import moments_of
+        >>> from dl_workshop.objectives.moments import moments_of
         >>> x = np.arange(4.0)
         >>> r2_scores(moments_of(x, x), 1, np.zeros((1, 1)), np.full(1, 1.5)).tolist()
         [0.0]

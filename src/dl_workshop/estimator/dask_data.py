@@ -6,7 +6,7 @@
 ``X``'s row chunks are known) first checks what can be checked without reading a block
 (dimensions, dtypes, feature names), then reads the data exactly once: each partition's weighted
 means and R factor are computed on the worker that holds it and combined there by a tree
-(:func:`~dl_workshop.objectives.dask_stats.dask_moments`), so this process receives
+(:func:`~dl_workshop.objectives.moments.dask_moments`), so this process receives
 ``O((d + k)²)`` numbers. The fit itself runs on rows with the same moments
 (:mod:`~dl_workshop.estimator.compressed`). ``partial_fit`` refuses Dask data before reading it
 (:data:`PARTIAL_FIT_DASK_MESSAGE`).
@@ -28,8 +28,8 @@ from sklearn.utils.validation import _check_feature_names, _check_n_features
 
 from dl_workshop.chunks import aligned_blocks, as_dask_array, is_dask, shared_arrays
 from dl_workshop.estimator.compressed import closed_form, r2_scores
-from dl_workshop.objectives.dask_stats import check_moments, dask_moments
-from dl_workshop.objectives.tsqr import Moments
+from dl_workshop.objectives.dask_stats import check_moments
+from dl_workshop.objectives.moments import Moments, moments_of
 
 NO_TARGETS_MESSAGE = "y must have at least one target column; got shape (n, 0)"
 PARTIAL_FIT_DASK_MESSAGE = (
@@ -190,7 +190,7 @@ def read_once(estimator: Any, X: Any, y: Any, sample_weight: Any) -> DaskFitData
     x, ys, weights, factor, single, meta = _arrays(X, y, sample_weight)
     _check_feature_names(estimator, meta, reset=True)
     _check_n_features(estimator, meta, reset=True)
-    moments = dask_moments(x, ys, np.float64, weights)
+    moments = moments_of(x, ys, np.float64, weights)
     check_moments(moments, x, ys, names=("X", "y"))
     _check_weights(moments, factor)
     if factor != 1.0:

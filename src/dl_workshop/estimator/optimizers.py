@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 from dl_workshop._precision import x64
 from dl_workshop.compilation.executables import register_stable_name
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import Problem, as_dtype, curvature_loss
+from dl_workshop.estimator.problem import DesignData, as_dtype, curvature_loss
 from dl_workshop.model import linear_model
 from dl_workshop.optimization import estimate_curvature
 
@@ -120,7 +120,7 @@ def _build(name: str, learning_rate: float | None) -> optax.GradientTransformati
     return optax.lbfgs(learning_rate=learning_rate, memory_size=LBFGS_MEMORY, linesearch=None)
 
 
-def step_size_for(settings: Hyperparameters, params: dict, data: Problem) -> float | None:
+def step_size_for(settings: Hyperparameters, params: dict, data: DesignData) -> float | None:
     """The step size of a fit: ``None`` for the L-BFGS line search or a custom optimizer.
 
     ``params`` and ``data`` are needed only to estimate ``1/L`` for ``learning_rate="auto"``.
@@ -141,7 +141,7 @@ def optimizer_for(
     return named_optimizer(name, step_size) if isinstance(name, str) else name
 
 
-def _curvature(params: dict, data: Problem, dtype: np.dtype, random_state: Any) -> float:
+def _curvature(params: dict, data: DesignData, dtype: np.dtype, random_state: Any) -> float:
     """``L``, the largest eigenvalue of the scaled objective's Hessian (power iteration)."""
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     with x64(dtype == np.float64):

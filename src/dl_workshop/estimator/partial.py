@@ -13,7 +13,7 @@ import optax
 from dl_workshop._precision import x64
 from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import Problem, as_dtype, objective
+from dl_workshop.estimator.problem import DesignData, as_dtype, objective
 from dl_workshop.optimization import DivergenceError
 
 PARTIAL_DIVERGED_MESSAGE = (
@@ -36,7 +36,7 @@ class Stream(NamedTuple):
     step: float | None
 
 
-def start_stream(settings: Hyperparameters, params: dict, problem: Problem,
+def start_stream(settings: Hyperparameters, params: dict, problem: DesignData,
                  step_size: Any = "auto") -> Stream:
     """The stream before the first update: ``params``, a fresh optimizer state, the step size
     (``"auto"``: the regressor's, :func:`~dl_workshop.estimator.optimizers.step_size_for`)."""
@@ -49,7 +49,7 @@ def start_stream(settings: Hyperparameters, params: dict, problem: Problem,
 
 
 def stream_update(
-    stream: Stream, settings: Hyperparameters, problem: Problem, *, update: int,
+    stream: Stream, settings: Hyperparameters, problem: DesignData, *, update: int,
     learning_rate: Any, objective: Any = objective,
 ) -> tuple[Stream, float]:
     """One optimizer update on the minibatch ``problem``; returns the new stream and the loss.

@@ -42,7 +42,7 @@ class Scaling(NamedTuple):
     y_scale: float
 
 
-class Problem(NamedTuple):
+class DesignData(NamedTuple):
     """The data pytree handed to the engine: the least-squares problem in scaled variables.
 
     Attributes:
@@ -65,7 +65,7 @@ class Problem(NamedTuple):
     offset: Any
 
 
-def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dict]:
+def objective(params: dict, t: jax.Array, data: DesignData) -> tuple[jax.Array, dict]:
     """``(J̃ + offset, ∇J̃)``: the weighted, penalized mean squared error in scaled variables.
 
     The constant ``offset`` changes neither the gradient nor the minimizer; it keeps the
@@ -80,14 +80,14 @@ def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dic
     Args:
         params: ``{"w": (d, k), "b": (k,)}`` in scaled variables.
         t: the step (unused: the objective is the same at every step).
-        data: the :class:`Problem`.
+        data: the :class:`DesignData`.
 
     Returns:
         The scalar objective and its gradient, shaped like ``params``.
 
     Example:
         >>> import numpy as np
-        >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
+        >>> data = DesignData(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
         ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0))
         >>> value, grads = objective({"w": np.zeros((1, 1)), "b": np.zeros(1)}, 0, data)
         >>> float(value), grads["w"].tolist()
@@ -98,13 +98,13 @@ def objective(params: dict, t: jax.Array, data: Problem) -> tuple[jax.Array, dic
     return value + data.offset, grads
 
 
-def objective_value(params: dict, t: jax.Array, data: Problem) -> jax.Array:
+def objective_value(params: dict, t: jax.Array, data: DesignData) -> jax.Array:
     """:func:`objective`'s value alone (for the line search, see
     :func:`~dl_workshop.engine.step.value_function`).
 
     Example:
         >>> import numpy as np
-        >>> data = Problem(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
+        >>> data = DesignData(np.ones((2, 1)), np.ones((2, 1)), np.full(2, 0.5), np.zeros(1),
         ...                np.asarray(1.0), np.asarray(1.0), np.asarray(0.0))
         >>> float(objective_value({"w": np.zeros((1, 1)), "b": np.zeros(1)}, 0, data))
         1.0
@@ -118,7 +118,7 @@ def objective_value(params: dict, t: jax.Array, data: Problem) -> jax.Array:
 objective.value = objective_value
 
 
-def _loss_and_residual(p: dict, data: Problem) -> tuple[jax.Array, jax.Array]:
+def _loss_and_residual(p: dict, data: DesignData) -> tuple[jax.Array, jax.Array]:
     """``(J̃, residuals (n, k))`` in scaled variables, without the offset."""
     theta = {"w": p["w"], "b": data.intercept_mask * p["b"]}
     residual = linear_model(theta, data.z) - data.target
@@ -126,14 +126,15 @@ def _loss_and_residual(p: dict, data: Problem) -> tuple[jax.Array, jax.Array]:
     return (data_term + jnp.sum(data.penalty[:, None] * p["w"] ** 2)) * data.inv_k, residual
 
 
-def curvature_loss(theta: dict, model: Any, x: Problem, y: Any) -> jax.Array:
+def curvature_loss(theta: dict, model: Any, x: DesignData, y: Any) -> jax.Array:
     """:func:`objective`'s value in the ``loss(theta, model, x, y)`` form of the engine."""
     del model, y
     return objective(theta, jnp.zeros((), jnp.int32), x)[0]
 
 
 def fit_scaling(x, ys, weights, fit_intercept: bool, standardize: bool) -> Scaling:
-    """Weighted centring and scaling (identity when ``standardize=False``).
+    """Weighted centring and scaling of the rows (identity when ``standardize=False``): their
+    weighted means and centred variances handed to :func:`scaling_of`.
 
     Example:
         >>> import numpy as np
@@ -142,31 +143,61 @@ def fit_scaling(x, ys, weights, fit_intercept: bool, standardize: bool) -> Scali
         >>> s.x_offset.tolist(), s.x_scale.tolist(), s.y_offset.tolist(), s.y_scale
         ([1.0], [1.0], [2.0], 1.0)
     """
-    d, k = x.shape[1], ys.shape[1]
+    d = x.shape[1]
     if not standardize:
-        return Scaling(np.zeros(d), np.ones(d), np.zeros(k), 1.0)
+        return scaling_of(np.zeros(d + ys.shape[1]), None, d, fit_intercept, standardize)
     p = weights / weights.sum()
-    x_offset = p @ x if fit_intercept else np.zeros(d)
-    y_offset = p @ ys if fit_intercept else np.zeros(k)
-    x_scale = np.sqrt(p @ (x - x_offset) ** 2)
-    # Constant columns (or a column of zeros) keep scale 1, as in scikit-learn's scalers.
+    means = [p @ x, p @ ys]
+    variances = [p @ (a - m) ** 2 for a, m in zip((x, ys), means, strict=True)]
+    return scaling_of(np.concatenate(means), np.concatenate(variances), d, fit_intercept, True)
+
+
+def scaling_of(mean, variance, d: int, fit_intercept: bool, standardize: bool) -> Scaling:
+    """The one scaling routine: from the weighted means and centred variances of the columns of
+    ``[x, y]`` (of rows, :func:`fit_scaling`; of moments,
+    :func:`~dl_workshop.estimator.compressed.moment_scaling`).
+
+    Offsets are the means (zero without ``fit_intercept``); a feature's scale is its root mean
+    square about its offset, the targets' one the root of the mean of theirs. Constant columns
+    (or columns of zeros) keep scale 1, as in scikit-learn's scalers.
+
+    Args:
+        mean: weighted column means of ``[x, y]``, shape ``(d + k,)``.
+        variance: weighted centred variances, shape ``(d + k,)`` (unused without
+            ``standardize``).
+        d: the number of features.
+        fit_intercept: whether the intercept is fitted (else the offsets are zero).
+        standardize: whether to centre and scale (else the identity).
+
+    Example:
+        >>> s = scaling_of(np.array([1.0, 2.0]), np.array([4.0, 0.0]), 1, False, True)
+        >>> s.x_offset.tolist(), s.x_scale.tolist(), s.y_scale
+        ([0.0], [2.23606797749979], 2.0)
+    """
+    mean = np.asarray(mean, np.float64)
+    if not standardize:
+        return Scaling(np.zeros(d), np.ones(d), np.zeros(len(mean) - d), 1.0)
+    offset = mean if fit_intercept else np.zeros_like(mean)
+    square = variance + (mean - offset) ** 2
+    x_offset = offset[:d]
     tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(x_offset), 1.0)
+    x_scale = np.sqrt(square[:d])
     x_scale = np.where(x_scale > tiny, x_scale, 1.0)
-    y_scale = float(np.sqrt(np.mean(p @ (ys - y_offset) ** 2)))
+    y_scale = float(np.sqrt(np.mean(square[d:])))
     if not np.isfinite(y_scale) or y_scale <= 0:
         y_scale = 1.0
-    return Scaling(x_offset, x_scale, y_offset, y_scale)
+    return Scaling(x_offset, x_scale, offset[d:], y_scale)
 
 
-def scaled_data(x, ys, weights, scaling: Scaling, alpha: float, fit_intercept: bool) -> Problem:
+def scaled_data(x, ys, weights, scaling: Scaling, alpha: float, fit_intercept: bool) -> DesignData:
     """The problem in scaled variables (NumPy float64), unpadded."""
     z = (x - scaling.x_offset) / scaling.x_scale
     target = (ys - scaling.y_offset) / scaling.y_scale
     return scaled_problem(z, target, weights, scaling.x_scale, alpha, fit_intercept)
 
 
-def scaled_problem(z, target, weights, x_scale, alpha: float, fit_intercept: bool) -> Problem:
-    """The unpadded :class:`Problem` of rows already in scaled variables.
+def scaled_problem(z, target, weights, x_scale, alpha: float, fit_intercept: bool) -> DesignData:
+    """The unpadded :class:`DesignData` of rows already in scaled variables.
 
     Args:
         z: scaled features, shape ``(n, d)``.
@@ -180,7 +211,7 @@ def scaled_problem(z, target, weights, x_scale, alpha: float, fit_intercept: boo
     p = weights / total
     centred = target - p @ target if fit_intercept else target
     offset = float(np.mean(p @ centred**2))
-    return Problem(
+    return DesignData(
         z=z,
         target=target,
         weights=p,
@@ -218,7 +249,7 @@ def _next_power_of_two(m: int) -> int:
     return 1 << (m - 1).bit_length()
 
 
-def _pad_problem(problem: Problem, shape: tuple[int, int, int]) -> Problem:
+def _pad_problem(problem: DesignData, shape: tuple[int, int, int]) -> DesignData:
     (n, d), k = problem.z.shape, problem.target.shape[1]
     rows, cols, outs = shape
     return problem._replace(
@@ -252,7 +283,7 @@ def as_dtype(tree: Any, dtype: np.dtype) -> Any:
 def build_problem(
     x, ys, weights, scaling: Scaling, *, alpha: float, fit_intercept: bool, dtype: np.dtype,
     pad_features: bool = True,
-) -> tuple[Problem, tuple[int, int, int], Conditioning | None]:
+) -> tuple[DesignData, tuple[int, int, int], Conditioning | None]:
     """The scaled problem, padded (see :func:`padded_shape`) and in ``dtype``, and its shape.
 
     With ``pad_features`` (``fit``), the scaled design is also factorized
@@ -289,9 +320,9 @@ def build_problem(
 
 
 def analyzed_problem(
-    problem: Problem, *, fit_intercept: bool, dtype: np.dtype, pad_features: bool = True,
+    problem: DesignData, *, fit_intercept: bool, dtype: np.dtype, pad_features: bool = True,
     n_rows: int | None = None, constant: np.ndarray | None = None,
-) -> tuple[Problem, tuple[int, int, int], Conditioning | None]:
+) -> tuple[DesignData, tuple[int, int, int], Conditioning | None]:
     """:func:`build_problem` from the unpadded problem on: the analysis, padding.
 
     ``n_rows`` and ``constant`` stand in for the rows of positive weight and the constant
@@ -312,7 +343,7 @@ def analyzed_problem(
     return as_dtype(_pad_problem(problem, shape), dtype), shape, conditioning
 
 
-def loss_noise(problem: Problem, whiten: np.ndarray, eps: float) -> float:
+def loss_noise(problem: DesignData, whiten: np.ndarray, eps: float) -> float:
     """The relative rounding noise of the objective near its minimum, ``σ(J̃) / (J̃ + offset)``.
 
     Each residual ``r_i = z_i·w + b − t_i`` is rounded with an error of variance about
@@ -406,7 +437,7 @@ class Prepared(NamedTuple):
     """
 
     settings: Hyperparameters
-    problem: Problem
+    problem: DesignData
     shape: tuple[int, int, int]
     scaling: Scaling
     single: bool

@@ -9,7 +9,7 @@ import optax
 from sklearn.exceptions import ConvergenceWarning
 
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import Problem
+from dl_workshop.estimator.problem import DesignData
 from dl_workshop.estimator.problem import objective as least_squares_objective
 from dl_workshop.optimization import DivergenceError, fit_objective
 
@@ -30,7 +30,7 @@ OTHER_ADVICE = "increase max_iter or tol, or use optimizer='lbfgs' with standard
 
 
 def run_engine(
-    problem: Problem,
+    problem: DesignData,
     params0: dict,
     settings: Hyperparameters,
     *,

@@ -2,9 +2,9 @@
 
 For ``linear_model`` + ``mseloss`` everything a fit needs from the data is in its sufficient
 statistics (:mod:`dl_workshop.objectives.statistics`). On Dask data each partition's
-:class:`~dl_workshop.objectives.tsqr.Moments` are computed on the worker that holds it: its row
+:class:`~dl_workshop.objectives.moments.Moments` are computed on the worker that holds it: its row
 count, the means of ``z = [x, y]`` and an R factor of the centred rows, in float64. Two
-partitions combine exactly (:func:`~dl_workshop.objectives.tsqr.combine_moments`), and the
+partitions combine exactly (:func:`~dl_workshop.objectives.moments.combine_moments`), and the
 combinations run on the workers as a binary tree, so the data are read exactly once and the
 client receives one ``(d + k) x (d + k)`` triangle. The result is a
 :class:`~dl_workshop.objectives.statistics.LinearMSEStats` whose least-squares weights are solved
@@ -13,7 +13,8 @@ of its square from the normal equations), on which the usual
 :class:`~dl_workshop.objectives.linear_mse.LinearMSEObjective` runs: the iterates and losses are
 those of the in-memory fit on the same rows, to floating-point tolerance.
 ``GradientDescentRegressor.fit`` on Dask data makes the same pass, with sample weights
-(:func:`dask_moments`).
+(:func:`~dl_workshop.objectives.moments.dask_moments`, the Dask route of
+:func:`~dl_workshop.objectives.moments.moments_of`).
 
 Any other model, loss or option (``batch_size``, ``fast_path=False``) would need the rows at
 every step: ``fit`` refuses Dask data then (:data:`DASK_NEEDS_FAST_PATH`) instead of loading
@@ -29,14 +30,14 @@ from typing import Any
 import jax
 
 from dl_workshop._validation import float_dtype
-from dl_workshop.chunks import aligned_blocks, as_dask_array, is_dask, shared_arrays
+from dl_workshop.chunks import as_dask_array, is_dask, shared_arrays
 from dl_workshop.engine.shapecheck import check_structure
 from dl_workshop.losses import mseloss
 from dl_workshop.model import linear_model
 from dl_workshop.objectives.full_batch import FullBatchObjective
 from dl_workshop.objectives.linear_mse import linear_form_applies
+from dl_workshop.objectives.moments import Moments, combine_moments, dask_moments, moments_of
 from dl_workshop.objectives.statistics import LinearMSEStats, statistics_from_r
-from dl_workshop.objectives.tsqr import Moments, combine_moments, moments_of
 
 __all__ = [
     "DASK_NEEDS_FAST_PATH",
@@ -56,49 +57,6 @@ DASK_NEEDS_FAST_PATH = (
     "the data into this process. Stream the partitions instead: "
     "fit_stream(theta, model, loss, (x, y), batch_size=...) from dl_workshop.streaming"
 )
-
-
-def _tree(parts: list[Any]) -> Any:
-    """One delayed :class:`Moments` combining ``parts`` pairwise, level by level."""
-    import dask
-
-    # Fresh keys on every call (pure=False): a scheduler still holding the previous call's
-    # result under the same key would hand it back, stale if the data changed underneath.
-    combine = dask.delayed(combine_moments, pure=False)
-    while len(parts) > 1:
-        pairs = [combine(*parts[i : i + 2]) for i in range(0, len(parts) - 1, 2)]
-        parts = pairs + parts[len(pairs) * 2 :]
-    return parts[0]
-
-
-def dask_moments(x: Any, y: Any, dtype: Any = None, weights: Any = None) -> Moments:
-    """The :class:`Moments` of Dask ``(x, y)``: one pass, on the workers, tree-reduced.
-
-    Runs on Dask's current scheduler (a ``distributed.Client`` when one is active); only the
-    final ``(d + k) x (d + k)`` result reaches this process.
-
-    Args:
-        x: inputs, a Dask array of shape ``(n,)`` or ``(n, d)`` (rows in one column chunk, see
-            :func:`~dl_workshop.chunks.as_dask_array`).
-        y: targets, a Dask array of shape ``(n,)`` or ``(n, k)``, likewise.
-        dtype: the fit's dtype (values are rounded to it first); ``None``: JAX's default float.
-        weights: sample weights, a Dask array of shape ``(n,)``, or ``None``.
-
-    Example:
-        >>> import dask.array as da
-        >>> x = da.arange(6.0, chunks=4)
-        >>> m = dask_moments(x, 2 * x, "float64", weights=da.ones(6, chunks=4))
-        >>> m.n, m.weight, m.mean.tolist()
-        (6, 6.0, [2.5, 5.0])
-    """
-    import dask
-
-    target = float_dtype(dtype)
-    moments = dask.delayed(moments_of, pure=False)
-    arrays = (x, y) if weights is None else (x, y, weights)
-    parts = [moments(b[0], b[1], target, *b[2:]) for b in aligned_blocks(*arrays)]
-    (total,) = dask.compute(_tree(parts))
-    return total
 
 
 def check_moments(total: Moments, x: Any, y: Any, names: tuple[str, str] = ("x", "y")) -> None:
@@ -151,7 +109,7 @@ def dask_statistics(x: Any, y: Any, *, dtype: Any = None) -> LinearMSEStats:
     d = 1 if x.ndim == 1 else x.shape[1]
     if shared is not None:  # one read of the partitions that x and y come from
         x, y = (a if b.ndim == 2 else a[:, 0] for a, b in zip(shared, (x, y), strict=True))
-    total = dask_moments(x, y, target)
+    total = moments_of(x, y, target)
     check_moments(total, x, y)
     return statistics_from_r(total.n, total.mean, total.r, d, target, host_arrays=True)
 

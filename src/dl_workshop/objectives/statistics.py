@@ -395,7 +395,7 @@ def statistics_from_r(
         n: number of rows.
         mean: column means of ``[x, y]``, shape ``(d + k,)``.
         r: upper triangular, shape ``(d + k, d + k)``, with ``rᵀr`` the centred cross-products
-            (see :mod:`dl_workshop.objectives.tsqr`).
+            (see :mod:`dl_workshop.objectives.moments`).
         d: number of columns of ``x``.
         target: dtype of the statistics.
         host_arrays: NumPy arrays instead of JAX arrays.
