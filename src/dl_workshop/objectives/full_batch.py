@@ -22,6 +22,7 @@ from dl_workshop.engine.buckets import bucket_rows, pad_rows, paddable
 from dl_workshop.engine.rowmean import masked_loss_value, plan_holds, row_mean_plan
 from dl_workshop.engine.rowwise import rows_separate
 from dl_workshop.engine.shapecheck import check_structure, check_structure_padded
+from dl_workshop.engine.shortcuts import enabled
 from dl_workshop.losses import mseloss
 
 NO_PLAN_MESSAGE = (
@@ -139,7 +140,8 @@ def padded_rows(objective: FullBatchObjective, params: Any, data: tuple[Any, Any
     """
     x, y = data
     rows = bucket_rows(len(x))
-    if not paddable(x, y):
+    wanted = enabled("pad-mse") or enabled("pad-loss") or enabled("pad-minibatch")
+    if not (wanted and paddable(x, y)):
         check_structure(objective, params, data)
         return None
     return rows if check_structure_padded(objective, params, data, rows) else None
@@ -159,9 +161,10 @@ def masked_problem(
         return objective, data
     x, y = data
     x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
-    if objective.loss is mseloss and rows_separate(objective.model, params, x_rows):
+    mse = objective.loss is mseloss and enabled("pad-mse")
+    if mse and rows_separate(objective.model, params, x_rows):
         masked = MaskedMSEObjective(objective.model)
-    elif plan_holds(objective.loss, objective.model, params, x, y, rows):
+    elif enabled("pad-loss") and plan_holds(objective.loss, objective.model, params, x, y, rows):
         # Any other loss, or mseloss of a model that meets other rows only in means over them.
         masked = MaskedLossObjective(objective.model, objective.loss)
     else:
