@@ -128,7 +128,10 @@ def fused_row_products(fun: Callable[..., Any]) -> Callable[..., Any]:
         if not _has_product(closed.jaxpr):
             return fun(*args)
         flat = jax.tree_util.tree_leaves(args)
-        outs = _evaluate(closed.jaxpr, list(closed.consts), flat)
+        try:
+            outs = _evaluate(closed.jaxpr, list(closed.consts), flat)
+        except Exception:  # an equation this JAX cannot re-bind: no shortcut
+            return fun(*args)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), outs)
 
     return fused
