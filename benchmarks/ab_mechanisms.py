@@ -11,8 +11,8 @@ Figures:
 
 * many fits: ``--fits`` fits of sizes drawn from [50, 5 000] x 4 float32, 100 steps each, after
   one warm-up fit: ms per fit (general path, a user-written MSE, minibatches of 16);
-* second process: a fit's first call in a process whose predecessor fitted another number of
-  rows of the same bucket with the same compilation cache (ms);
+* second process: a fit's first call (1 000 rows) in a process whose predecessor fitted 993
+  rows (other n, the same bucket) or 1 000 rows (same n) with the same compilation cache (ms);
 * warm step: ``fit(..., fast_path=False)`` on ``--n`` x 32 float32 on the CPU, ms per step.
 
     PYTHONPATH=src python benchmarks/ab_mechanisms.py           # the full A/B (minutes)
@@ -150,31 +150,37 @@ def _trial(spec, off, cache):
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def _cell(spec, off, second_process):
+def _cell(spec, off, predecessor_rows):
     with tempfile.TemporaryDirectory(prefix="ab-mechanisms-") as cache:
-        if second_process:  # a predecessor fits another number of rows of the same bucket
-            _trial(["first_call", spec[1], spec[2] - 7], off, cache)
+        if predecessor_rows:  # a predecessor process fits, with the same compilation cache
+            _trial(["first_call", spec[1], predecessor_rows], off, cache)
         return _trial(spec, off, cache)
 
 
 def _rows(args):
-    """(mechanism, figure, spec with, off with, spec without, off without, second process)."""
+    """(mechanism, figure, spec with, off with, spec without, off without, predecessor rows)."""
     n, steps, small = args.n, args.steps, args.small_n
     rows = [
         ("pad-mse", "many fits, general path, ms/fit", ["many_fits", "mse", args.fits]),
-        ("pad-mse", "2nd process first call, ms", ["first_call", "mse", 1000]),
+        ("pad-mse", "2nd process, other n, first call, ms", ["first_call", "mse", 1000]),
+        ("pad-mse", "2nd process, same n, first call, ms", ["first_call", "mse", 1000]),
         ("pad-loss", "many fits, user MSE, ms/fit", ["many_fits", "loss", args.fits]),
-        ("pad-loss", "2nd process first call, ms", ["first_call", "loss", 1000]),
+        ("pad-loss", "2nd process, other n, first call, ms", ["first_call", "loss", 1000]),
+        ("pad-loss", "2nd process, same n, first call, ms", ["first_call", "loss", 1000]),
         ("pad-minibatch", "many fits, batch 16, ms/fit", ["many_fits", "minibatch", args.fits]),
         ("fused-dots", f"warm step, user model {n}x32, ms", ["warm_step", "user", n, steps]),
         ("fused-dots", f"warm step, linear_model {n}x32, ms", ["warm_step", "linear", n, steps]),
     ]
-    table = [(m, f, s, "", s, m, s[0] == "first_call") for m, f, s in rows]
+
+    def predecessor(figure, spec):  # rows of the predecessor process's fit, or 0 for none
+        return 0 if spec[0] != "first_call" else spec[2] if "same n" in figure else spec[2] - 7
+
+    table = [(m, f, s, "", s, m, predecessor(f, s)) for m, f, s in rows]
     for rows_n in (n, small):
         table.append((
             "linear_model custom JVP", f"warm step {rows_n}x32, ms",
             ["warm_step", "jvp", rows_n, steps], "", ["warm_step", "linear", rows_n, steps], "",
-            False,
+            0,
         ))
     return table
 
