@@ -160,10 +160,12 @@ def masked_problem(
         return objective, data
     x, y = data
     x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
-    mse = objective.loss is mseloss and enabled("pad-mse")
+    mse = objective.loss is mseloss
+    if not enabled("pad-mse" if mse else "pad-loss"):
+        return objective, data
     if mse and rows_separate(objective.model, params, x_rows):
         masked = MaskedMSEObjective(objective.model)
-    elif enabled("pad-loss") and plan_holds(objective.loss, objective.model, params, x, y, rows):
+    elif plan_holds(objective.loss, objective.model, params, x, y, rows):
         # Any other loss, or mseloss of a model that meets other rows only in means over them.
         masked = MaskedLossObjective(objective.model, objective.loss)
     else:
