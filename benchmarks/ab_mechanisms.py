@@ -205,7 +205,8 @@ def main() -> None:
     if args.quick:
         args.repeats, args.fits, args.n, args.steps = 2, 10, 100_000, 10
     print(f"A/B of the shortcuts: medians of {args.repeats} fresh processes per arm, alternating")
-    print(f"{'mechanism':<25}{'figure':<40}{'with':>9}{'without':>9}{'ratio':>7}  decision")
+    print("a shortcut stays when it pays (without / with >= 1.2) on one of its figures")
+    print(f"{'mechanism':<25}{'figure':<40}{'with':>9}{'without':>9}{'ratio':>7}  verdict")
     for mechanism, figure, spec_a, off_a, spec_b, off_b, second in _rows(args):
         if args.only and args.only != mechanism:
             continue
@@ -214,7 +215,7 @@ def main() -> None:
             with_.append(_cell(spec_a, off_a, second))
             without.append(_cell(spec_b, off_b, second))
         a, b = float(np.median(with_)), float(np.median(without))
-        decision = "keep" if b >= 1.2 * a else "remove"
+        decision = "pays" if b >= 1.2 * a else "costs" if a >= 1.2 * b else "no gain"
         print(f"{mechanism:<25}{figure:<40}{a:>9.2f}{b:>9.2f}{b / a:>7.2f}  {decision}",
               flush=True)
 
