@@ -175,3 +175,26 @@ def test_an_operation_the_readers_do_not_know_means_no_shortcut():
     got = jax.jit(fused_row_products(grad))(theta, x, y)
     for key in ("w", "b"):
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("shortcuts", ["pad-loss", "pad-mse", "pad-minibatch,fused-dots"])
+def test_turning_a_shortcut_off_for_the_ab_changes_no_result(monkeypatch, shortcuts):
+    from dl_workshop import mseloss
+    from dl_workshop.engine.shortcuts import AB_OFF_VARIABLE, enabled
+
+    x, y = _data(90, seed=3)
+    runs = {}
+    for off in ("", shortcuts):
+        monkeypatch.setenv(AB_OFF_VARIABLE, off)
+        assert all(enabled(name) != (name in off.split(",")) for name in shortcuts.split(","))
+        runs[off] = [
+            fit(_theta(), _model, mse, x, y, 60, 0.05, progress=False).losses,
+            fit(_theta(), linear_model, mseloss, x, y, 60, 0.05, progress=False,
+                fast_path=False).losses,
+            fit(_theta(), linear_model, mseloss, x, y, 60, 0.05, progress=False,
+                batch_size=16).losses,
+        ]
+    for a, b in zip(runs[""], runs[shortcuts], strict=True):
+        np.testing.assert_allclose(a, b, rtol=5e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="unknown shortcut"):
+        enabled("no-such-shortcut")
