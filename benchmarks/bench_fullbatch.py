@@ -7,7 +7,7 @@ them alike: the three per-step loops, and the fast path with the floor and ``X^T
 * bandwidth floor: the time to read X once (the fastest of NumPy ``X @ v`` and a jitted sum);
 * ``X^T X``: the Gram product (NumPy, float32), the one-off cost of the fast path's statistics;
 * ``X^T r``, the transposed product in every gradient: NumPy, XLA's own product, and the
-  multiply-and-sum ``engine.dots`` writes it as;
+  multiply-and-sum ``engine.jaxpr.dots`` writes it as;
 * NumPy hand loop and (when ``import torch`` works) a PyTorch CPU loop, per step;
 * the general path, ``fit(..., fast_path=False)`` (``linear_model`` with ``mseloss``), per step;
 * a user-written model and loss (``x @ w + b`` with its own mean squared error), per step;
@@ -67,7 +67,7 @@ def numpy_loop(x, y, n_steps):
 
 
 def user_model(theta, x):
-    """A model as a user writes it (no custom derivative, unlike ``linear_model``)."""
+    """A model as a user writes it (the same computation as ``linear_model``)."""
     return x @ theta["w"] + theta["b"]
 
 
@@ -189,7 +189,7 @@ def main() -> None:
     # The fast path and what it is measured against, taking turns (each run is short).
     ones = np.ones(d, np.float32)
     jsum = jax.jit(lambda a: a.sum())
-    # The transposed product of every gradient, as XLA runs it and as engine.dots writes it.
+    # The transposed product of every gradient, as XLA runs it and as engine.jaxpr.dots writes it.
     xla_xtr = jax.jit(lambda r, a: r @ a)
     fused_xtr = jax.jit(lambda r, a: (a * r[:, None]).sum(0))
     timings = timed_interleaved(
@@ -215,7 +215,7 @@ def main() -> None:
         ("X^T X (NumPy float32)", t_gram, None, timings["gram"][2], None),
         ("X^T r: NumPy", timings["np xtr"][0], None, timings["np xtr"][2], None),
         ("X^T r: XLA's product", timings["xla xtr"][0], None, timings["xla xtr"][2], None),
-        ("X^T r: multiply-and-sum (engine.dots)", timings["fused xtr"][0], None,
+        ("X^T r: multiply-and-sum (engine.jaxpr.dots)", timings["fused xtr"][0], None,
          timings["fused xtr"][2], None),
         ("NumPy hand loop", t_np, args.steps, loop_timings["numpy"][2], first.get("numpy")),
     ]

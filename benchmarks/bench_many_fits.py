@@ -10,7 +10,7 @@ cache is a new, empty folder unless ``DL_WORKSHOP_CACHE_DIR`` is set):
 * ``fit(..., fast_path=False)``: the general path, rows padded to shared buckets;
 * ``fit(..., batch_size=16)``: minibatches, rows padded likewise;
 * ``fit`` with a user-written mean squared error: padded like ``mseloss`` once its traced
-  program shows it is a mean over rows (``dl_workshop.engine.rowmean``);
+  program shows it is a mean over rows (``dl_workshop.engine.jaxpr.rowmean``);
 * ``fit`` with a user-written median of squared errors (``--user-fits`` fits): not a mean over
   rows, never padded, so every new number of rows compiles; memory stays bounded all the same;
 * ``GradientDescentRegressor`` on random subsets of the diabetes data, and on ``--large-fits``

@@ -215,3 +215,66 @@ def test_the_x64_check_finds_every_spelling():
         "a = jax.config.jax_enable_x64\njax.config.update('jax_enable_x64', True)\nb = 1\n"
     )
     assert _x64_mentions(source) == [2, 3, 5, 6]
+
+
+#: The one place (a module or subpackage) that may read JAX's internals.
+JAX_INTERNALS = f"{PACKAGE}.engine.jaxpr"
+
+#: Modules whose import means reading JAX's internals.
+INTERNAL_JAX_MODULES = ("jax.core", "jax.extend", "jax._src", "jaxlib")
+
+
+def _reads_jax_internals(source: str) -> bool:
+    """Whether ``source`` imports ``jax.core``, ``jax.extend``, ``jax._src`` (``from jax import
+    core`` too), names them as attributes, or reads a jaxpr's equations (``.eqns``)."""
+
+    def internal(name: str) -> bool:
+        return any(name == m or name.startswith(m + ".") for m in INTERNAL_JAX_MODULES)
+
+    def names(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [a.name for a in node.names]
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            return [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        if isinstance(node, ast.Attribute):
+            return [ast.unparse(node)]
+        return []
+
+    return any(
+        (isinstance(node, ast.Attribute) and node.attr == "eqns")
+        or any(internal(name) for name in names(node))
+        for node in ast.walk(ast.parse(source))
+    )
+
+
+def _in_place(module: str) -> bool:
+    return module == JAX_INTERNALS or module.startswith(JAX_INTERNALS + ".")
+
+
+def test_only_one_place_reads_jax_internals():
+    readers = {m for m, path in MODULES.items() if _reads_jax_internals(path.read_text())}
+    assert readers, "nothing reads JAX's internals: the check below is not looking"
+    outside = sorted(m for m in readers if not _in_place(m))
+    assert not outside, f"only {JAX_INTERNALS} may read JAX's internals; also: {outside}"
+
+
+def test_the_jax_internals_package_is_used_through_its_surface():
+    for module in MODULES:
+        if not _in_place(module):
+            inner = sorted(t for t in _imports(module) if _in_place(t) and t != JAX_INTERNALS)
+            assert not inner, f"{module} imports {inner}: import {JAX_INTERNALS} instead"
+
+
+@pytest.mark.parametrize("source, reads", [
+    ("from jax.extend import core", True),
+    ("import jax._src.tree_util", True),
+    ("from jax import core", True),
+    ("from jax._src import api", True),
+    ("x = jax.core.Literal", True),
+    ("for e in closed.jaxpr.eqns: pass", True),
+    ("import jax\nimport jax.numpy as jnp\nfrom jax import lax", False),
+    ("from jax.tree_util import tree_map", False),
+    ("from .core import x", False),
+])
+def test_the_jax_internals_check_finds_readers(source, reads):
+    assert _reads_jax_internals(source) is reads

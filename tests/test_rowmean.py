@@ -9,7 +9,7 @@ import pytest
 
 from dl_workshop import fit, fit_objective, linear_model
 from dl_workshop.engine.buckets import bucket_rows, pad_rows
-from dl_workshop.engine.rowmean import masked_loss_value, plan_holds, row_mean_plan
+from dl_workshop.engine.jaxpr import masked_loss_value, plan_holds, row_mean_plan
 from dl_workshop.objectives.full_batch import FullBatchObjective
 
 _EVENTS = {"on": False, "seen": []}
@@ -149,3 +149,52 @@ def test_another_number_of_rows_with_a_users_loss_compiles_nothing():
         _EVENTS["on"] = False
     # Nothing lowered or compiled; one trace: the loss for 71 rows, to check the plan holds.
     assert _EVENTS["seen"] == ["/jax/core/compile/jaxpr_trace_duration"]
+
+
+def test_an_operation_the_readers_do_not_know_means_no_shortcut():
+    # A sort within each row keeps rows apart, but "sort" is in none of the readers' tables:
+    # no padding (rows_separate False, no plan), and the rewrite of row products leaves it be.
+    from dl_workshop.engine.jaxpr import fused_row_products, rows_separate
+
+    def sorted_model(theta, x):
+        return jnp.sort(x, axis=1) @ theta["w"] + theta["b"]
+
+    def loss(theta, model, x, y):
+        return jnp.mean((model(theta, x) - y) ** 2)
+
+    xp, yp = _data(128)
+    assert not rows_separate(sorted_model, _theta(), xp)
+    assert row_mean_plan(loss, sorted_model, _theta(), xp, yp) is None
+    x, y = _data(1 << 15, d=8)  # enough rows and columns for the rewrite of x^T r
+    theta = _theta(8)
+
+    def grad(theta, x, y):
+        return jax.grad(loss)(theta, sorted_model, x, y)
+
+    expected = jax.jit(grad)(theta, x, y)
+    got = jax.jit(fused_row_products(grad))(theta, x, y)
+    for key in ("w", "b"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("shortcuts", ["pad-loss", "pad-mse", "pad-minibatch,fused-dots"])
+def test_turning_a_shortcut_off_for_the_ab_changes_no_result(monkeypatch, shortcuts):
+    from dl_workshop import mseloss
+    from dl_workshop.engine.shortcuts import AB_OFF_VARIABLE, enabled
+
+    x, y = _data(90, seed=3)
+    runs = {}
+    for off in ("", shortcuts):
+        monkeypatch.setenv(AB_OFF_VARIABLE, off)
+        assert all(enabled(name) != (name in off.split(",")) for name in shortcuts.split(","))
+        runs[off] = [
+            fit(_theta(), _model, mse, x, y, 60, 0.05, progress=False).losses,
+            fit(_theta(), linear_model, mseloss, x, y, 60, 0.05, progress=False,
+                fast_path=False).losses,
+            fit(_theta(), linear_model, mseloss, x, y, 60, 0.05, progress=False,
+                batch_size=16).losses,
+        ]
+    for a, b in zip(runs[""], runs[shortcuts], strict=True):
+        np.testing.assert_allclose(a, b, rtol=5e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="unknown shortcut"):
+        enabled("no-such-shortcut")

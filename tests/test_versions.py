@@ -44,7 +44,7 @@ def test_every_lower_bound_is_the_tested_minimum():
 
 
 def test_jax_has_a_tested_range():
-    # The package reads JAX's jaxprs (engine/rowwise, rowmean, dots): a new JAX minor version
+    # The package reads JAX's jaxprs (engine/jaxpr): a new JAX minor version
     # is admitted only after the suite passed with it.
     jax = next(r for r in _declared() if r.name == "jax")
     assert any(s.operator == "<" for s in jax.specifier), str(jax)

@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.custom_derivatives import SymbolicZero
 
 from dl_workshop._validation import as_array, check_int, describe, unpack_linear_params
 from dl_workshop.sampling import generator
@@ -30,30 +29,6 @@ class LinearParams(NamedTuple):
 
     w: Any
     b: Any
-
-
-@jax.custom_jvp
-def _matvec(x: jax.Array, w: jax.Array) -> jax.Array:
-    """``x @ w`` for ``x`` of shape ``(n, d)`` and ``w`` of shape ``(d,)``, in full precision."""
-    return jnp.matmul(x, w, precision="highest")
-
-
-def _matvec_jvp(primals: tuple, tangents: tuple) -> tuple[jax.Array, jax.Array]:
-    # The tangent in w is written as a multiply-and-sum: its transpose, the gradient w.r.t. w,
-    # is then a fused multiply-and-sum over rows, which XLA's CPU backend runs about twice as
-    # fast as the transposed matrix-vector product that autodiff of ``x @ w`` would produce.
-    x, w = primals
-    x_dot, w_dot = tangents
-    out = _matvec(x, w)
-    tangent = jnp.zeros_like(out)
-    if not isinstance(w_dot, SymbolicZero):
-        tangent = tangent + jnp.sum(x * w_dot, axis=1)
-    if not isinstance(x_dot, SymbolicZero):
-        tangent = tangent + jnp.matmul(x_dot, w, precision="highest")
-    return out, tangent
-
-
-_matvec.defjvp(_matvec_jvp, symbolic_zeros=True)
 
 
 def linear_model(theta: Any, x: Any) -> jax.Array:
@@ -99,7 +74,7 @@ def linear_model(theta: Any, x: Any) -> jax.Array:
                 f"x must have shape (n, {w.shape[0]}) to match w of shape {w.shape} "
                 f"(matrix form: x @ w); got x of shape {x.shape}"
             )
-        prediction = _matvec(x, w) if w.ndim == 1 else jnp.matmul(x, w, precision="highest")
+        prediction = jnp.matmul(x, w, precision="highest")
     n_outputs = prediction.shape[1] if prediction.ndim == 2 else 1
     if b.ndim > 1 or (b.ndim == 1 and b.shape[0] not in (1, n_outputs)):
         raise ValueError(

@@ -14,10 +14,11 @@ JAX and optax, and knows nothing of models, losses or data formats. Its parts:
 - :mod:`~dl_workshop.engine.shapecheck`: the traced shape check of an objective;
 - :mod:`~dl_workshop.engine.optimizers`: plain gradient descent as an optax optimizer;
 - :mod:`~dl_workshop.engine.buckets`: the shared numbers of rows data is padded to;
-- :mod:`~dl_workshop.engine.rowwise`: whether a model keeps rows apart (read from its jaxpr);
-- :mod:`~dl_workshop.engine.rowmean`: whether a loss is a mean over rows, and its value on padded
-  rows;
-- :mod:`~dl_workshop.engine.dots`: matrix-vector products over many rows, in blocks.
+- :mod:`~dl_workshop.engine.shortcuts`: the performance shortcuts, and the switch that turns them
+  off for an A/B (``benchmarks/ab_mechanisms.py``);
+- :mod:`~dl_workshop.engine.jaxpr`: the one place that reads traced programs: whether a model
+  keeps rows apart, whether a loss is a mean over rows (and its value on padded rows), and
+  matrix-vector products over many rows as fused multiply-and-sums.
 
 An *objective* is ``objective(params, t, data) -> (loss, grads)``, hashable, so that equal
 objectives share compiled code.

@@ -4,7 +4,7 @@ The loop runs in chunks of steps; each chunk is one compiled call (``jax.jit`` o
 ``jax.lax.scan``), so a progress bar can advance between chunks while no Python code runs per
 step. How a chunk is compiled depends on the data: small problems on the CPU with compiler
 options that halve their compilation (:mod:`~dl_workshop.compilation.options`), large ones with
-their row products in blocks (:mod:`~dl_workshop.engine.dots`); at most ``MAX_COMPILED_LOOPS``
+their row products fused (:mod:`~dl_workshop.engine.jaxpr.dots`); at most ``MAX_COMPILED_LOOPS``
 compiled loops are kept, and JAX's persistent compilation cache keeps them across processes
 (:mod:`dl_workshop.compilation`).
 """
@@ -26,7 +26,7 @@ from dl_workshop.compilation.executables import call_key, clear_in_memory, execu
 from dl_workshop.compilation.loops import LoopBound
 from dl_workshop.compilation.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
 from dl_workshop.engine.buckets import nbytes, on_host_cpu
-from dl_workshop.engine.dots import fused_row_products, wants_fused_row_products
+from dl_workshop.engine.jaxpr import fused_row_products, wants_fused_row_products
 from dl_workshop.engine.state import RUNNING, Hyper, LoopState, fresh_optimizer_state
 from dl_workshop.engine.step import step
 
@@ -69,7 +69,7 @@ def chunk_plan(n_steps: int, record_every: int, checkpoint_every: int | None) ->
 def _run_chunk_impl(
     state, data, hyper, *, objective, optimizer, chunk_len, block_len, record, fused=False
 ):
-    if fused:  # the data's row products as multiply-and-sums, see engine.dots
+    if fused:  # the data's row products as multiply-and-sums, see engine.jaxpr.dots
         objective = fused_row_products(objective)
     state = fresh_optimizer_state(state, optimizer)
 

@@ -21,6 +21,7 @@ from dl_workshop._validation import (
     check_model,
     check_same_length,
 )
+from dl_workshop.engine.shortcuts import enabled
 from dl_workshop.multihost import check_process_shards
 from dl_workshop.objectives.dask_stats import dask_fit_statistics, is_dask
 from dl_workshop.objectives.full_batch import FullBatchObjective, masked_problem, padded_rows
@@ -109,7 +110,8 @@ def choose_problem(model: Any, loss: Any, params: Any, x: Any, y: Any, settings:
     if settings.batch_size is not None:
         objective, data = minibatch_problem(
             full, full_data, batch_size=settings.batch_size, seed=settings.seed,
-            shuffle_window=settings.shuffle_window, rows=rows,
+            shuffle_window=settings.shuffle_window,
+            rows=rows if enabled("pad-minibatch") else None,
         )
     elif settings.fast_path:
         objective, data = fast_path_problem(full, params, full_data, settings.dtype)

@@ -1,11 +1,11 @@
 """The full-batch objective: ``value_and_grad`` of the user's ``loss(params, model, x, y)``.
 
 With the built-in :func:`~dl_workshop.mseloss` (a mean over rows) and a model that computes each
-row's prediction from that row alone (:func:`~dl_workshop.engine.rowwise.rows_separate`), the
+row's prediction from that row alone (:func:`~dl_workshop.engine.jaxpr.rowwise.rows_separate`), the
 rows are padded to a shared bucket (:mod:`~dl_workshop.engine.buckets`) and masked
 (:class:`MaskedMSEObjective`), so that fits of different numbers of rows share compiled code.
 A loss of the user's own is padded the same way when its traced program shows it is a mean
-over rows (:class:`MaskedLossObjective`, :mod:`~dl_workshop.engine.rowmean`); any other loss
+over rows (:class:`MaskedLossObjective`, :mod:`~dl_workshop.engine.jaxpr.rowmean`); any other loss
 sees the data as it is, and compiles once per number of rows.
 """
 
@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from dl_workshop.engine.buckets import bucket_rows, pad_rows, paddable
-from dl_workshop.engine.rowmean import masked_loss_value, plan_holds, row_mean_plan
-from dl_workshop.engine.rowwise import rows_separate
+from dl_workshop.engine.jaxpr import masked_loss_value, plan_holds, row_mean_plan, rows_separate
 from dl_workshop.engine.shapecheck import check_structure, check_structure_padded
+from dl_workshop.engine.shortcuts import enabled
 from dl_workshop.losses import mseloss
 
 NO_PLAN_MESSAGE = (
@@ -101,7 +101,7 @@ class MaskedMSEObjective(NamedTuple):
 class MaskedLossObjective(NamedTuple):
     """The user's ``loss(params, model, x, y)``, a mean over rows, on the first ``n`` of padded
     rows: its traced program with the padding rows left out of every sum and the number of rows
-    taken from ``n`` (:mod:`~dl_workshop.engine.rowmean`).
+    taken from ``n`` (:mod:`~dl_workshop.engine.jaxpr.rowmean`).
 
     ``data`` is ``(x, y, n)`` as for :class:`MaskedMSEObjective`.
 
@@ -139,7 +139,8 @@ def padded_rows(objective: FullBatchObjective, params: Any, data: tuple[Any, Any
     """
     x, y = data
     rows = bucket_rows(len(x))
-    if not paddable(x, y):
+    wanted = enabled("pad-mse") or enabled("pad-loss") or enabled("pad-minibatch")
+    if not (wanted and paddable(x, y)):
         check_structure(objective, params, data)
         return None
     return rows if check_structure_padded(objective, params, data, rows) else None
@@ -151,15 +152,18 @@ def masked_problem(
     """``(objective, data)`` padded to ``rows`` rows and masked when that is exact, else as given.
 
     Exact for :func:`~dl_workshop.mseloss` with a model whose predictions keep rows apart
-    (:func:`~dl_workshop.engine.rowwise.rows_separate`), and for any loss whose traced program
-    is a mean over rows (:func:`~dl_workshop.engine.rowmean.plan_holds`); the padding rows are
+    (:func:`~dl_workshop.engine.jaxpr.rowwise.rows_separate`), and for any loss whose traced program
+    is a mean over rows (:func:`~dl_workshop.engine.jaxpr.rowmean.plan_holds`); the padding rows are
     copies of the first row, so the model sees only values it sees anyway.
     """
     if rows is None:
         return objective, data
     x, y = data
     x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
-    if objective.loss is mseloss and rows_separate(objective.model, params, x_rows):
+    mse = objective.loss is mseloss
+    if not enabled("pad-mse" if mse else "pad-loss"):
+        return objective, data
+    if mse and rows_separate(objective.model, params, x_rows):
         masked = MaskedMSEObjective(objective.model)
     elif plan_holds(objective.loss, objective.model, params, x, y, rows):
         # Any other loss, or mseloss of a model that meets other rows only in means over them.

@@ -23,6 +23,7 @@ import numpy as np
 from jax.extend import core
 
 from dl_workshop.engine.buckets import on_host_cpu
+from dl_workshop.engine.shortcuts import enabled
 
 #: Contractions over fewer rows than this stay as they are (the data fits in cache anyway).
 MIN_ROWS = 1 << 15
@@ -127,7 +128,10 @@ def fused_row_products(fun: Callable[..., Any]) -> Callable[..., Any]:
         if not _has_product(closed.jaxpr):
             return fun(*args)
         flat = jax.tree_util.tree_leaves(args)
-        outs = _evaluate(closed.jaxpr, list(closed.consts), flat)
+        try:
+            outs = _evaluate(closed.jaxpr, list(closed.consts), flat)
+        except Exception:  # an equation this JAX cannot re-bind: no shortcut
+            return fun(*args)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), outs)
 
     return fused
@@ -135,8 +139,8 @@ def fused_row_products(fun: Callable[..., Any]) -> Callable[..., Any]:
 
 def wants_fused_row_products(data: Any) -> bool:
     """Whether an objective reading ``data`` may have row products worth blocking: on the CPU,
-    with an array of at least ``MIN_ROWS`` rows on one device."""
-    return any(
+    with an array of at least ``MIN_ROWS`` rows on one device (and the shortcut on)."""
+    return enabled("fused-dots") and any(
         np.ndim(leaf) >= 1 and np.shape(leaf)[0] >= MIN_ROWS and on_host_cpu(leaf)
         for leaf in jax.tree_util.tree_leaves(data)
     )

@@ -8,7 +8,7 @@ number of rows (the ``N`` of a mean) is computed from ``n`` at run time. :func:`
 decides, conservatively, from the program traced for ``N`` and ``N + 1`` rows whether that is
 exact:
 
-* the row axis is followed through the program as in :mod:`~dl_workshop.engine.rowwise`; rows
+* the row axis is followed through the program as in :mod:`~dl_workshop.engine.jaxpr.rowwise`; rows
   may meet only in sums over them (``reduce_sum`` over the row axis, a product contracting it);
 * each scalar constant that differs between the two traces is proportional to the number of
   rows (``N * k``) or inversely proportional to it (``1 / (N * k)``);
@@ -33,8 +33,8 @@ import numpy as np
 from jax import lax
 from jax.extend import core
 
-from dl_workshop.engine.dots import bind_equation
-from dl_workshop.engine.rowwise import CALLS, Differences, _MixedError, _rule, same_traces
+from dl_workshop.engine.jaxpr.dots import bind_equation
+from dl_workshop.engine.jaxpr.rowwise import CALLS, Differences, _MixedError, _rule, same_traces
 
 #: Calls of inner programs whose rules the rewrite would bypass: they may be evaluated as they
 #: are (nothing inside to rewrite), never inlined.
