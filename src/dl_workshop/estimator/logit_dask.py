@@ -38,7 +38,13 @@ from dl_workshop.estimator.dask_data import (
 )
 from dl_workshop.estimator.logit import best_class, n_logits, probabilities
 from dl_workshop.estimator.logit_fit import SEPARATED_MESSAGE, Fitted, centred
-from dl_workshop.estimator.logit_newton import LogitSums, add_sums, block_sums, damped_newton
+from dl_workshop.estimator.logit_newton import (
+    LogitSums,
+    add_sums,
+    block_sums,
+    damped_newton,
+    prior_sums,
+)
 
 #: The most Newton steps of a fit on Dask data (each one pass or more).
 DASK_NEWTON_STEPS = 100
@@ -52,14 +58,25 @@ NEWTON_NOT_CONVERGED_MESSAGE = (
 LABELS_SHAPE_MESSAGE = "y must be 1-D, one label per row; got a Dask array of shape {shape}"
 
 
+#: The survey keeps each label's Gram matrix while there are at most this many labels (a
+#: continuous ``y`` would otherwise bring one matrix per row before fit refuses it).
+SURVEY_GRAM_LABELS = 256
+
+
 class Survey(NamedTuple):
     """The first pass's counts: rows, non-finite values of X, y and the weights, negative
-    weights, and each label's count and total weight."""
+    weights, each label's count and total weight, and each label's weighted Gram matrix
+    ``Σ w x̂ x̂ᵀ`` of ``x̂ = (x, 1)`` (``None`` past :data:`SURVEY_GRAM_LABELS` labels)."""
 
     n: int
     nonfinite: tuple
     negative: int
     labels: dict
+    grams: dict | None
+
+
+def _label(label: Any) -> Any:
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def _survey_block(x: Any, y: Any, w: Any = None) -> Survey:
@@ -69,11 +86,18 @@ def _survey_block(x: Any, y: Any, w: Any = None) -> Survey:
     labels, inverse = np.unique(y, return_inverse=True)
     counts = np.bincount(inverse, minlength=len(labels))
     totals = np.bincount(inverse, weights=w, minlength=len(labels))
+    grams = None
+    if len(labels) <= SURVEY_GRAM_LABELS:
+        xh = np.hstack([x, np.ones((len(x), 1))])
+        grams = {}
+        for index, label in enumerate(labels):
+            rows = xh[inverse == index]
+            grams[_label(label)] = (rows * w[inverse == index, None]).T @ rows
     return Survey(len(y), (int(np.count_nonzero(~np.isfinite(x))), bad_y,
                            int(np.count_nonzero(~np.isfinite(w)))),
                   int(np.count_nonzero(w < 0)),
-                  {label.item() if isinstance(label, np.generic) else label: (int(c), float(t))
-                   for label, c, t in zip(labels, counts, totals, strict=True)})
+                  {_label(label): (int(c), float(t))
+                   for label, c, t in zip(labels, counts, totals, strict=True)}, grams)
 
 
 def _combine_surveys(a: Survey, b: Survey) -> Survey:
@@ -81,8 +105,13 @@ def _combine_surveys(a: Survey, b: Survey) -> Survey:
     for label, (count, total) in b.labels.items():
         before = labels.get(label, (0, 0.0))
         labels[label] = (before[0] + count, before[1] + total)
+    grams = None
+    if a.grams is not None and b.grams is not None and len(labels) <= SURVEY_GRAM_LABELS:
+        grams = dict(a.grams)
+        for label, gram in b.grams.items():
+            grams[label] = grams[label] + gram if label in grams else gram
     return Survey(a.n + b.n, tuple(p + q for p, q in zip(a.nonfinite, b.nonfinite, strict=True)),
-                  a.negative + b.negative, labels)
+                  a.negative + b.negative, labels, grams)
 
 
 def _tree(parts: list[Any], combine: Any) -> Any:
@@ -185,30 +214,38 @@ def _blocks(estimator: Any, X: Any, y: Any, sample_weight: Any, *,  # noqa: N803
 
 
 def _start(previous: Any, classes: np.ndarray, factors: np.ndarray, survey: Survey, d: int,
-           fit_intercept: bool) -> np.ndarray:
-    """The previous solution (warm start, same classes), else :func:`_prior_start`."""
+           fit_intercept: bool) -> tuple[np.ndarray, LogitSums | None]:
+    """``(start, its sums or None)``: the previous solution (warm start, same classes), else
+    :func:`_prior_start` with its sums from the survey's Gram matrices (no pass of its own)."""
     if previous is None or not np.array_equal(previous[3], classes):
-        return _prior_start(classes, factors, survey, d, fit_intercept)
+        start = _prior_start(classes, factors, survey, d, fit_intercept)
+        if survey.grams is None:
+            return start, None
+        grams = np.stack([survey.grams[c.item()] * f for c, f in zip(classes, factors,
+                                                                     strict=True)])
+        return start, prior_sums(grams, start, intercept=fit_intercept)
     start = np.asarray(previous[0], np.float64).T
     if not fit_intercept:
-        return start
-    return np.vstack([start, np.asarray(previous[1], np.float64)[None]])
+        return start, None
+    return np.vstack([start, np.asarray(previous[1], np.float64)[None]]), None
 
 
 def fit_dask(estimator: Any, X: Any, y: Any, sample_weight: Any, settings: Any,  # noqa: N803
              class_weight: Any, previous: Any) -> Fitted:
-    """Fit on Dask data: the survey pass, then damped Newton passes."""
+    """Fit on Dask data: the survey pass (also the first Newton pass's sums), then damped
+    Newton passes."""
     blocks, factor, d = _blocks(estimator, X, y, sample_weight, reset=True)
     survey = _reduce(blocks, _survey_block, _combine_surveys)
     classes = _checked_survey(survey, factor)
     factors = _class_factors(class_weight, classes, survey) * factor
     fit_intercept = settings.fit_intercept
     penalty = np.full(d, settings.alpha / (2 * _weighted_total(survey, classes, factors)))
+    start, first = _start(previous, classes, factors, survey, d, fit_intercept)
     result = damped_newton(
         lambda c: _reduce(blocks, _block_sums, add_sums, c, classes, factors, fit_intercept),
-        _start(previous, classes, factors, survey, d, fit_intercept), penalty,
-        intercept=fit_intercept, max_steps=min(settings.max_iter, DASK_NEWTON_STEPS),
-        stop_if_separated=settings.alpha == 0,
+        start, penalty, intercept=fit_intercept,
+        max_steps=min(settings.max_iter, DASK_NEWTON_STEPS),
+        stop_if_separated=settings.alpha == 0, first=first, extrapolate=True,
     )
     w = result.coef[:d].T
     coef, intercept = centred(w, result.coef[d] if fit_intercept else np.zeros(len(w)),
