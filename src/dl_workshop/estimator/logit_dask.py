@@ -18,6 +18,7 @@ is the accuracy from per-partition sums, one pass.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any, NamedTuple
 
@@ -39,10 +40,15 @@ from dl_workshop.estimator.dask_data import (
 from dl_workshop.estimator.logit import best_class, n_logits, probabilities
 from dl_workshop.estimator.logit_fit import SEPARATED_MESSAGE, Fitted, centred
 from dl_workshop.estimator.logit_newton import (
+    ARMIJO,
+    NEWTON_RTOL,
     LogitSums,
     add_sums,
     block_sums,
     damped_newton,
+    discriminant_start,
+    newton_direction,
+    objective_parts,
     prior_sums,
 )
 
@@ -187,6 +193,22 @@ def _block_sums(coef: np.ndarray, classes: np.ndarray, factors: np.ndarray, inte
     return block_sums(np.asarray(x, np.float64), codes, weights, coef, intercept=intercept)
 
 
+def _block_sums_at(coefs: list, classes: np.ndarray, factors: np.ndarray, intercept: bool,
+                   x: Any, y: Any, w: Any = None) -> tuple:
+    """:func:`_block_sums` of one partition at each of ``coefs`` (one read of the block)."""
+    return tuple(_block_sums(c, classes, factors, intercept, x, y, w) for c in coefs)
+
+
+def _add_each(a: tuple, b: tuple) -> tuple:
+    return tuple(add_sums(p, q) for p, q in zip(a, b, strict=True))
+
+
+def _evaluate(blocks: list[tuple], classes: np.ndarray, factors: np.ndarray, intercept: bool,
+              coefs: list) -> tuple:
+    """The :class:`LogitSums` of all the data at each of ``coefs``: one pass."""
+    return _reduce(blocks, _block_sums_at, _add_each, coefs, classes, factors, intercept)
+
+
 def _prior_start(classes: np.ndarray, factors: np.ndarray, survey: Survey, d: int,
                  fit_intercept: bool) -> np.ndarray:
     """Zero coefficients and the intercepts of the class frequencies (log-odds)."""
@@ -214,20 +236,55 @@ def _blocks(estimator: Any, X: Any, y: Any, sample_weight: Any, *,  # noqa: N803
 
 
 def _start(previous: Any, classes: np.ndarray, factors: np.ndarray, survey: Survey, d: int,
-           fit_intercept: bool) -> tuple[np.ndarray, LogitSums | None]:
-    """``(start, its sums or None)``: the previous solution (warm start, same classes), else
-    :func:`_prior_start` with its sums from the survey's Gram matrices (no pass of its own)."""
+           fit_intercept: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(start, the classes' weighted Gram matrices or None)``: the previous solution (warm
+    start, same classes), else :func:`_prior_start` and the survey's Gram matrices."""
     if previous is None or not np.array_equal(previous[3], classes):
         start = _prior_start(classes, factors, survey, d, fit_intercept)
         if survey.grams is None:
             return start, None
-        grams = np.stack([survey.grams[c.item()] * f for c, f in zip(classes, factors,
-                                                                     strict=True)])
-        return start, prior_sums(grams, start, intercept=fit_intercept)
+        return start, np.stack([survey.grams[c.item()] * f for c, f in zip(classes, factors,
+                                                                            strict=True)])
     start = np.asarray(previous[0], np.float64).T
     if not fit_intercept:
         return start, None
     return np.vstack([start, np.asarray(previous[1], np.float64)[None]]), None
+
+
+class Opening(NamedTuple):
+    """Where the Newton passes go on from: the point, its sums, the losses before it and the
+    passes taken (:func:`_opening`)."""
+
+    coef: np.ndarray
+    sums: LogitSums | None
+    losses: list
+    passes: int
+
+
+def _opening(evaluate: Any, start: np.ndarray, grams: np.ndarray | None, penalty: np.ndarray,
+             intercept: bool) -> Opening:
+    """The first step, from the class priors with the survey's sums there
+    (:func:`~dl_workshop.estimator.logit_newton.prior_sums`): one pass evaluates both the Newton
+    step and linear discriminant analysis's point, and the lower of the two that decreases
+    the loss enough (Armijo) is kept; neither: the priors, their pass spent."""
+    if grams is None:
+        return Opening(start, None, [], 0)
+    first = prior_sums(grams, start, intercept=intercept)
+    value, grad, hess = objective_parts(first, start, penalty, intercept=intercept)
+    direction = newton_direction(grad, hess)
+    decrement = -float(np.sum(grad * direction))
+    candidates = [start + direction, discriminant_start(grams, intercept=intercept)]
+    if not (decrement > 2 * NEWTON_RTOL * abs(value) and np.all(np.isfinite(candidates[0]))):
+        return Opening(start, first, [], 0)
+    candidates = [c for c in candidates if np.all(np.isfinite(c))]
+    best = None
+    for coef, sums in zip(candidates, evaluate(candidates), strict=True):
+        loss = objective_parts(sums, coef, penalty, intercept=intercept)[0]
+        if loss <= value - ARMIJO * decrement and (best is None or loss < best[0]):
+            best = (loss, coef, sums)
+    if best is None:
+        return Opening(start, first, [], 1)
+    return Opening(best[1], best[2], [value], 1)
 
 
 def fit_dask(estimator: Any, X: Any, y: Any, sample_weight: Any, settings: Any,  # noqa: N803
@@ -240,13 +297,17 @@ def fit_dask(estimator: Any, X: Any, y: Any, sample_weight: Any, settings: Any, 
     factors = _class_factors(class_weight, classes, survey) * factor
     fit_intercept = settings.fit_intercept
     penalty = np.full(d, settings.alpha / (2 * _weighted_total(survey, classes, factors)))
-    start, first = _start(previous, classes, factors, survey, d, fit_intercept)
+    start, grams = _start(previous, classes, factors, survey, d, fit_intercept)
+    evaluate = functools.partial(_evaluate, blocks, classes, factors, fit_intercept)
+    opening = _opening(evaluate, start, grams, penalty, fit_intercept)
     result = damped_newton(
-        lambda c: _reduce(blocks, _block_sums, add_sums, c, classes, factors, fit_intercept),
-        start, penalty, intercept=fit_intercept,
-        max_steps=min(settings.max_iter, DASK_NEWTON_STEPS),
-        stop_if_separated=settings.alpha == 0, first=first, extrapolate=True,
+        lambda c: evaluate([c])[0], opening.coef, penalty, intercept=fit_intercept,
+        max_steps=min(settings.max_iter, DASK_NEWTON_STEPS) - len(opening.losses),
+        stop_if_separated=settings.alpha == 0, first=opening.sums, extrapolate=True,
     )
+    result = result._replace(losses=opening.losses + result.losses,
+                             n_iter=result.n_iter + len(opening.losses),
+                             evaluations=result.evaluations + opening.passes)
     w = result.coef[:d].T
     coef, intercept = centred(w, result.coef[d] if fit_intercept else np.zeros(len(w)),
                               len(classes))

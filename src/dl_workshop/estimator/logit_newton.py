@@ -185,6 +185,30 @@ def prior_sums(grams: np.ndarray, coef: np.ndarray, *, intercept: bool) -> Logit
     return sums._replace(hess=np.kron(gram, curvature))
 
 
+def discriminant_start(grams: np.ndarray, *, intercept: bool) -> np.ndarray:
+    """Linear discriminant analysis's logits (the classes' weighted means and pooled
+    within-class covariance, from the Gram matrices of :func:`prior_sums`), shape ``(m, k)``: a
+    starting point that is often far closer to the logistic optimum than the class priors.
+
+    Example:
+        >>> x, codes = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+        >>> xh = np.hstack([x, np.ones((4, 1))])
+        >>> grams = np.stack([xh[codes == c].T @ xh[codes == c] for c in (0, 1)])
+        >>> discriminant_start(grams, intercept=True).ravel().tolist()
+        [8.0, -12.0]
+    """
+    d = grams.shape[1] - 1
+    weights = grams[:, d, d]
+    means = grams[:, :d, d] / np.where(weights > 0, weights, 1.0)[:, None]
+    within = (grams[:, :d, :d].sum(axis=0) - (means.T * weights) @ means) / weights.sum()
+    solved = np.linalg.lstsq(within, means.T, rcond=None)[0]
+    logs = np.log(np.maximum(weights / weights.sum(), np.finfo(np.float64).tiny))
+    logits = np.vstack([solved, logs - 0.5 * np.sum(means.T * solved, axis=0)])
+    if len(grams) == 2:
+        logits = logits[:, 1:] - logits[:, :1]
+    return logits if intercept else logits[:d]
+
+
 def in_memory_sums(x: np.ndarray, codes: np.ndarray, weights: np.ndarray, coef: np.ndarray, *,
                    intercept: bool, hessian: bool = True, rows: int = 8192) -> LogitSums:
     """:func:`block_sums` over data in memory, ``rows`` rows at a time (bounded memory)."""
