@@ -10,13 +10,16 @@ in a fresh process (``cold``: nothing compiled; ``2nd process``: with the first 
 persistent compilation cache) beside its warm time.
 
 On Dask (1 000 000 x 20 in 8 partitions on a loopback LocalCluster, 2 worker processes of one
-thread): GradientDescentClassifier (a survey pass, then damped Newton passes) against dask-ml's
+thread): GradientDescentClassifier (a survey pass that also gives the loss, gradient and Hessian
+at the class priors, then damped Newton passes, the first of them also trying linear
+discriminant analysis's point) against dask-ml's
 ``LogisticRegression`` solvers (``C=1e12``: dask-glm penalizes the intercept too, so both sides
 run unpenalized; ours ``alpha=0``), with the passes over the data counted on every partition,
 the time, and the loss gap to the best.
 
     python benchmarks/bench_classifier.py            # the sizes above
     python benchmarks/bench_classifier.py --quick    # smoke run: small sizes, one repeat
+    python benchmarks/bench_classifier.py --dask-only --solvers newton,lbfgs   # the Dask table
 """
 
 from __future__ import annotations
@@ -198,7 +201,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per method (best kept)")
     parser.add_argument("--first-repeats", type=int, default=3, help="fresh processes per cell")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask table")
+    parser.add_argument("--dask-only", action="store_true", help="only the Dask table")
+    parser.add_argument("--solvers", default=None,
+                        help="dask-ml solvers, comma-separated (default: all five)")
     args = parser.parse_args()
+    if args.dask_only:
+        _dask_main(args)
+        return
     repeat = 1 if args.quick else args.repeat
     first_repeats = 1 if args.quick else args.first_repeats
     print(f"numpy {np.__version__}, {platform.processor() or platform.machine()}, float64")
@@ -215,8 +224,15 @@ def main() -> None:
         if not args.quick:
             first_fits(f"synthetic({n}, {d}, {k})", first_repeats, warm)
     if not args.no_dask:
-        n, blocks = (20_000, 4) if args.quick else (1_000_000, 8)
-        dask_table(n, 20, blocks, ("newton", "lbfgs") if args.quick else SOLVERS, repeat)
+        _dask_main(args)
+
+
+def _dask_main(args: argparse.Namespace) -> None:
+    n, blocks = (20_000, 4) if args.quick else (1_000_000, 8)
+    solvers = ("newton", "lbfgs") if args.quick else SOLVERS
+    if args.solvers:
+        solvers = tuple(args.solvers.split(","))
+    dask_table(n, 20, blocks, solvers, 1 if args.quick else args.repeat)
 
 
 if __name__ == "__main__":

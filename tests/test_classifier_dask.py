@@ -23,6 +23,7 @@ cloudpickle = pytest.importorskip("cloudpickle")
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 from dl_workshop import GradientDescentClassifier  # noqa: E402
+from dl_workshop.estimator.logit_newton import block_sums, prior_sums  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,8 @@ def test_dask_fit_equals_the_in_memory_fit_in_few_passes(client, tmp_path, n_cla
     model = GradientDescentClassifier(alpha=0.1, class_weight="balanced")
     ours = model.fit(dx, dy, sample_weight=dw)
     passes = _passes(tmp_path, 3)
-    assert passes == ours.n_passes_ <= 10
+    # the survey (also the sums at the class priors), then Newton passes (4 measured)
+    assert passes == ours.n_passes_ <= 5
     memory = GradientDescentClassifier(alpha=0.1, class_weight="balanced").fit(
         x, labels, sample_weight=weights)
     assert ours.classes_.tolist() == memory.classes_.tolist()
@@ -109,13 +111,40 @@ def test_dask_fit_equals_the_in_memory_fit_in_few_passes(client, tmp_path, n_cla
     assert ours.score(dx, dy) == pytest.approx(memory.score(x, labels), abs=1e-12)
 
 
-def test_loss_gap_1e_10_within_10_passes_on_well_conditioned_data(client):
+def test_loss_gap_1e_10_in_fewer_passes_than_dask_ml_newton(client, tmp_path):
+    """dask-ml's newton takes 7 passes on the benchmark's data; ours 5 there, 4 here."""
     x, y = _data(20_000, 20, 2, seed=7)
-    dx, dy = da.from_array(x, chunks=(2500, 20)), da.from_array(y, chunks=2500)
+    dx = _counted(x, tmp_path, (2500, 20))
+    dy = da.from_array(y, chunks=2500)
     ours = GradientDescentClassifier(alpha=1e-3).fit(dx, dy)
-    best = GradientDescentClassifier(alpha=1e-3).fit(x, y).loss_curve_[-1]
-    assert ours.n_passes_ <= 10
+    memory = GradientDescentClassifier(alpha=1e-3).fit(x, y)
+    best = memory.loss_curve_[-1]
+    assert _passes(tmp_path, 8) == ours.n_passes_ <= 5
     assert (ours.loss_curve_[-1] - best) / best <= 1e-10
+    np.testing.assert_allclose(ours.coef_, memory.coef_, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_prior_sums_from_gram_matrices_equal_the_sums_over_rows(n_classes, fit_intercept):
+    x, codes = _data(500, 3, n_classes, seed=11)
+    weights = np.random.default_rng(1).uniform(0.0, 2.0, size=len(codes))
+    xh = np.hstack([x, np.ones((len(x), 1))])
+    grams = np.stack([(xh[codes == c] * weights[codes == c, None]).T @ xh[codes == c]
+                      for c in range(n_classes)])
+    k = 1 if n_classes == 2 else n_classes
+    coef = np.zeros((3 + int(fit_intercept), k))
+    if fit_intercept:
+        coef[3] = np.linspace(-0.5, 0.7, k)
+    a = prior_sums(grams, coef, intercept=fit_intercept)
+    b = block_sums(x, codes, weights, coef, intercept=fit_intercept)
+    assert a.loss == pytest.approx(b.loss, rel=1e-12)
+    assert a.weight == pytest.approx(b.weight, rel=1e-12)
+    np.testing.assert_allclose(a.grad, b.grad, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(a.hess, b.hess, rtol=1e-10, atol=1e-10)
+    assert (a.errors == 0) == (b.errors == 0)
+    with pytest.raises(ValueError, match="zero but the intercepts"):
+        prior_sums(grams, coef + 1.0, intercept=fit_intercept)
 
 
 def test_separable_dask_data_warns_and_bad_data_gets_messages(client):

@@ -11,7 +11,10 @@ the data. Newton's method converges quadratically near the optimum: once the New
 ``gᵀH⁻¹g / 2`` (the predicted decrease, about ``J - J*``) is below ``rtol · J``, one last full
 step is taken without evaluating it (the loss could not resolve its decrease, and the
 coefficients' error falls from about the square root of the decrement to rounding) and the fit
-stops.
+stops; with ``extrapolate`` it stops one evaluation sooner, when the decrements of the last full
+steps (``r₊ ≈ c r²``) predict that the next full step leaves one below rounding.
+:func:`prior_sums` gives the sums at a point where only the intercepts are nonzero from each
+class's Gram matrix, without reading the rows again.
 
 The loss here is NumPy's, in float64, of the same definition as the chapter's
 :func:`~dl_workshop.logistic.logistic_loss` (``softplus(z) - y z`` from the logits; a test checks
@@ -34,6 +37,13 @@ MAX_HALVINGS = 30
 #: Stop when the Newton decrement falls below this fraction of the loss (then ``J - J*`` is
 #: rounding noise: the step before made it quadratically small).
 NEWTON_RTOL = 1e-13
+
+#: With ``extrapolate``: stop, after one last full step that is not evaluated, when the relative
+#: Newton decrement it would leave, ``c r²`` (``r`` the present one, ``c = r / r₋₁²`` measured
+#: over the last full step), times :data:`PREDICTION_SAFETY`, is below :data:`PREDICTED_RTOL`
+#: (then the coefficients' error, about its square root, is ~1e-9 of their size).
+PREDICTED_RTOL = 1e-18
+PREDICTION_SAFETY = 10.0
 
 
 class LogitSums(NamedTuple):
@@ -132,6 +142,73 @@ def add_sums(a: LogitSums, b: LogitSums) -> LogitSums:
                      a.errors + b.errors)
 
 
+def prior_sums(grams: np.ndarray, coef: np.ndarray, *, intercept: bool) -> LogitSums:
+    """The :class:`LogitSums` at a point whose feature rows are zero (every row's logits are
+    the intercepts, so each row's probabilities are the same), from each class's weighted Gram
+    matrix: no pass over the rows.
+
+    Args:
+        grams: shape ``(K, d + 1, d + 1)``; ``grams[c] = Σ s_i x̂_i x̂_iᵀ`` over the rows of class
+            ``c``, ``x̂ = (x, 1)`` (so ``grams[c][d, d]`` is the class's weight).
+        coef: shape ``(m, k)``, its first ``d`` rows zero.
+        intercept: whether ``coef``'s last row is the intercept.
+
+    ``errors`` counts the classes (not rows) of positive weight classified wrongly: 0 exactly
+    when :func:`block_sums` of the rows would give 0.
+
+    Example:
+        >>> x, codes, w = np.array([[1.0], [-1.0], [3.0]]), np.array([1, 0, 1]), np.ones(3)
+        >>> xh = np.hstack([x, np.ones((3, 1))])
+        >>> grams = np.stack([(xh[codes == c] * w[codes == c, None]).T @ xh[codes == c]
+        ...                   for c in (0, 1)])
+        >>> coef = np.array([[0.0], [0.5]])
+        >>> a = prior_sums(grams, coef, intercept=True)
+        >>> b = block_sums(x, codes, w, coef, intercept=True)
+        >>> bool(np.isclose(a.loss, b.loss) and np.allclose(a.hess, b.hess))
+        True
+    """
+    d = grams.shape[1] - 1
+    if np.any(coef[:d]):
+        raise ValueError("prior_sums needs coefficients that are zero but the intercepts")
+    weights = grams[:, d, d]
+    means = grams[:, :d, d] / np.where(weights > 0, weights, 1.0)[:, None]
+    sums = block_sums(means, np.arange(len(grams)), weights, coef, intercept=intercept,
+                      hessian=False)
+    z = coef[d] if intercept else np.zeros(coef.shape[1])
+    if len(z) == 1:
+        p = float(expit(z[0]))
+        curvature = np.array([[p * (1 - p)]])
+    else:
+        p = softmax(z)
+        curvature = np.diag(p) - np.outer(p, p)
+    gram = grams.sum(axis=0) if intercept else grams.sum(axis=0)[:d, :d]
+    return sums._replace(hess=np.kron(gram, curvature))
+
+
+def discriminant_start(grams: np.ndarray, *, intercept: bool) -> np.ndarray:
+    """Linear discriminant analysis's logits (the classes' weighted means and pooled
+    within-class covariance, from the Gram matrices of :func:`prior_sums`), shape ``(m, k)``: a
+    starting point that is often far closer to the logistic optimum than the class priors.
+
+    Example:
+        >>> x, codes = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+        >>> xh = np.hstack([x, np.ones((4, 1))])
+        >>> grams = np.stack([xh[codes == c].T @ xh[codes == c] for c in (0, 1)])
+        >>> discriminant_start(grams, intercept=True).ravel().tolist()
+        [8.0, -12.0]
+    """
+    d = grams.shape[1] - 1
+    weights = grams[:, d, d]
+    means = grams[:, :d, d] / np.where(weights > 0, weights, 1.0)[:, None]
+    within = (grams[:, :d, :d].sum(axis=0) - (means.T * weights) @ means) / weights.sum()
+    solved = np.linalg.lstsq(within, means.T, rcond=None)[0]
+    logs = np.log(np.maximum(weights / weights.sum(), np.finfo(np.float64).tiny))
+    logits = np.vstack([solved, logs - 0.5 * np.sum(means.T * solved, axis=0)])
+    if len(grams) == 2:
+        logits = logits[:, 1:] - logits[:, :1]
+    return logits if intercept else logits[:d]
+
+
 def in_memory_sums(x: np.ndarray, codes: np.ndarray, weights: np.ndarray, coef: np.ndarray, *,
                    intercept: bool, hessian: bool = True, rows: int = 8192) -> LogitSums:
     """:func:`block_sums` over data in memory, ``rows`` rows at a time (bounded memory)."""
@@ -193,6 +270,7 @@ class NewtonResult(NamedTuple):
 def damped_newton(
     evaluate: Callable[[np.ndarray], LogitSums], coef: np.ndarray, penalty: np.ndarray, *,
     intercept: bool, max_steps: int, rtol: float = NEWTON_RTOL, stop_if_separated: bool = False,
+    first: LogitSums | None = None, extrapolate: bool = False,
 ) -> NewtonResult:
     """Minimize ``J`` by Newton steps with backtracking, from ``coef``.
 
@@ -204,6 +282,11 @@ def damped_newton(
         max_steps: the most Newton steps.
         rtol: stop when the Newton decrement is below ``rtol · J``.
         stop_if_separated: stop (status ``"separated"``) at a point that separates the classes.
+        first: the sums at ``coef`` when already known (e.g. :func:`prior_sums`): not an
+            evaluation.
+        extrapolate: also stop when quadratic convergence predicts that the next full step
+            leaves a decrement below rounding (:data:`PREDICTED_RTOL`), saving the pass that
+            would only confirm it.
 
     Example:
         >>> x = np.array([[0.0], [1.0], [2.0], [3.0]])
@@ -214,16 +297,17 @@ def damped_newton(
         >>> result.status, result.coef.ravel().round(4).tolist()
         ('converged', [0.9082, -1.3623])
     """
-    sums, evaluations = evaluate(coef), 1
+    sums, evaluations = (evaluate(coef), 1) if first is None else (first, 0)
     value, grad, hess = objective_parts(sums, coef, penalty, intercept=intercept)
-    losses, status = [value], "max_steps"
+    losses, status, before = [value], "max_steps", None
     while True:
         if stop_if_separated and sums.errors == 0:
             status = "separated"
             break
         direction = newton_direction(grad, hess)
         decrement = -float(np.sum(grad * direction))
-        if not decrement > 2 * rtol * abs(value):
+        relative = decrement / max(abs(value), np.finfo(np.float64).tiny)
+        if not relative > 2 * rtol or (extrapolate and _next_below_rounding(relative, before)):
             # The quadratic model is exact to rounding here: the full step, without a pass to
             # check it (its predicted decrease is below the loss's resolution).
             if np.all(np.isfinite(direction)):
@@ -246,4 +330,15 @@ def damped_newton(
             break
         coef, sums, (value, grad, hess) = accepted
         losses.append(value)
+        before = relative if step == 1.0 else None
     return NewtonResult(coef, losses, len(losses) - 1, evaluations, status)
+
+
+def _next_below_rounding(relative: float, before: float | None) -> bool:
+    """Whether the relative decrement after a full step, predicted from ``relative`` now and
+    ``before`` the last full step (``r₊ ≈ c r²``, ``c = r / r₋₁²``), is below rounding; only
+    once the steps contract quadratically (``c r <= 0.1``)."""
+    if before is None or not before > 0:
+        return False
+    rate = relative / before**2
+    return rate * relative <= 0.1 and PREDICTION_SAFETY * rate * relative**2 <= PREDICTED_RTOL
