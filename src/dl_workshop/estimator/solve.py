@@ -106,11 +106,14 @@ def run_engine(
 
 def _solve(objective: Any, params0: dict, problem: Any, engine: Any) -> Any:
     """:func:`~dl_workshop.solver.solve` on the estimator's own arrays: ``params0`` in the
-    fit's dtype and ``problem`` put into JAX together (one transfer), the host arrays kept
-    for the divergence advice, as ``fit_objective`` would (without its checks)."""
+    fit's dtype; ``problem`` as it is where JAX computes on the CPU (the compiled loop reads
+    NumPy arrays in place), else put on the accelerator once, with the parameters (one
+    transfer, not one per chunk); the host arrays kept for the divergence advice."""
     with precision(engine.dtype):
         params = {name: np.asarray(value, dtype=engine.dtype) for name, value in params0.items()}
-        params, data = jax.device_put((params, problem))
+        data = problem
+        if jax.default_backend() != "cpu":
+            params, data = jax.device_put((params, problem))
         result = solve(engine, params, EngineProblem(objective, data, objective, problem))
     return warn_if_interrupted(result, engine.n_steps, stacklevel=4)
 
