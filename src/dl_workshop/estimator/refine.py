@@ -35,6 +35,7 @@ relative residual), which :func:`moments_accuracy` adds to the estimate.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, NamedTuple
 
@@ -193,7 +194,7 @@ def refine(
     total = _total(problem)
     step = _correction(coef, intercept, problem, parts, total, scaling, whiten, fit_intercept)
     best, steps = step[2], 0
-    while steps < max_steps and np.isfinite(step[2]) and not _negligible(coef, intercept, step):
+    while steps < max_steps and math.isfinite(step[2]) and not _negligible(coef, intercept, step):
         new_coef, new_intercept = coef + step[0], intercept + step[1]
         bound = (contraction * np.abs(step[0]), contraction * np.abs(step[1]), 0.0)
         if _negligible(new_coef, new_intercept, bound):  # the next one is below rounding
@@ -260,7 +261,7 @@ def _total(problem: LeastSquares) -> float:
 
 def _negligible(coef, intercept, step) -> bool:
     """Whether the correction changes no float64 coefficient (it is below their rounding)."""
-    return bool(np.all(coef + step[0] == coef) and np.all(intercept + step[1] == intercept))
+    return bool((coef + step[0] == coef).all() and (intercept + step[1] == intercept).all())
 
 
 def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread, scaling) -> float:
@@ -280,8 +281,8 @@ def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread, scalin
     scale = np.maximum(corrected, NEGLIGIBLE * natural[:, None])
     error = np.abs(delta) + UNIT_ROUNDOFF * magnitude
     with np.errstate(divide="ignore", invalid="ignore"):
-        digits = -np.log10(np.maximum(error / scale, UNIT_ROUNDOFF))
-    return float(np.min(digits)) if np.all(np.isfinite(digits)) else 0.0
+        worst = float((error / scale).max())  # NaN if any is
+    return -math.log10(max(worst, UNIT_ROUNDOFF)) if math.isfinite(worst) else 0.0
 
 
 #: A parameter smaller than this fraction of its natural scale contributes nothing measurable
