@@ -69,16 +69,22 @@ def two_product(a: np.ndarray, b: np.ndarray, a_parts=None, b_parts=None):
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
-def _extract(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(Σ q, p − q)`` along axis 0: ``q`` the leading parts of ``p`` on the grid of
+#: The exponent bits of a float64: ``bits & _EXPONENT`` is ``2^⌊log2 |v|⌋`` (0 for 0).
+_EXPONENT = np.int64(0x7FF0000000000000)
+
+
+def _extract(p: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(Σ q, p − q)`` along ``axis``: ``q`` the leading parts of ``p`` on the grid of
     ``σ = 2^⌈log2(m + 2)⌉ · 2^⌈log2 max|p|⌉`` (Rump, Ogita and Oishi's ExtractVector), whose
     float64 sum is exact; the remainders are at most ``eps · σ``."""
     # np.add.reduce and np.maximum.reduce: np.sum's and np.max's work without their wrappers
-    # (a few microseconds each, which count on small data).
-    exponent = np.frexp(np.maximum.reduce(np.abs(p), axis=0))[1]  # 2^exponent > max|p|
-    sigma = np.ldexp(1.0, exponent + (p.shape[0] + 1).bit_length())  # 2^k >= m + 2
+    # (a few microseconds each, which count on small data); the power of two from the
+    # exponent bits, not frexp and ldexp (two more passes).
+    top = np.maximum.reduce(np.abs(p), axis=axis, keepdims=True)
+    power = np.bitwise_and(top.view(np.int64), _EXPONENT).view(np.float64)  # <= top < 2 power
+    sigma = power * float(2 ** (1 + (p.shape[axis] + 1).bit_length()))  # 2^k >= m + 2
     q = (sigma + p) - sigma
-    return np.add.reduce(q, axis=0), p - q
+    return np.add.reduce(q, axis=axis), p - q
 
 
 def dd_sum(hi: np.ndarray, lo: np.ndarray, axis: int = 0,
@@ -88,19 +94,21 @@ def dd_sum(hi: np.ndarray, lo: np.ndarray, axis: int = 0,
 
     With one pass the result carries an error of about ``m² eps² max|terms|`` for ``m`` terms,
     however much they cancel (enough for the few terms of one residual); with two, about
-    ``eps`` of the sum plus ``m² eps³ max|terms|``.
+    ``eps`` of the sum plus ``m² eps³ max|terms|``. ``lo`` may have fewer terms than ``hi``
+    (terms whose low parts are zero, last).
 
     Example:
         >>> terms = np.array([1e16, 1.0, -1e16, 1.0])  # float64 sums lose a 1 or both
         >>> [float(v) for v in dd_sum(terms, np.zeros(4))]
         [2.0, 0.0]
     """
-    exact, rest = _extract(np.moveaxis(hi, axis, 0))
+    exact, rest = _extract(hi, axis)
     if passes > 1:
-        second, rest = _extract(rest)
+        second, rest = _extract(rest, axis)
         exact, error = two_sum(exact, second)
-        return two_sum(exact, error + np.add.reduce(rest, axis=0) + np.add.reduce(lo, axis=axis))
-    return two_sum(exact, np.add.reduce(rest, axis=0) + np.add.reduce(lo, axis=axis))
+        return two_sum(exact, error + np.add.reduce(rest, axis=axis)
+                       + np.add.reduce(lo, axis=axis))
+    return two_sum(exact, np.add.reduce(rest, axis=axis) + np.add.reduce(lo, axis=axis))
 
 
 def powers(x: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,13 +133,15 @@ def powers(x: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Design(NamedTuple):
-    """A design prepared once for :func:`residual_products` (:func:`design`)."""
+    """A design prepared once for :func:`residual_products` (:func:`design`): its columns as
+    rows (``(d + 1, n)``, the intercept's column ``ones`` last), so that every product and sum
+    runs along contiguous rows of data."""
 
-    x: np.ndarray  # (n, d, 1)
-    parts: tuple[np.ndarray, np.ndarray]  # split(x)
-    centred: tuple[np.ndarray, np.ndarray]  # x (+ x_lo) - offset, exactly, as (hi, lo)
+    x: np.ndarray  # (d + 1, n): [x, ones]ᵀ
+    parts: tuple[np.ndarray, np.ndarray]  # split(x), shape (d + 1, 1, n)
+    centred: tuple[np.ndarray, np.ndarray]  # [x (+ x_lo) - ones offsetᵀ, ones]ᵀ, as (hi, lo)
     centred_parts: tuple[np.ndarray, np.ndarray]  # split of its hi
-    lo: np.ndarray | None = None  # (n, d, 1): the design's low parts, if double-double
+    lo: np.ndarray | None = None  # (d + 1, n): the design's low parts, if double-double
 
 
 def design(x: np.ndarray, offset: np.ndarray, ones: np.ndarray,
@@ -143,15 +153,18 @@ def design(x: np.ndarray, offset: np.ndarray, ones: np.ndarray,
 
     Example:
         >>> prepared = design(np.array([[1.0]]), np.array([1e-20]), np.ones(1))
-        >>> [float(part[0, 0, 0]) for part in prepared.centred]
+        >>> [float(part[0, 0]) for part in prepared.centred]
         [1.0, -1e-20]
     """
-    hi, lo = two_sum(x, -(ones[:, None] * offset[None, :]))
+    # Rows contiguous (a transpose's vstack keeps its column order): the kernels run along them.
+    xt = np.ascontiguousarray(np.vstack([x.T, ones[None, :]]))
+    hi, lo = two_sum(xt[:-1], -(offset[:, None] * ones[None, :]))
     if x_lo is not None:
-        hi, lo = two_sum(hi, lo + x_lo)
-        x_lo = x_lo[:, :, None]
-    return Design(x[:, :, None], split(x[:, :, None]), (hi[:, :, None], lo[:, :, None]),
-                  split(hi[:, :, None]), x_lo)
+        hi, lo = two_sum(hi, lo + x_lo.T)
+        x_lo = np.ascontiguousarray(np.vstack([x_lo.T, np.zeros((1, len(ones)))]))
+    hi = np.ascontiguousarray(np.vstack([hi, ones[None, :]]))
+    lo = np.ascontiguousarray(np.vstack([lo, np.zeros((1, len(ones)))]))
+    return Design(xt, split(xt[:, None, :]), (hi, lo), split(hi), x_lo)
 
 
 def residual_products(
@@ -167,7 +180,8 @@ def residual_products(
     the two after rounding would leave a relative error of ``eps`` times their ratio.
 
     Args:
-        prepared: the design ``X``, shape ``(n, d)``, prepared by :func:`design`.
+        prepared: the design ``X``, shape ``(n, d)``, prepared by :func:`design` (with the
+            same ``ones``).
         y: targets, shape ``(n, k)``.
         weights: row weights, shape ``(n,)``.
         ones: the intercept's column, shape ``(n,)``, of zeros and ones.
@@ -186,23 +200,22 @@ def residual_products(
         >>> g.tolist(), g0.tolist()
         ([[0.0]], [0.0])
     """
-    # r = (y - ones·b) - Σ_j x_ij c_jk: the products exactly, their sum and the rest in dd.
-    p, e = two_product(prepared.x, coef[None], prepared.parts)  # (n, d, k)
+    del ones  # the design's last row
+    # −r = Σ_j x_ij c_jk + ones_i b_k − y_ik: the products exactly, their sum in dd, with the
+    # terms along the first axis: (d + 2, k, n).
+    beta = np.concatenate([coef, intercept[None, :]])[:, :, None]  # (d + 1, k, 1)
+    p, e = two_product(prepared.x[:, None, :], beta, prepared.parts)
     if prepared.lo is not None:
-        e = e + prepared.lo * coef[None]
-    s_hi, s_lo = dd_sum(p, e, axis=1, passes=1)
-    base, err = two_sum(y, -(ones[:, None] * intercept[None]))  # (n, k); ones are 0 or 1
-    r_hi, err2 = two_sum(base, -s_hi)
-    r_lo = err + err2 - s_lo
-    if np.any(weights != 1.0):
-        w = weights[:, None]
-        r_hi, err = two_product(w, r_hi)
-        r_lo = err + w * r_lo
+        e = e + prepared.lo[:, None, :] * beta
+    r_hi, r_lo = dd_sum(np.concatenate([p, -y.T[None]]), e, axis=0, passes=1)
+    r_hi, r_lo = -r_hi, -r_lo  # (k, n)
+    if (weights != 1.0).any():
+        r_hi, err = two_product(weights, r_hi)
+        r_lo = err + weights * r_lo
+    # Σ_i c_ji r_ik, the terms along the last axis: (k, d + 1, n); the low parts' products
+    # (a float64 sum is enough for them) as matrix products.
     c_hi, c_lo = prepared.centred
-    p, e = two_product(c_hi, r_hi[:, None], prepared.centred_parts)
-    g_hi, g_lo = dd_sum(p, e + c_hi * r_lo[:, None] + c_lo * r_hi[:, None], axis=0)
-    if np.all(ones != 0):
-        b_hi, b_lo = dd_sum(r_hi, r_lo, axis=0)
-    else:
-        b_hi, b_lo = dd_sum(r_hi[ones != 0], r_lo[ones != 0], axis=0)
-    return g_hi + g_lo, b_hi + b_lo
+    p, e = two_product(c_hi, r_hi[:, None, :], prepared.centred_parts)
+    g_hi, g_lo = dd_sum(p, e, axis=2)
+    g = g_hi.T + (g_lo.T + (c_hi @ r_lo.T + c_lo @ r_hi.T))  # (d + 1, k)
+    return g[:-1], g[-1]

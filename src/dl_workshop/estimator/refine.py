@@ -35,6 +35,7 @@ relative residual), which :func:`moments_accuracy` adds to the estimate.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, NamedTuple
 
@@ -190,15 +191,16 @@ def refine(
     intercept = np.array(intercept, dtype=np.float64) if fit_intercept else np.zeros(coef.shape[1])
     x_lo = None if problem.powers_of is None else powers(problem.powers_of, problem.x.shape[1])[1]
     parts = design(problem.x, scaling.x_offset, problem.ones, x_lo)
-    step = _correction(coef, intercept, problem, parts, scaling, whiten, fit_intercept)
+    total = _total(problem)
+    step = _correction(coef, intercept, problem, parts, total, scaling, whiten, fit_intercept)
     best, steps = step[2], 0
-    while steps < max_steps and np.isfinite(step[2]) and not _negligible(coef, intercept, step):
+    while steps < max_steps and math.isfinite(step[2]) and not _negligible(coef, intercept, step):
         new_coef, new_intercept = coef + step[0], intercept + step[1]
         bound = (contraction * np.abs(step[0]), contraction * np.abs(step[1]), 0.0)
         if _negligible(new_coef, new_intercept, bound):  # the next one is below rounding
             coef, intercept, step, steps = new_coef, new_intercept, bound, steps + 1
             break
-        new_step = _correction(new_coef, new_intercept, problem, parts, scaling, whiten,
+        new_step = _correction(new_coef, new_intercept, problem, parts, total, scaling, whiten,
                                fit_intercept)
         if not new_step[2] <= DIVERGED * best:  # growing (or not finite): keep the last point
             break
@@ -224,34 +226,42 @@ def contraction(condition_number: float | None, n_params: int) -> float:
 
 
 def _newton(g_coef, g_b, scaling, whiten, fit_intercept):
-    """The Newton step ``(δcoef, δintercept, ||Wᵀ h||)`` for the centred normal residual
-    ``(g_coef (d, m), g_b (m,))`` (per unit weight), for each of its ``m`` columns."""
+    """The Newton step ``(δcoef, δintercept, Wᵀ h)`` for the centred normal residual
+    ``(g_coef (d, m), g_b (m,))`` (per unit weight), for each of its ``m`` columns
+    (``||Wᵀ h||`` is the step's size in the scaled problem's energy norm)."""
     # The scaled variables' normal residual: coef = w y_scale / x_scale, and
     # intercept = y_offset + y_scale b - x_offset · coef.
     x_scale, y_scale = scaling.x_scale[:, None], scaling.y_scale
-    h = np.vstack([g_coef / (x_scale * y_scale), g_b[None, :] / y_scale])
+    h = np.concatenate([g_coef / (x_scale * y_scale), g_b[None, :] / y_scale])
     whitened = whiten.T @ h
     delta = whiten @ whitened
     d_coef = delta[:-1] * y_scale / x_scale
     d_b = y_scale * delta[-1] - scaling.x_offset @ d_coef if fit_intercept else 0.0 * g_b
-    return d_coef, d_b, float(np.sqrt(np.sum(whitened**2)))
+    return d_coef, d_b, whitened
 
 
-def _correction(coef, intercept, problem: LeastSquares, parts, scaling, whiten, fit_intercept):
-    """``(δcoef, δintercept, size)``: one Newton step from the exact normal residual, and its
-    size in the scaled problem's energy norm (``||Wᵀ h||``, the square root of the distance to
-    the minimum in loss: what each step shrinks by about ``eps · κ``)."""
+def _correction(coef, intercept, problem: LeastSquares, parts, total, scaling, whiten,
+                fit_intercept):
+    """``(δcoef, δintercept, size)``: one Newton step from the exact normal residual (``total``
+    the weight of the rows with an intercept), and its size in the scaled problem's energy
+    norm (``||Wᵀ h||``, the square root of the distance to the minimum in loss: what each step
+    shrinks by about ``eps · κ``)."""
     g_coef, g_b = residual_products(parts, problem.y, problem.weights, problem.ones, coef,
                                     intercept)
-    total = float(np.sum(problem.weights[problem.ones != 0]))
     g_coef = (g_coef - problem.alpha * coef) / total
     g_b = g_b / total if fit_intercept else np.zeros_like(g_b)
-    return _newton(g_coef, g_b, scaling, whiten, fit_intercept)
+    d_coef, d_b, whitened = _newton(g_coef, g_b, scaling, whiten, fit_intercept)
+    return d_coef, d_b, float(np.sqrt(np.add.reduce(whitened.ravel() ** 2)))
+
+
+def _total(problem: LeastSquares) -> float:
+    """The weight of the rows with an intercept (the data's rows, not an R factor's)."""
+    return float(np.add.reduce(problem.weights[problem.ones != 0]))
 
 
 def _negligible(coef, intercept, step) -> bool:
     """Whether the correction changes no float64 coefficient (it is below their rounding)."""
-    return bool(np.all(coef + step[0] == coef) and np.all(intercept + step[1] == intercept))
+    return bool((coef + step[0] == coef).all() and (intercept + step[1] == intercept).all())
 
 
 def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread, scaling) -> float:
@@ -271,8 +281,8 @@ def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread, scalin
     scale = np.maximum(corrected, NEGLIGIBLE * natural[:, None])
     error = np.abs(delta) + UNIT_ROUNDOFF * magnitude
     with np.errstate(divide="ignore", invalid="ignore"):
-        digits = -np.log10(np.maximum(error / scale, UNIT_ROUNDOFF))
-    return float(np.min(digits)) if np.all(np.isfinite(digits)) else 0.0
+        worst = float((error / scale).max())  # NaN if any is
+    return -math.log10(max(worst, UNIT_ROUNDOFF)) if math.isfinite(worst) else 0.0
 
 
 #: A parameter smaller than this fraction of its natural scale contributes nothing measurable
@@ -289,11 +299,17 @@ MOMENTS_ERROR = 1.0
 DATA_ERROR_SIZE = 1 << 25
 
 
+#: Veltkamp's splitting constant for 40-bit leading parts, ``2^13 + 1`` (see :func:`_rounded`).
+_SPLIT_40 = 8193.0
+
+
 def _rounded(values: np.ndarray) -> np.ndarray:
     """1.0 where a value uses all 53 bits of float64 (it was most likely rounded, like 0.1 or a
     computed power), 0.0 where it has at most 40 (integers, short binary fractions: exact)."""
-    mantissa = np.frexp(values)[0] * 2.0**53
-    return (np.mod(mantissa, 2.0**13) != 0).astype(np.float64)
+    # Veltkamp's split rounds a value to its leading 53 - 13 = 40 bits (Boldo 2006): it is
+    # unchanged exactly when it has no more. (Three products and sums, not frexp and fmod.)
+    c = _SPLIT_40 * values
+    return ((c - (c - values)) != values).astype(np.float64)
 
 
 def data_error(coef: np.ndarray, intercept: np.ndarray, problem: LeastSquares, scaling: Any,
@@ -311,22 +327,22 @@ def data_error(coef: np.ndarray, intercept: np.ndarray, problem: LeastSquares, s
     n, d = problem.x.shape
     if n * (d + 1) ** 2 > DATA_ERROR_SIZE:
         return None
-    total = float(np.sum(problem.weights[problem.ones != 0]))
-    w = problem.weights / total
+    w = problem.weights / _total(problem)
     centred = problem.x - problem.ones[:, None] * scaling.x_offset
-    rows_c, rows_b, _ = _newton((centred * w[:, None]).T,
-                                w * problem.ones, scaling, whiten, fit_intercept)
-    influence = np.vstack([rows_c, rows_b[None, :]])  # (d + 1, n): a unit residual change
+    # One solve for both: a unit change of each residual (n columns: influence) and of each
+    # g_coef_j (d columns: unit).
+    rows_c, rows_b, _ = _newton(np.concatenate([(centred * w[:, None]).T, np.eye(d)], axis=1),
+                                np.concatenate([w * problem.ones, np.zeros(d)]), scaling, whiten,
+                                fit_intercept)
+    both = np.concatenate([rows_c, rows_b[None, :]])  # (d + 1, n + d)
+    influence, unit = both[:, :n], both[:, n:]
     x_part, y_part = _entry_variances(problem)
     residual = problem.y - problem.x @ coef - problem.ones[:, None] * intercept
-    unit_c, unit_b, _ = _newton(np.eye(d), np.zeros(d), scaling, whiten, fit_intercept)
-    unit = np.vstack([unit_c, unit_b[None, :]])  # (d + 1, d): a unit change of g_coef_j
-    variance = influence**2 @ y_part
     if problem.powers_of is not None:
-        return np.sqrt(variance + _variable_error(problem.powers_of, coef, w[:, None] * residual,
-                                                  influence, unit))
-    noise = x_part @ coef**2  # (n, k): each residual's variance
-    variance = variance + influence**2 @ noise
+        return np.sqrt(influence**2 @ y_part + _variable_error(
+            problem.powers_of, coef, w[:, None] * residual, influence, unit))
+    # Each residual's variance: from y, and from x through coef.
+    variance = influence**2 @ (y_part + x_part @ coef**2)
     variance = variance + unit**2 @ (x_part.T @ (w[:, None] * residual) ** 2)
     return np.sqrt(variance)
 

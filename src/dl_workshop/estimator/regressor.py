@@ -81,8 +81,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
     Minimizes ``(Σ_i s_i ||y_i - x_i coef^T - intercept||² + alpha ||coef||²) / Σ_i s_i``, the
     objective of scikit-learn's ``Ridge(alpha)`` divided by the total sample weight, so the
     solution matches ``Ridge`` (and ``LinearRegression`` when ``alpha=0``). Each fit runs in
-    the compiled engine (:func:`dl_workshop.optimization.fit_objective`); fits on data of the
-    same shape and settings reuse the compiled code.
+    the compiled engine (the solver of :func:`dl_workshop.optimization.fit_objective`); fits
+    on data of the same shape and settings reuse the compiled code.
 
     With ``dtype="float64"``, a converged fit is refined (:mod:`~dl_workshop.estimator.refine`):
     residuals in double-double arithmetic and Newton corrections from the design's factorization

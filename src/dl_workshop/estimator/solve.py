@@ -1,17 +1,33 @@
-"""The one place where the estimator calls the engine, and what it says when a fit goes wrong."""
+"""The one place where the estimator calls the engine, and what it says when a fit goes wrong.
+
+The estimator's hyperparameters are validated once, at its boundary
+(:mod:`~dl_workshop.estimator.params`), and its problem and starting parameters are arrays it
+built itself; so :func:`run_engine` hands them to the solver
+(:func:`dl_workshop.solver.solve`) directly, moved into JAX in one transfer, rather than
+through the public :func:`~dl_workshop.optimization.fit_objective`, which checks and copies
+its arguments leaf by leaf (about a millisecond a fit, most of a small fit's host time). The
+engine's settings are still made by :func:`~dl_workshop.settings.fit_settings`; a fit with a
+checkpoint file goes through ``fit_objective``, which writes it.
+"""
 
 from __future__ import annotations
 
 import warnings
 from typing import Any
 
+import jax
+import numpy as np
 import optax
 from sklearn.exceptions import ConvergenceWarning
 
+from dl_workshop._precision import precision
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.problem import DesignData
 from dl_workshop.estimator.problem import objective as least_squares_objective
+from dl_workshop.objectives.choose import Problem as EngineProblem
 from dl_workshop.optimization import DivergenceError, fit_objective
+from dl_workshop.settings import fit_settings
+from dl_workshop.solver import solve, warn_if_interrupted
 
 #: Iterations per compiled call of the engine (the loop checks for convergence in between).
 CHUNK_STEPS = 16
@@ -60,31 +76,46 @@ def run_engine(
     Raises:
         DivergenceError: with the estimator's advice (see :func:`divergence_error`).
     """
+    options = dict(
+        n_steps=settings.max_iter,
+        step_size=step_size if step_size is not None else 1.0,
+        optimizer=optimizer,
+        progress=None if settings.verbose else False,
+        tol=settings.tol if tol is None else tol,
+        patience=settings.n_iter_no_change,
+        dtype=settings.dtype,
+        checkpoint=settings.checkpoint,
+        # Without checkpoints, short chunks: steps after convergence still run to the
+        # end of their compiled chunk.
+        checkpoint_every=(
+            settings.checkpoint_every
+            if settings.checkpoint_every is not None
+            else (None if settings.checkpoint else CHUNK_STEPS)
+        ),
+        resume=settings.resume,
+        overwrite=settings.overwrite,
+    )
+    objective = objective if objective is not None else least_squares_objective
     try:
-        return fit_objective(
-            objective if objective is not None else least_squares_objective,
-            params0,
-            problem,
-            n_steps=settings.max_iter,
-            step_size=step_size if step_size is not None else 1.0,
-            optimizer=optimizer,
-            progress=None if settings.verbose else False,
-            tol=settings.tol if tol is None else tol,
-            patience=settings.n_iter_no_change,
-            dtype=settings.dtype,
-            checkpoint=settings.checkpoint,
-            # Without checkpoints, short chunks: steps after convergence still run to the
-            # end of their compiled chunk.
-            checkpoint_every=(
-                settings.checkpoint_every
-                if settings.checkpoint_every is not None
-                else (None if settings.checkpoint else CHUNK_STEPS)
-            ),
-            resume=settings.resume,
-            overwrite=settings.overwrite,
-        )
+        if settings.checkpoint is not None:
+            return fit_objective(objective, params0, problem, **options)
+        return _solve(objective, params0, problem, fit_settings(**options))
     except DivergenceError as exc:
         raise divergence_error(exc, step_size, estimator) from exc
+
+
+def _solve(objective: Any, params0: dict, problem: Any, engine: Any) -> Any:
+    """:func:`~dl_workshop.solver.solve` on the estimator's own arrays: ``params0`` in the
+    fit's dtype; ``problem`` as it is where JAX computes on the CPU (the compiled loop reads
+    NumPy arrays in place), else put on the accelerator once, with the parameters (one
+    transfer, not one per chunk); the host arrays kept for the divergence advice."""
+    with precision(engine.dtype):
+        params = {name: np.asarray(value, dtype=engine.dtype) for name, value in params0.items()}
+        data = problem
+        if jax.default_backend() != "cpu":
+            params, data = jax.device_put((params, problem))
+        result = solve(engine, params, EngineProblem(objective, data, objective, problem))
+    return warn_if_interrupted(result, engine.n_steps, stacklevel=4)
 
 
 def divergence_error(exc: DivergenceError, step_size: float | None,
