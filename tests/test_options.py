@@ -34,6 +34,16 @@ LIST_SIZE = 3
 MAX_LIST_PLACES = 2
 #: The most options one place outside the declaration may name (where several act together).
 MAX_OPTIONS_PER_PLACE = 3
+#: Places that translate another vocabulary into fit's options, not copies of fit's list: a new
+#: option of ``fit`` does not touch them (they name only the options they set).
+TRANSLATIONS = {
+    # The estimator's scikit-learn hyperparameters (max_iter, n_iter_no_change, verbose, ...).
+    "estimator/solve.py:run_engine",
+}
+
+
+def _counted(place: str) -> bool:
+    return not place.startswith(f"{DECLARATION}:") and place not in TRANSLATIONS
 
 
 def _imports_settings(tree: ast.AST) -> bool:
@@ -99,7 +109,7 @@ def crowded_places(sources: dict[str, str]) -> dict[str, set[str]]:
     return {
         place: names
         for place, names in names_by_place(sources, OPTIONS).items()
-        if len(names) > MAX_OPTIONS_PER_PLACE and not place.startswith(f"{DECLARATION}:")
+        if len(names) > MAX_OPTIONS_PER_PLACE and _counted(place)
     }
 
 
@@ -110,8 +120,7 @@ def option_places(sources: dict[str, str]) -> dict[str, list[str]]:
         option: sorted(
             place
             for place, names in places.items()
-            if option in names and len(names) >= LIST_SIZE
-            and not place.startswith(f"{DECLARATION}:")
+            if option in names and len(names) >= LIST_SIZE and _counted(place)
         )
         for option in OPTIONS
     }

@@ -193,7 +193,7 @@ def refine(
     parts = design(problem.x, scaling.x_offset, problem.ones, x_lo)
     total = _total(problem)
     step = _correction(coef, intercept, problem, parts, total, scaling, whiten, fit_intercept)
-    best, steps = step[2], 0
+    best, steps, tail = step[2], 0, []
     while steps < max_steps and math.isfinite(step[2]) and not _negligible(coef, intercept, step):
         new_coef, new_intercept = coef + step[0], intercept + step[1]
         bound = (contraction * np.abs(step[0]), contraction * np.abs(step[1]), 0.0)
@@ -206,9 +206,24 @@ def refine(
             break
         coef, intercept, step, steps = new_coef, new_intercept, new_step, steps + 1
         best = min(best, step[2])
+        tail.append(step)
+    if len(tail) >= NOISE_FLOOR_STEPS and step[2] > best:
+        step = _typical(tail[-NOISE_FLOOR_STEPS:])
     spread = data_error(coef, intercept, problem, scaling, whiten, fit_intercept)
     accuracy = _digits(coef, intercept if fit_intercept else None, step, spread, scaling)
     return Refined(coef, intercept, steps, accuracy)
+
+
+#: Corrections that stopped shrinking: the last this many are rounding noise, and the error of
+#: the point they correct is about their typical (median) size, not the last one's.
+NOISE_FLOOR_STEPS = 3
+
+
+def _typical(steps: list) -> tuple:
+    """The elementwise median size of the corrections ``steps`` (at the noise floor)."""
+    return (np.median([np.abs(s[0]) for s in steps], axis=0),
+            np.median([np.abs(np.asarray(s[1])) for s in steps], axis=0),
+            float(np.median([s[2] for s in steps])))
 
 
 def contraction(condition_number: float | None, n_params: int) -> float:
@@ -265,15 +280,17 @@ def _negligible(coef, intercept, step) -> bool:
 
 
 def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread, scaling) -> float:
-    """Least correct significant digits: ``−log10((|δ| + u|θ| + spread) / |θ + δ|)`` over the
-    parameters (``θ + δ``: about the exact value, however far ``θ`` is); one below
+    """Least correct significant digits: ``−log10((|δ| + u|θ| + m·spread) / |θ + δ|)`` over the
+    parameters (``θ + δ``: about the exact value, however far ``θ`` is; ``m·spread``: the median
+    size of the input rounding's effect, ``MEDIAN_ABS_NORMAL`` times its standard deviation);
+    one below
     ``NEGLIGIBLE`` times its natural scale (``y_scale / x_scale_j``, ``y_scale`` for the
     intercept) is measured against that instead."""
     theta = coef if intercept is None else np.vstack([coef, intercept[None, :]])
     delta = step[0] if intercept is None else np.vstack([step[0], np.asarray(step[1])[None, :]])
     corrected = np.abs(theta + delta)
     if spread is not None:
-        delta = np.abs(delta) + (spread[:-1] if intercept is None else spread)
+        delta = np.abs(delta) + MEDIAN_ABS_NORMAL * (spread[:-1] if intercept is None else spread)
     natural = scaling.y_scale / scaling.x_scale
     if intercept is not None:
         natural = np.concatenate([natural, [scaling.y_scale]])
@@ -284,6 +301,12 @@ def _digits(coef: np.ndarray, intercept: np.ndarray | None, step, spread, scalin
         worst = float((error / scale).max())  # NaN if any is
     return -math.log10(max(worst, UNIT_ROUNDOFF)) if math.isfinite(worst) else 0.0
 
+
+#: The median of ``|N(0, 1)|``: the input rounding's effect on a parameter is a sum of many
+#: small independent terms, about normal with the standard deviation ``data_error`` gives;
+#: ``accuracy_`` counts its median size (its standard deviation would under-count by 0.17 digit
+#: on average).
+MEDIAN_ABS_NORMAL = 0.6745
 
 #: A parameter smaller than this fraction of its natural scale contributes nothing measurable
 #: to the predictions; its digits are counted against that scale (see ``_digits``).
