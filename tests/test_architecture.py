@@ -3,12 +3,14 @@ functions (see docs/architecture.md). Read from the source's syntax trees, so fu
 imports count as much as module-level ones."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 PACKAGE = "dl_workshop"
-SRC = Path(__file__).resolve().parent.parent / "src" / PACKAGE
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / PACKAGE
 
 #: Layers, lowest first; a module may import modules of its own layer or lower ones only.
 #: A name stands for a module or a subpackage and everything in it.
@@ -278,3 +280,21 @@ def test_the_jax_internals_package_is_used_through_its_surface():
 ])
 def test_the_jax_internals_check_finds_readers(source, reads):
     assert _reads_jax_internals(source) is reads
+
+
+#: What the engine may import of the package outside itself, as docs/architecture.md names it.
+ENGINE_IMPORTS = ("_validation", "_precision", "compilation")
+
+
+def test_the_engine_imports_what_the_architecture_page_names():
+    outside = set()
+    for module in MODULES:
+        if module.startswith(f"{PACKAGE}.engine"):
+            outside |= {t for t in GRAPH[module] if not t.startswith(f"{PACKAGE}.engine")}
+    allowed = {f"{PACKAGE}.{name}" for name in ENGINE_IMPORTS}
+    tops = {".".join(t.split(".")[:2]) for t in outside}
+    assert tops == allowed, f"the engine imports {sorted(tops)}; the page names {sorted(allowed)}"
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    sentence = page[page.index("`engine/` is the compiled loop"):].split("checks this list")[0]
+    named = set(re.findall(r"`([_a-z]+)`", sentence))
+    assert named == set(ENGINE_IMPORTS), f"the page names {sorted(named)}"

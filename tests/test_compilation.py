@@ -424,13 +424,17 @@ def test_calls_with_a_users_function_have_no_key():
 def test_the_estimators_programs_have_names_that_hold_in_every_process():
     from dl_workshop.compilation.executables import stable_name
     from dl_workshop.estimator.optimizers import named_optimizer
-    from dl_workshop.estimator.problem import objective
+    from dl_workshop.estimator.problem import LEAST_SQUARES, objective
     from dl_workshop.objectives.full_batch import FullBatchObjective
 
     names = {stable_name(named_optimizer(n, r)) for n, r in
              [("lbfgs", None), ("lbfgs", 0.5), ("adam", 0.1), ("adam", 0.2), ("momentum", 0.1)]}
     assert None not in names and len(names) == 5  # one name per optimizer and step size
     assert stable_name(objective) == "dl_workshop.estimator.problem.objective"
+    assert stable_name(LEAST_SQUARES) == (
+        "dl_workshop.engine.objective.Objective(dl_workshop.estimator.problem.objective, "
+        "dl_workshop.estimator.problem.objective_value)"
+    )
     assert stable_name(FullBatchObjective(linear_model, mseloss)) == (
         "dl_workshop.objectives.full_batch.FullBatchObjective("
         "dl_workshop.model.linear_model, dl_workshop.losses.mseloss)"

@@ -11,7 +11,7 @@ from sklearn.datasets import load_diabetes
 
 from dl_workshop.estimator import GradientDescentRegressor
 from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
-from dl_workshop.estimator.problem import initial_params, objective, pad_params
+from dl_workshop.estimator.problem import LEAST_SQUARES, initial_params, pad_params
 from dl_workshop.estimator.solve import CHUNK_STEPS, engine_tol, run_engine
 from dl_workshop.optimization import DivergenceError, fit_objective
 
@@ -36,7 +36,7 @@ def test_the_direct_call_equals_fit_objective(hyperparameters):
         ours = run_engine(prep.problem, params0, prep.settings, step_size=step,
                           optimizer=optimizer, tol=tol)
         public = fit_objective(
-            objective, params0, prep.problem, n_steps=prep.settings.max_iter,
+            LEAST_SQUARES, params0, prep.problem, n_steps=prep.settings.max_iter,
             step_size=step if step is not None else 1.0, optimizer=optimizer, progress=False,
             tol=tol, patience=prep.settings.n_iter_no_change, dtype=prep.settings.dtype,
             checkpoint_every=CHUNK_STEPS,

@@ -9,7 +9,9 @@ from dl_workshop import (
     DivergenceError,
     DivergenceWarning,
     LinearParams,
+    Objective,
     fit,
+    fit_objective,
     gradient_descent,
     linear_model,
     model_optimization_loop,
@@ -233,3 +235,39 @@ def test_a_repeated_fit_neither_retraces_nor_skips_the_shape_check():
         fit(theta, model, mseloss, np.ones((20, 2)), np.ones(21), 50, 0.1, progress=False)
     with pytest.raises(ValueError, match="could not be evaluated"):
         fit({"w": np.ones(3), "b": 0.0}, model, mseloss, np.ones((20, 2)), np.ones(20), 5, 0.1)
+
+
+def _quadratic_value(params, t, data):
+    del t
+    a, b = data
+    return 0.5 * jnp.sum((a @ params - b) ** 2)
+
+
+def _quadratic_value_and_grad(params, t, data):
+    return jax.value_and_grad(_quadratic_value)(params, t, data)
+
+
+def test_an_objectives_value_is_what_line_searches_evaluate():
+    """``Objective(value_and_grad, value)``: L-BFGS's line search evaluates ``value`` (traced
+    when the loop compiles), the steps ``value_and_grad``; the fit equals the one of the bare
+    function, which line searches evaluate through ``value_and_grad``."""
+    traced = []
+
+    def value(params, t, data):
+        traced.append(t)
+        return _quadratic_value(params, t, data)
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(20, 3)), rng.normal(size=20)
+    with jax.enable_x64(True):
+        data = (jnp.asarray(a), jnp.asarray(b))
+        options = dict(n_steps=50, optimizer=optax.lbfgs(), progress=False, dtype="float64")
+        bare = fit_objective(_quadratic_value_and_grad, jnp.zeros(3), data, **options)
+        assert traced == []
+        with_value = fit_objective(Objective(_quadratic_value_and_grad, value), jnp.zeros(3),
+                                   data, **options)
+    assert traced, "the line search never evaluated the objective's value"
+    exact = np.linalg.lstsq(a, b, rcond=None)[0]
+    np.testing.assert_allclose(np.asarray(with_value.theta), exact, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(with_value.theta), np.asarray(bare.theta), rtol=1e-9,
+                               atol=1e-12)

@@ -21,6 +21,7 @@ from dl_workshop._precision import precision
 from dl_workshop._validation import as_params, check_callable
 from dl_workshop.checkpoint import run_names, solve_with_checkpoint
 from dl_workshop.engine.divergence import DivergenceError, DivergenceWarning, estimate_curvature
+from dl_workshop.engine.objective import Objective
 from dl_workshop.engine.optimizers import gradient_descent
 from dl_workshop.engine.result import FitResult
 from dl_workshop.engine.step import EXPLODE_FACTOR as EXPLODE_FACTOR  # re-exported
@@ -32,6 +33,7 @@ __all__ = [
     "DivergenceError",
     "DivergenceWarning",
     "FitResult",
+    "Objective",
     "estimate_curvature",
     "fit",
     "fit_objective",
@@ -128,7 +130,9 @@ def fit_objective(
 
     Args:
         objective: ``objective(params, t, data) -> (loss, grads)``: the scalar loss at step ``t``
-            and its gradient in the structure of ``params``.
+            and its gradient in the structure of ``params``; or an :class:`Objective` of such a
+            function and ``value(params, t, data) -> loss`` (the loss alone, which line searches
+            such as ``optax.lbfgs`` then evaluate instead).
         theta: starting parameters (any pytree); not modified.
         data: a pytree of arrays passed to ``objective`` unchanged.
 

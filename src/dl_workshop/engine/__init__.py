@@ -1,7 +1,8 @@
 """The engine: the compiled optimization loop and nothing else.
 
-Layer 2 of the package (see ``docs/architecture.md``): it imports only ``dl_workshop._validation``,
-JAX and optax, and knows nothing of models, losses or data formats. Its parts:
+Layer 2 of the package (see ``docs/architecture.md``): it imports only JAX, optax and, of the
+package, ``_validation``, ``_precision`` and ``compilation``, and knows nothing of models,
+losses or data formats. Its parts:
 
 - :mod:`~dl_workshop.engine.state`: the loop state, the traced hyperparameters, status codes;
 - :mod:`~dl_workshop.engine.step`: one step (loss and gradient, divergence and convergence
@@ -20,11 +21,13 @@ JAX and optax, and knows nothing of models, losses or data formats. Its parts:
   keeps rows apart, whether a loss is a mean over rows (and its value on padded rows), and
   matrix-vector products over many rows as fused multiply-and-sums.
 
-An *objective* is ``objective(params, t, data) -> (loss, grads)``, hashable, so that equal
-objectives share compiled code.
+- :mod:`~dl_workshop.engine.objective`: :class:`Objective`, what the loop minimizes
+  (``value_and_grad``, and ``value`` for line searches), hashable, so that equal objectives
+  share compiled code.
 """
 
 from dl_workshop.engine.divergence import DivergenceError, DivergenceWarning, estimate_curvature
+from dl_workshop.engine.objective import Objective
 from dl_workshop.engine.optimizers import gradient_descent
 from dl_workshop.engine.result import FitResult
 
@@ -32,6 +35,7 @@ __all__ = [
     "DivergenceError",
     "DivergenceWarning",
     "FitResult",
+    "Objective",
     "estimate_curvature",
     "gradient_descent",
 ]

@@ -27,6 +27,7 @@ from dl_workshop.compilation.loops import LoopBound
 from dl_workshop.compilation.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
 from dl_workshop.engine.buckets import nbytes, on_host_cpu
 from dl_workshop.engine.jaxpr import fused_row_products, wants_fused_row_products
+from dl_workshop.engine.objective import Objective
 from dl_workshop.engine.state import RUNNING, Hyper, LoopState, fresh_optimizer_state
 from dl_workshop.engine.step import step
 
@@ -70,7 +71,8 @@ def _run_chunk_impl(
     state, data, hyper, *, objective, optimizer, chunk_len, block_len, record, fused=False
 ):
     if fused:  # the data's row products as multiply-and-sums, see engine.jaxpr.dots
-        objective = fused_row_products(objective)
+        objective = objective._replace(
+            value_and_grad=fused_row_products(objective.value_and_grad))
     state = fresh_optimizer_state(state, optimizer)
 
     def steps(carry, length):
@@ -200,7 +202,7 @@ def _compiled_chunk(objective, optimizer, plan, *args) -> Callable[..., Any]:
 
 
 def run_loop(
-    objective: Any,
+    objective: Objective,
     optimizer: Any,
     state: LoopState,
     data: Any,

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 import optax.tree_utils as otu
 
+from dl_workshop.engine.objective import Objective
 from dl_workshop.engine.state import CONVERGED, DIVERGED, RUNNING, Hyper, LoopState
 
 #: A loss this many times larger than ``max(first loss, 1)`` counts as divergence. The floor of 1
@@ -48,19 +49,18 @@ def optimizer_update(
     return optimizer.update(grads, opt_state, params)
 
 
-def value_function(objective: Any, t: Any, data: Any) -> Any:
-    """``params -> loss`` for line searches: the objective's ``value`` attribute when it has one
-    (its value alone, cheaper to trace and differentiate than value and gradient), else the
-    first of what the objective returns."""
-    value = getattr(objective, "value", None)
-    if value is not None:
-        return lambda p: value(p, t, data)
-    return lambda p: objective(p, t, data)[0]
+def value_function(objective: Objective, t: Any, data: Any) -> Any:
+    """``params -> loss`` for line searches: the objective's ``value`` when it has one (its
+    value alone, cheaper to trace and differentiate than value and gradient), else the first of
+    ``value_and_grad``'s results."""
+    if objective.value is not None:
+        return lambda p: objective.value(p, t, data)
+    return lambda p: objective.value_and_grad(p, t, data)[0]
 
 
-def step(state: LoopState, data: Any, hyper: Hyper, objective: Any, optimizer: Any):
+def step(state: LoopState, data: Any, hyper: Hyper, objective: Objective, optimizer: Any):
     """Advance ``state`` by one step; returns ``(new_state, loss before the update)``."""
-    loss, grads = objective(state.params, state.t, data)
+    loss, grads = objective.value_and_grad(state.params, state.t, data)
     active = (state.status == RUNNING) & (state.t < hyper.n_steps)
     first_loss = jnp.where(state.t == 0, loss, state.first_loss)
     exploded = (state.t > 0) & (loss > EXPLODE_FACTOR * jnp.maximum(first_loss, 1.0))

@@ -27,6 +27,7 @@ import numpy as np
 import optax
 from scipy.special import expit, softmax
 
+from dl_workshop.engine.objective import Objective
 from dl_workshop.estimator.problem import (
     LOSS_FLOOR,
     Scaling,
@@ -105,7 +106,9 @@ def objective_value(params: dict, t: jax.Array, data: LogitProblem) -> jax.Array
     return penalized_loss(params, data) + data.offset
 
 
-objective.value = objective_value
+#: The classifier's penalized logistic objective for the engine (its value alone for line
+#: searches).
+LOGISTIC = Objective(objective, objective_value)
 
 
 def curvature_bound(problem: LogitProblem) -> float:

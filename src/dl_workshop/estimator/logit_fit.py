@@ -2,7 +2,7 @@
 
 :func:`labelled_data` checks ``(X, y, sample_weight)`` as scikit-learn does and encodes the
 labels; :func:`fit_in_memory` scales the features (the regressor's change of variables), runs
-the engine on :func:`~dl_workshop.estimator.logit.objective` with the regressor's optimizers
+the engine on :data:`~dl_workshop.estimator.logit.LOGISTIC` with the regressor's optimizers
 (``"lbfgs"`` with optax's zoom line search, the loss not being quadratic), then, where the
 Hessian is small, ends with Newton steps (:mod:`~dl_workshop.estimator.logit_newton`) so that
 the fit reaches the optimum to rounding; :func:`partial_update` is ``partial_fit``'s step.
@@ -29,11 +29,11 @@ from dl_workshop.estimator.classes import (
 )
 from dl_workshop.estimator.fit_data import WEIGHTS_NOT_FINITE_MESSAGE
 from dl_workshop.estimator.logit import (
+    LOGISTIC,
     build_logit_problem,
     curvature_bound,
     logit_scaling,
     n_logits,
-    objective,
 )
 from dl_workshop.estimator.logit_newton import damped_newton, in_memory_sums
 from dl_workshop.estimator.optimizers import LBFGS_MEMORY, optimizer_for
@@ -183,7 +183,7 @@ def fit_in_memory(data: Labelled, settings: Hyperparameters, previous: Any) -> F
                          shape)
     step, optimizer = step_and_optimizer(settings, problem)
     result = run_engine(problem, params0, settings, step_size=step, optimizer=optimizer,
-                        objective=objective, estimator=NAME)
+                        objective=LOGISTIC, estimator=NAME)
     losses = list(np.asarray(result.losses, np.float64) - float(problem.offset))
     theta, finish_losses, status, errors = newton_finish(
         data, scaling, settings, unpad_params(result.theta, d, k),
@@ -238,7 +238,7 @@ def partial_update(data: Labelled, settings: Hyperparameters, stream: Stream | N
                               step_size=step_and_optimizer(settings, problem)[0])
         history = np.zeros(0)
     stream, loss = stream_update(stream, settings, problem, update=len(history) + 1,
-                                 learning_rate=learning_rate, objective=objective)
+                                 learning_rate=learning_rate, objective=LOGISTIC)
     coef, intercept = original_units(stream.params, scaling, settings.fit_intercept)
     coef, intercept = centred(coef.T, intercept, n_classes)
     curve = np.append(history, max(loss - float(problem.offset), 0.0))

@@ -13,7 +13,7 @@ import optax
 from dl_workshop._precision import x64
 from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import DesignData, as_dtype, objective
+from dl_workshop.estimator.problem import LEAST_SQUARES, DesignData, as_dtype
 from dl_workshop.optimization import DivergenceError
 
 PARTIAL_DIVERGED_MESSAGE = (
@@ -50,7 +50,7 @@ def start_stream(settings: Hyperparameters, params: dict, problem: DesignData,
 
 def stream_update(
     stream: Stream, settings: Hyperparameters, problem: DesignData, *, update: int,
-    learning_rate: Any, objective: Any = objective,
+    learning_rate: Any, objective: Any = LEAST_SQUARES,
 ) -> tuple[Stream, float]:
     """One optimizer update on the minibatch ``problem``; returns the new stream and the loss.
 
@@ -92,7 +92,7 @@ def stream_update(
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "objective"))
-def _partial_step(params, opt_state, data, step_size, *, optimizer, objective=objective):
+def _partial_step(params, opt_state, data, step_size, *, optimizer, objective=LEAST_SQUARES):
     """One optimizer update on one minibatch (what ``partial_fit`` does per call)."""
     loss, grads = objective(params, jnp.zeros((), jnp.int32), data)
     if optimizer is None:

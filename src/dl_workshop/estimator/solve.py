@@ -22,8 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from dl_workshop._precision import precision
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import DesignData
-from dl_workshop.estimator.problem import objective as least_squares_objective
+from dl_workshop.estimator.problem import LEAST_SQUARES, DesignData
 from dl_workshop.objectives.choose import Problem as EngineProblem
 from dl_workshop.optimization import DivergenceError, fit_objective
 from dl_workshop.settings import fit_settings
@@ -67,7 +66,7 @@ def run_engine(
         tol: the engine's ``tol`` when it differs from ``settings.tol`` (see
             :func:`engine_tol`).
         objective: the engine's objective (``None``: the least-squares one of ``problem``,
-            :func:`~dl_workshop.estimator.problem.objective`).
+            :data:`~dl_workshop.estimator.problem.LEAST_SQUARES`).
         estimator: the class named in the error message.
 
     Returns:
@@ -95,7 +94,7 @@ def run_engine(
         resume=settings.resume,
         overwrite=settings.overwrite,
     )
-    objective = objective if objective is not None else least_squares_objective
+    objective = objective if objective is not None else LEAST_SQUARES
     try:
         if settings.checkpoint is not None:
             return fit_objective(objective, params0, problem, **options)

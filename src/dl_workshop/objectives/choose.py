@@ -21,6 +21,7 @@ from dl_workshop._validation import (
     check_model,
     check_same_length,
 )
+from dl_workshop.engine.objective import Objective, as_objective
 from dl_workshop.engine.shortcuts import enabled
 from dl_workshop.multihost import check_process_shards
 from dl_workshop.objectives.dask_stats import dask_fit_statistics, is_dask
@@ -38,14 +39,14 @@ class Problem(NamedTuple):
     """What the loop optimizes, and the full-batch problem behind it (for divergence advice).
 
     Attributes:
-        objective: ``(params, t, data) -> (loss, grads)``, hashable.
+        objective: the :class:`~dl_workshop.engine.objective.Objective` the loop minimizes.
         data: what ``objective`` reads, already on ``device`` (or the default device).
         full_objective: the full-batch objective (a :class:`FullBatchObjective` for ``fit``).
         full_data: its data, ``(x, y)`` as validated host arrays for ``fit``.
         device: the device the steps run on when it is not the default one, else ``None``.
     """
 
-    objective: Any
+    objective: Objective
     data: Any
     full_objective: Any
     full_data: Any
@@ -82,7 +83,7 @@ def placed_problem(objective: Any, data: Any, full_objective: Any, full_data: An
         lambda d: jax.device_put(d, device)
     )
     data = place(data)
-    return Problem(objective, data, full_objective, full_data, device)
+    return Problem(as_objective(objective), data, full_objective, full_data, device)
 
 
 def _host_data(x: Any, y: Any, settings: FitSettings) -> tuple[Any, Any]:
