@@ -3,7 +3,7 @@
 Every shortcut stays only where it buys at least 20 % on a figure a user meets. Each cell runs in
 a fresh process (with a fresh compilation cache), the two arms alternating (A, B, A, B, ...),
 and the table shows medians of ``--repeats`` processes. "Without" turns the shortcut off with
-``DL_WORKSHOP_AB_OFF`` (read in ``dl_workshop.engine.shortcuts`` only), except for the custom
+``DL_WORKSHOP_WITHOUT`` (read in ``dl_workshop.engine.shortcuts`` only), except for the custom
 JVP that ``linear_model`` no longer has: its "with" arm is a model with that JVP (defined here,
 as it was in the package) and its "without" arm ``linear_model``.
 
@@ -142,7 +142,7 @@ def warm_step(model_name, n, steps):
 
 def _trial(spec, off, cache):
     """Run ``spec`` (figure name and arguments) in a fresh process; its number."""
-    env = dict(os.environ, DL_WORKSHOP_CACHE_DIR=cache, DL_WORKSHOP_AB_OFF=off)
+    env = dict(os.environ, DL_WORKSHOP_CACHE_DIR=cache, DL_WORKSHOP_WITHOUT=off)
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--trial", json.dumps(spec)],
         env=env, capture_output=True, text=True, check=True,

@@ -16,7 +16,8 @@ alternating turns on a loaded 2-core machine):
   memory (80 fits of a user's loss on new sizes: +140 MB of memory instead of +319 MB).
 
 ``$DL_WORKSHOP_WITHOUT`` (a comma-separated list of ``executables``, ``small_options``,
-``loop_bound``) turns mechanisms off for the A/B; :func:`without` is the one place it is read.
+``loop_bound``, and the engine's shortcuts of :mod:`dl_workshop.engine.shortcuts`) turns
+mechanisms off for the A/B; :func:`without` is the one place it is read.
 """
 
 from __future__ import annotations
@@ -34,4 +35,4 @@ def without(mechanism: str) -> bool:
         >>> without("executables") in (True, False)
         True
     """
-    return mechanism in os.environ.get(WITHOUT_VARIABLE, "").split(",")
+    return mechanism in {part.strip() for part in os.environ.get(WITHOUT_VARIABLE, "").split(",")}

@@ -1,14 +1,15 @@
 """The performance shortcuts of the loop, and the one switch that turns them off for an A/B.
 
 Each shortcut justifies itself by ``benchmarks/ab_mechanisms.py``, which runs a figure a user
-meets with and without it. ``DL_WORKSHOP_AB_OFF`` (a comma-separated list of the names in
-:data:`SHORTCUTS`) turns shortcuts off in a process; results stay the same up to float rounding,
-only the time changes. Nothing else reads that variable.
+meets with and without it. ``DL_WORKSHOP_WITHOUT`` (a comma-separated list of the names in
+:data:`SHORTCUTS`, and of the compilation mechanisms of :mod:`dl_workshop.compilation`) turns
+them off in a process; results stay the same up to float rounding, only the time changes. It is
+read in one place, :func:`dl_workshop.compilation.without`.
 """
 
 from __future__ import annotations
 
-import os
+from dl_workshop.compilation import WITHOUT_VARIABLE, without
 
 #: The shortcuts by name, with what they buy.
 SHORTCUTS = {
@@ -18,8 +19,8 @@ SHORTCUTS = {
     "fused-dots": "x^T r over >= 32 768 rows on the CPU as a fused multiply-and-sum",
 }
 
-#: The environment variable that lists shortcuts to turn off.
-AB_OFF_VARIABLE = "DL_WORKSHOP_AB_OFF"
+#: The environment variable that lists shortcuts (and compilation mechanisms) to turn off.
+AB_OFF_VARIABLE = WITHOUT_VARIABLE
 
 
 def enabled(name: str) -> bool:
@@ -31,5 +32,4 @@ def enabled(name: str) -> bool:
     """
     if name not in SHORTCUTS:
         raise ValueError(f"unknown shortcut {name!r}; known: {sorted(SHORTCUTS)}")
-    off = os.environ.get(AB_OFF_VARIABLE, "")
-    return name not in {part.strip() for part in off.split(",")}
+    return not without(name)
