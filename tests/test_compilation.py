@@ -15,7 +15,6 @@ from jax import lax
 
 from dl_workshop import fit, fit_objective, linear_model, mseloss
 from dl_workshop.compilation import WITHOUT_VARIABLE
-from dl_workshop.compilation import cache as _compile_cache
 from dl_workshop.compilation.loops import MAX_COMPILED_LOOPS, LoopBound
 from dl_workshop.engine import runner
 from dl_workshop.engine.buckets import bucket_rows, pad_rows
@@ -215,9 +214,8 @@ def test_rows_separate_reads_the_model():
     )
 
 
-def test_blocked_row_products_give_the_same_objective(monkeypatch):
-    monkeypatch.setattr(dots, "MIN_ROWS", 1024)
-    x, y = _data(4000, d=16, seed=8)
+def test_blocked_row_products_give_the_same_objective():
+    x, y = _data(dots.MIN_ROWS + 1000, d=16, seed=8)  # enough rows for a blocked product
     theta = {"w": jnp.linspace(-1.0, 1.0, 16), "b": jnp.float32(0.3)}
 
     def objective(params, t, data):
@@ -233,15 +231,18 @@ def test_blocked_row_products_give_the_same_objective(monkeypatch):
     assert "(([1], [1]), ([0], [0]))" not in text  # not as a batch of products over blocks
     np.testing.assert_allclose(blocked[0], plain[0], rtol=1e-6)
     np.testing.assert_allclose(blocked[1]["w"], plain[1]["w"], rtol=1e-5, atol=1e-6)
-    monkeypatch.setattr(dots, "MIN_ROWS", 1 << 15)
 
 
 def test_a_fit_of_a_users_model_on_many_rows_uses_blocked_products(monkeypatch):
-    monkeypatch.setattr(dots, "MIN_ROWS", 1024)
-    x, y = _data(3000, d=16, seed=9)
+    x, y = _data(dots.MIN_ROWS + 1000, d=16, seed=9)
     blocked = fit(_theta(16), _user_model, _user_loss, x, y, 30, 0.1, progress=False)
-    monkeypatch.setattr(runner, "wants_fused_row_products", lambda data: False)
+    monkeypatch.setenv(WITHOUT_VARIABLE, "fused-dots")  # the A/B switch: plain products
+    events = _compile_events(
+        lambda: fit(_theta(16), _user_model, _user_loss, x, y, 30, 0.1, progress=False)
+    )
     plain = fit(_theta(16), _user_model, _user_loss, x, y, 30, 0.1, progress=False)
+    # The switch made another program: the first fit's loop was the blocked one.
+    assert "/jax/core/compile/jaxpr_to_mlir_module_duration" in events
     np.testing.assert_allclose(blocked.losses, plain.losses, rtol=1e-5)
     np.testing.assert_allclose(blocked.theta["w"], plain.theta["w"], rtol=1e-4, atol=1e-6)
 
@@ -273,9 +274,12 @@ def test_a_loop_bound_drops_the_compiled_loops_beyond_its_limit():
     for n in (1, 2, 1):
         bound.keep(n)
         double(np.zeros(n))
-    assert double._cache_size() == 2
+    assert _compile_events(lambda: double(np.zeros(1))) == []  # kept
     bound.keep(3)  # one too many: every compiled loop is dropped first
-    assert double._cache_size() == 0 and bound.kept == {3}
+    assert bound.kept == {3}
+    assert "/jax/core/compile/backend_compile_duration" in _compile_events(
+        lambda: double(np.zeros(1))
+    )
 
 
 def test_the_runner_bounds_its_compiled_loops(monkeypatch):
@@ -296,32 +300,57 @@ def test_the_runner_bounds_its_compiled_loops(monkeypatch):
     assert runner._loops.kept == kept
 
 
-def test_enable_compile_cache_respects_opt_out_and_a_users_folder(monkeypatch, tmp_path):
-    saved = jax.config.jax_compilation_cache_dir
-    try:
-        monkeypatch.setattr(_compile_cache, "_state", {"done": False})
-        monkeypatch.setenv(_compile_cache.OPT_OUT_VARIABLE, "1")
-        jax.config.update("jax_compilation_cache_dir", None)
-        assert _compile_cache.enable_compile_cache() is None
-        assert jax.config.jax_compilation_cache_dir is None
+_ENABLE = """
+import json, sys
+from pathlib import Path
+import jax, numpy as np
+from dl_workshop.cli import main
+from dl_workshop.compilation.cache import cache_folder, enable_compile_cache
+from dl_workshop.compilation.executables import cached_call
+if sys.argv[1] == "command line":  # turns the caches off before anything else (no model here)
+    assert main(["--no-compile-cache", "predict", "missing.npz", "missing.csv"]) == 1
+found = enable_compile_cache()
+cached_call(jax.jit(lambda v: v * 3.0), "test enable", (np.arange(2.0),))
+kept = Path(cache_folder(), "executables")
+print(json.dumps({"found": found, "jax": jax.config.jax_compilation_cache_dir,
+                  "kept": len(list(kept.glob("*.bin"))) if kept.is_dir() else None}))
+"""
 
-        monkeypatch.setattr(_compile_cache, "_state", {"done": False})
-        monkeypatch.delenv(_compile_cache.OPT_OUT_VARIABLE)
-        assert _compile_cache.enable_compile_cache(enabled=False) is None
-        assert _compile_cache.enable_compile_cache() is None  # stays off
 
-        monkeypatch.setattr(_compile_cache, "_state", {"done": False})
-        jax.config.update("jax_compilation_cache_dir", str(tmp_path / "users"))
-        assert _compile_cache.enable_compile_cache() == str(tmp_path / "users")
+def _enable_in_a_fresh_process(tmp_path, case, **env):
+    """What a new process started with ``env`` finds: ``enable_compile_cache()``'s folder (after
+    the command line's ``--no-compile-cache`` for ``case="command line"``), the folder JAX was
+    given, and how many executables a call of the library's kind keeps (``None``: no folder)."""
+    unset = ("DL_WORKSHOP_CACHE_DIR", "DL_WORKSHOP_NO_COMPILE_CACHE", "JAX_COMPILATION_CACHE_DIR")
+    env = {**{k: v for k, v in os.environ.items() if k not in unset}, "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(ROOT / "src"), "HOME": str(tmp_path / "home"),
+           "XDG_CACHE_HOME": str(tmp_path / "xdg"), **env}
+    done = subprocess.run([sys.executable, "-c", _ENABLE, case], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
-        monkeypatch.setattr(_compile_cache, "_state", {"done": False})
-        jax.config.update("jax_compilation_cache_dir", None)
-        monkeypatch.setenv(_compile_cache.FOLDER_VARIABLE, str(tmp_path / "ours"))
-        assert _compile_cache.enable_compile_cache() == str(tmp_path / "ours")
-        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "ours")
-        assert (tmp_path / "ours").is_dir()
-    finally:
-        jax.config.update("jax_compilation_cache_dir", saved)
+
+def test_enable_compile_cache_respects_opt_out_and_a_users_folder(tmp_path):
+    def folder(name):
+        return {"DL_WORKSHOP_CACHE_DIR": str(tmp_path / name)}
+
+    opted_out = _enable_in_a_fresh_process(tmp_path, "-", **folder("opted out"),
+                                           DL_WORKSHOP_NO_COMPILE_CACHE="1")
+    assert opted_out == {"found": None, "jax": None, "kept": None}
+    # The command line's opt-out stays for the process, and turns the executables off too.
+    refused = _enable_in_a_fresh_process(tmp_path, "command line", **folder("refused"))
+    assert refused == {"found": None, "jax": None, "kept": None}
+    assert not (tmp_path / "opted out").exists() and not (tmp_path / "refused").exists()
+    users = str(tmp_path / "users")
+    users_own = _enable_in_a_fresh_process(tmp_path, "-", **folder("ours"),
+                                           JAX_COMPILATION_CACHE_DIR=users)
+    assert users_own == {"found": users, "jax": users, "kept": 1}  # used as it is
+    # (the default folder, under $XDG_CACHE_HOME: test_private_caches.py)
+    ours = str(tmp_path / "ours2")
+    assert _enable_in_a_fresh_process(tmp_path, "-", **folder("ours2")) == {
+        "found": ours, "jax": ours, "kept": 1
+    }
 
 
 _SECOND_PROCESS = """
@@ -385,21 +414,24 @@ def test_a_second_process_reuses_the_compiled_loop(tmp_path):
     np.testing.assert_array_equal(second["losses"][1], first["losses"][1])
 
 
-def test_a_broken_executable_entry_is_compiled_again(tmp_path, monkeypatch):
+def test_a_broken_executable_entry_is_compiled_again(tmp_path):
     from dl_workshop.compilation import executables as _executables
 
-    monkeypatch.setenv("DL_WORKSHOP_CACHE_DIR", str(tmp_path))
     _executables.clear_in_memory()
-    double = jax.jit(lambda v, n: v * n, static_argnames="n")
+    double = jax.jit(lambda v, n: v * n + 0.5, static_argnames="n")
     args = (np.arange(3.0),)
     key = _executables.call_key("test double", args, {"n": 2})
-    (tmp_path / "executables").mkdir()
+    (tmp_path / "executables").mkdir(mode=0o700)
     (tmp_path / "executables" / f"{key}.bin").write_bytes(b"not an executable")
-    out = _executables.cached_call(double, "test double", args, {"n": 2})
-    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
-    # The broken entry was replaced by a loadable one.
+    out = _executables.cached_call(double, "test double", args, {"n": 2}, folder=tmp_path)
+    np.testing.assert_array_equal(out, [0.5, 2.5, 4.5])
+    # The broken entry was replaced by a loadable one: a call of the same name, arguments and
+    # static arguments runs the kept program, not the (other) function it is given.
     _executables.clear_in_memory()
-    assert _executables._load(key) is not None
+    other = jax.jit(lambda v, n: v - n, static_argnames="n")
+    kept = _executables.cached_call(other, "test double", args, {"n": 2}, folder=tmp_path)
+    np.testing.assert_array_equal(kept, [0.5, 2.5, 4.5])
+    _executables.clear_in_memory()
 
 
 def test_calls_with_a_users_function_have_no_key():
@@ -442,29 +474,40 @@ def test_the_estimators_programs_have_names_that_hold_in_every_process():
     assert stable_name(FullBatchObjective(lambda t, x: x, mseloss)) is None
 
 
-def test_another_library_version_is_another_key(monkeypatch):
+_KEY = """
+import numpy as np
+from dl_workshop.compilation.executables import call_key
+print(call_key("f", (np.zeros(2),), {"n": 1}))
+"""
+
+
+def test_an_edited_checkout_is_another_key(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "src" / "dl_workshop", tmp_path / "dl_workshop",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "JAX_PLATFORMS": "cpu"}
+
+    def key():
+        done = subprocess.run([sys.executable, "-c", _KEY], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip().splitlines()[-1]
+
+    before = key()
+    with open(tmp_path / "dl_workshop" / "model.py", "a") as source:
+        source.write("\n# edited\n")
+    assert key() != before
+    assert len(before) == 64  # a key, not None
+
+
+def test_other_xla_flags_are_another_key(monkeypatch):
     from dl_workshop.compilation import executables as _executables
 
     args, static = (np.zeros(2),), {"n": 1}
     before = _executables.call_key("f", args, static)
-    monkeypatch.setattr(_executables, "_installed", lambda: "an edited checkout")
-    assert _executables.call_key("f", args, static) != before
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=true")
     assert len({before, _executables.call_key("f", args, static)}) == 2
-
-
-def test_the_command_lines_opt_out_turns_the_executable_cache_off_too(monkeypatch, tmp_path):
-    from dl_workshop.compilation import executables as _executables
-
-    monkeypatch.setenv("DL_WORKSHOP_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_compile_cache, "_state", {"done": False, "refused": False})
-    _compile_cache.enable_compile_cache(enabled=False)  # what --no-compile-cache does
-    assert not _compile_cache.cache_enabled()
-    double = jax.jit(lambda v, n: v * n, static_argnames="n")
-    np.testing.assert_array_equal(
-        _executables.cached_call(double, "test opt-out", (np.arange(2.0),), {"n": 3}), [0.0, 3.0]
-    )
-    assert not (tmp_path / "executables").exists()
 
 
 @pytest.mark.parametrize("option", ["jax_disable_jit", "jax_debug_nans"])

@@ -106,12 +106,21 @@ DOUBLE = jax.jit(lambda v, n: v * n, static_argnames="n")
 ARGS = (np.arange(3.0),)
 
 
+def _decoy(tree, n):
+    """Not what any kept program computes: a call that returns this compiled it anew."""
+    return jax.tree_util.tree_leaves(tree)[0] * 0.0 - 100.0
+
+
+#: Called in place of a kept program's own function: its result tells whether the program
+#: came from the folder (the kept program's result) or was compiled now (``-100``).
+DECOY = jax.jit(_decoy, static_argnames="n")
+
+
 @pytest.fixture
-def fresh_cache(monkeypatch):
-    """The library's cache state as at the start of a process (restored afterwards)."""
-    monkeypatch.setattr(_compile_cache, "_state", {"done": False, "refused": False})
-    monkeypatch.setattr(_compile_cache, "_warned", set())
-    monkeypatch.delenv(_compile_cache.OPT_OUT_VARIABLE, raising=False)
+def fresh_cache():
+    """No executable held in memory, and JAX's persistent cache (which this process may have
+    turned on) out of the way: a program it loaded is never kept in the folder (restored
+    afterwards). The folder is given to each call (``folder=``)."""
     saved = jax.config.jax_compilation_cache_dir
     jax.config.update("jax_compilation_cache_dir", None)
     _executables.clear_in_memory()
@@ -138,64 +147,86 @@ def _make_unsafe(folder, how):
 @pytest.mark.parametrize(
     "how", ["world-writable", "group-writable", "another user's", "another user's executables"]
 )
-def test_a_cache_folder_that_is_not_private_is_not_touched(tmp_path, monkeypatch, fresh_cache,
-                                                           how):
+def test_a_cache_folder_that_is_not_private_is_not_touched(tmp_path, fresh_cache, how):
     folder = tmp_path / "cache"
     folder.mkdir(mode=0o700)
     canary = tmp_path / "canary"
     key = _executables.call_key("test unsafe", ARGS, {"n": 2})
     _plant(folder, key, canary)
     _make_unsafe(folder, how)
-    monkeypatch.setenv(_compile_cache.FOLDER_VARIABLE, str(folder))
     before = _snapshot(folder)
     unsafe = folder / "executables" if how.endswith("executables") else folder
     with pytest.warns(UserWarning, match=rf"not using the cache folder '{unsafe}': it .*chmod "
                       rf"700 {unsafe}.*DL_WORKSHOP_CACHE_DIR"):
-        out = _executables.cached_call(DOUBLE, "test unsafe", ARGS, {"n": 2})
+        out = _executables.cached_call(DOUBLE, "test unsafe", ARGS, {"n": 2}, folder=folder)
     np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once per process
         _executables.clear_in_memory()
-        _executables.cached_call(DOUBLE, "test unsafe", ARGS, {"n": 2})
-        if how != "another user's executables":
-            assert _compile_cache.enable_compile_cache() is None
-            assert jax.config.jax_compilation_cache_dir is None
+        _executables.cached_call(DOUBLE, "test unsafe", ARGS, {"n": 2}, folder=folder)
     assert not canary.exists()
     assert _snapshot(folder) == before
 
 
-def test_an_entry_that_names_code_is_discarded_even_in_a_private_folder(tmp_path, monkeypatch,
-                                                                        fresh_cache):
+_UNSAFE_FOLDER = """
+import json, warnings, jax
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from dl_workshop import fit, linear_model, mseloss
+    from dl_workshop.compilation.cache import enable_compile_cache
+    from dl_workshop.data import x, make_y
+    found = enable_compile_cache()
+    result = fit({"w": 0.0, "b": 0.0}, linear_model, mseloss, x, make_y(x, seed=0), 50, 0.01,
+                 progress=False)
+print(json.dumps({"found": found, "jax": jax.config.jax_compilation_cache_dir,
+                  "loss": float(result.losses[-1]), "warnings": [str(w.message) for w in caught]}))
+"""
+
+
+def test_a_fit_with_a_cache_folder_others_can_write_runs_uncached_and_warns_once(tmp_path):
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    folder.chmod(0o777)
+    before = _snapshot(folder)
+    done = _run(_UNSAFE_FOLDER, _env(DL_WORKSHOP_CACHE_DIR=str(folder)), argv=[sys.executable])
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["found"] is None and report["jax"] is None and np.isfinite(report["loss"])
+    unsafe = [w for w in report["warnings"] if "not using the cache folder" in w]
+    assert unsafe == [_compile_cache.UNSAFE_FOLDER_MESSAGE.format(
+        folder=str(folder), problem="is writable by group or others (mode 0777)")]
+    assert _snapshot(folder) == before
+
+
+def test_an_entry_that_names_code_is_discarded_even_in_a_private_folder(tmp_path, fresh_cache):
     folder = tmp_path / "cache"
     canary = tmp_path / "canary"
     key = _executables.call_key("test canary", ARGS, {"n": 2})
     folder.mkdir(mode=0o700)
     _plant(folder, key, canary)
-    monkeypatch.setenv(_compile_cache.FOLDER_VARIABLE, str(folder))
-    out = _executables.cached_call(DOUBLE, "test canary", ARGS, {"n": 2})
+    out = _executables.cached_call(DOUBLE, "test canary", ARGS, {"n": 2}, folder=folder)
     np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
     assert not canary.exists()
-    _executables.clear_in_memory()
-    assert _executables._load(key, ARGS) is not None  # replaced by a real entry
+    _executables.clear_in_memory()  # replaced by a real entry: the kept program runs
+    kept = _executables.cached_call(DECOY, "test canary", ARGS, {"n": 2}, folder=folder)
+    np.testing.assert_array_equal(kept, [0.0, 2.0, 4.0])
 
 
-def test_an_entry_file_others_can_write_is_not_read(tmp_path, monkeypatch, fresh_cache):
-    monkeypatch.setenv(_compile_cache.FOLDER_VARIABLE, str(tmp_path))
+def test_an_entry_file_others_can_write_is_not_read(tmp_path, fresh_cache):
     key = _executables.call_key("test entry mode", ARGS, {"n": 2})
-    _executables.cached_call(DOUBLE, "test entry mode", ARGS, {"n": 2})
+    _executables.cached_call(DOUBLE, "test entry mode", ARGS, {"n": 2}, folder=tmp_path)
     entry = tmp_path / "executables" / f"{key}.bin"
     assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    _executables.clear_in_memory()  # a private entry is read: the kept program runs
+    kept = _executables.cached_call(DECOY, "test entry mode", ARGS, {"n": 2}, folder=tmp_path)
+    np.testing.assert_array_equal(kept, [0.0, 2.0, 4.0])
     entry.chmod(0o666)
-    _executables.clear_in_memory()
-    assert _executables._load(key, ARGS) is None  # refused (and removed from our own folder)
-    out = _executables.cached_call(DOUBLE, "test entry mode", ARGS, {"n": 2})
-    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+    _executables.clear_in_memory()  # refused: compiled anew (and written private again)
+    out = _executables.cached_call(DECOY, "test entry mode", ARGS, {"n": 2}, folder=tmp_path)
+    np.testing.assert_array_equal(out, [-100.0, -100.0, -100.0])
     assert stat.S_IMODE(entry.stat().st_mode) == 0o600
 
 
-def test_entries_swapped_between_keys_fall_back_to_the_uncached_results(tmp_path, monkeypatch,
-                                                                        fresh_cache):
-    monkeypatch.setenv(_compile_cache.FOLDER_VARIABLE, str(tmp_path))
+def test_entries_swapped_between_keys_fall_back_to_the_uncached_results(tmp_path, fresh_cache):
     triple = jax.jit(lambda v, n: v * n + 1.0, static_argnames="n")
     calls = {  # name -> (function, args): same shapes, other shapes, another tree
         "test swap double": (DOUBLE, (np.arange(3.0),)),
@@ -208,7 +239,7 @@ def test_entries_swapped_between_keys_fall_back_to_the_uncached_results(tmp_path
     keys = {name: _executables.call_key(name, args, {"n": 3}) for name, (_, args) in
             calls.items()}
     for name, (f, args) in calls.items():
-        _executables.cached_call(f, name, args, {"n": 3})
+        _executables.cached_call(f, name, args, {"n": 3}, folder=tmp_path)
     entries = {name: (tmp_path / "executables" / f"{keys[name]}.bin").read_bytes()
                for name in calls}
     names = list(calls)
@@ -216,24 +247,28 @@ def test_entries_swapped_between_keys_fall_back_to_the_uncached_results(tmp_path
         (tmp_path / "executables" / f"{keys[name]}.bin").write_bytes(entries[other])
     _executables.clear_in_memory()
     for name, (f, args) in calls.items():
-        out = _executables.cached_call(f, name, args, {"n": 3})
+        out = _executables.cached_call(f, name, args, {"n": 3}, folder=tmp_path)
         np.testing.assert_array_equal(out, expected[name])
-    # A stored entry moved by hand under another name is refused by the key inside it too.
+    # Each swapped entry was refused (by its tree and shapes, or by the key stored inside it)
+    # and replaced by the right one: the kept programs run now.
     _executables.clear_in_memory()
-    assert all(_executables._load(keys[n], calls[n][1]) is not None for n in calls)
+    for name, (_, args) in calls.items():
+        out = _executables.cached_call(DECOY, name, args, {"n": 3}, folder=tmp_path)
+        np.testing.assert_array_equal(out, expected[name])
 
 
 # --- run as another user: a folder root owns and anyone can write ----------------------------
 
 _KEY = """
 import jax, numpy as np, sklearn
-from dl_workshop import _executables
+from dl_workshop.compilation import executables as _executables
 print(_executables.call_key("test nobody", (np.arange(3.0),), {"n": 2}))
 """
 
 _VICTIM = """
 import json, warnings, jax, numpy as np
-from dl_workshop import _executables, fit, linear_model, mseloss
+from dl_workshop import fit, linear_model, mseloss
+from dl_workshop.compilation import executables as _executables
 from dl_workshop.data import x, make_y
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")

@@ -206,12 +206,15 @@ def call_key(name: str, args: tuple, static: dict[str, Any]) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _folder() -> Path | None:
-    """The executables' folder when the cache is on and both it and the cache folder are
-    private to the user (made so when missing); else ``None``: nothing is read or written."""
-    if not cache_enabled():
-        return None
-    base = usable_folder(cache_folder())
+def _folder(folder: str | os.PathLike[str] | None = None) -> Path | None:
+    """The executables' folder in ``folder`` (default: the library's cache folder, when the
+    cache is on) when both are private to the user (made so when missing); else ``None``:
+    nothing is read or written."""
+    if folder is None:
+        if not cache_enabled():
+            return None
+        folder = cache_folder()
+    base = usable_folder(folder)
     return None if base is None else usable_folder(base / "executables")
 
 
@@ -261,10 +264,11 @@ def _matches(compiled: Any, args: tuple) -> bool:
     )
 
 
-def _load(key: str, args: tuple | None = None) -> Any:
-    """The executable kept for ``key``, or ``None``: missing, unreadable, written for another
-    key, or (given ``args``) for other arguments; an entry that does not fit is deleted."""
-    folder = _folder()
+def _load(key: str, args: tuple | None = None, base: Any = None) -> Any:
+    """The executable kept for ``key`` (in cache folder ``base``, see :func:`_folder`), or
+    ``None``: missing, unreadable, written for another key, or (given ``args``) for other
+    arguments; an entry that does not fit is deleted."""
+    folder = _folder(base)
     path = folder / f"{key}.bin" if folder is not None else None
     if path is None or not path.is_file():
         return None
@@ -284,8 +288,8 @@ def _load(key: str, args: tuple | None = None) -> Any:
         return None
 
 
-def _store(key: str, compiled: Any) -> None:
-    folder = _folder()
+def _store(key: str, compiled: Any, base: Any = None) -> None:
+    folder = _folder(base)
     if folder is None:
         return
     from jax.experimental import serialize_executable
@@ -330,19 +334,22 @@ def clear_in_memory() -> None:
     _in_memory.clear()
 
 
-def executable(function: Callable[..., Any], key: str, args: tuple, static: dict) -> Any:
+def executable(
+    function: Callable[..., Any], key: str, args: tuple, static: dict, *, folder: Any = None
+) -> Any:
     """The compiled ``function(*args, **static)`` for ``key``: from memory, from the folder, or
-    compiled now (``function`` is a ``jax.jit`` function) and kept in both."""
+    compiled now (``function`` is a ``jax.jit`` function) and kept in both (``folder``: the
+    cache folder, as in :func:`cached_call`)."""
     compiled = _in_memory.get(key)
     if compiled is None:
-        compiled = _load(key, args)
+        compiled = _load(key, args, folder)
         if compiled is None:
             hits = _persistent_cache_hits()
             compiled = function.lower(*args, **static).compile()
             if _persistent_cache_hits() == hits:
                 # An executable that JAX's persistent cache loaded cannot be serialized again
                 # whole (its kernels are missing on the CPU): only freshly compiled ones are kept.
-                _store(key, compiled)
+                _store(key, compiled, folder)
         if len(_in_memory) >= MAX_IN_MEMORY:
             _in_memory.clear()
         _in_memory[key] = compiled
@@ -350,7 +357,12 @@ def executable(function: Callable[..., Any], key: str, args: tuple, static: dict
 
 
 def cached_call(
-    function: Callable[..., Any], name: str, args: tuple, static: dict[str, Any] | None = None
+    function: Callable[..., Any],
+    name: str,
+    args: tuple,
+    static: dict[str, Any] | None = None,
+    *,
+    folder: str | os.PathLike[str] | None = None,
 ) -> Any:
     """``function(*args, **static)`` through the executable cache when the call has a key.
 
@@ -359,6 +371,9 @@ def cached_call(
         name: the function's stable name (where it lives, and its compiler options).
         args: the traced arguments.
         static: the static arguments.
+        folder: the cache folder whose ``executables`` folder keeps the program (checked like
+            the library's: see :func:`~dl_workshop.compilation.cache.usable_folder`); default
+            ``None``: the library's cache folder, unless the cache is turned off.
 
     Returns:
         What ``function`` returns.
@@ -373,7 +388,7 @@ def cached_call(
     key = call_key(name, args, static)
     if key is None:
         return function(*args, **static)
-    return executable(function, key, args, static)(*args)
+    return executable(function, key, args, static, folder=folder)(*args)
 
 
 def check_once(check: Callable[[], None], name: str, args: tuple, static: dict[str, Any]) -> None:
