@@ -425,6 +425,7 @@ def test_a_broken_executable_entry_is_compiled_again(tmp_path):
     (tmp_path / "executables" / f"{key}.bin").write_bytes(b"not an executable")
     out = _executables.cached_call(double, "test double", args, {"n": 2}, folder=tmp_path)
     np.testing.assert_array_equal(out, [0.5, 2.5, 4.5])
+    assert (tmp_path / "executables" / f"{key}.bin").read_bytes() != b"not an executable"
     # The broken entry was replaced by a loadable one: a call of the same name, arguments and
     # static arguments runs the kept program, not the (other) function it is given.
     _executables.clear_in_memory()
