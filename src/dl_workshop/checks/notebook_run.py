@@ -144,13 +144,15 @@ class RepollingClient(NotebookClient):
         return kc
 
 
-def _repolling(get_msg: Any) -> Any:
+def _repolling(get_msg: Any, *, poll_s: float = SHELL_POLL_S) -> Any:
+    """``get_msg`` asked every ``poll_s`` seconds until its ``timeout`` has passed."""
+
     async def repolled(timeout: float | None = None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            left = SHELL_POLL_S if deadline is None else max(0.0, deadline - time.monotonic())
+            left = poll_s if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                return await ensure_async(get_msg(timeout=min(SHELL_POLL_S, left)))
+                return await ensure_async(get_msg(timeout=min(poll_s, left)))
             except Empty:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
