@@ -435,6 +435,33 @@ def test_a_broken_executable_entry_is_compiled_again(tmp_path):
     _executables.clear_in_memory()
 
 
+_FROM_JAXS_CACHE = """
+import sys, jax, numpy as np
+from dl_workshop.compilation import executables
+from dl_workshop.compilation.cache import enable_compile_cache
+assert enable_compile_cache()
+double = jax.jit(lambda v, n: v * n, static_argnames="n")
+tree = jax.jit(lambda t, n: t["v"] * n, static_argnames="n")  # the same program as double's
+args = ({"v": np.arange(3.0)},)
+double(args[0]["v"], n=3), tree(*args, n=3)  # the second loaded from JAX's persistent cache
+for _ in range(2):  # (then from the executable cache, had it kept that one)
+    print(executables.cached_call(tree, "test from JAX's cache", args, {"n": 3}).tolist())
+    executables.clear_in_memory()
+"""
+
+
+def test_a_program_jaxs_cache_loaded_earlier_is_not_kept(tmp_path):
+    # Such an executable lacks its kernels on the CPU: kept and loaded again, it would fail.
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DL_WORKSHOP_CACHE_DIR": str(tmp_path),
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PLATFORMS": "cpu"}
+    env.pop("DL_WORKSHOP_NO_COMPILE_CACHE", None)
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    done = subprocess.run([sys.executable, "-c", _FROM_JAXS_CACHE], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[0.0,", "3.0,", "6.0]"] * 2
+
+
 def test_calls_with_a_users_function_have_no_key():
     from dl_workshop.compilation import executables as _executables
 
