@@ -312,21 +312,32 @@ def _evict(folder: Path) -> None:
             path.unlink()
 
 
-#: The persistent compilation cache's hits in this process (see :func:`_persistent_cache_hits`).
-_hits: list[int] = []
+#: XLA compilations and persistent compilation cache hits in this process (see
+#: :func:`_compile_counts`).
+_counts: dict[str, int] = {}
+
+#: JAX's event for an XLA compilation, whether compiled or loaded from its persistent cache.
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
 
 def _count_hit(event: str, **kwargs: Any) -> None:
     if event == "/jax/compilation_cache/cache_hits":
-        _hits[0] += 1
+        _counts["hits"] += 1
 
 
-def _persistent_cache_hits() -> int:
-    """How many programs JAX's persistent compilation cache has loaded in this process."""
-    if not _hits:
-        _hits.append(0)
+def _count_compile(event: str, duration: float, **kwargs: Any) -> None:
+    if event == _COMPILE_EVENT:
+        _counts["compiles"] += 1
+
+
+def _compile_counts() -> tuple[int, int]:
+    """How many programs XLA compiled (or JAX's persistent cache loaded) in this process, and
+    how many of them the persistent cache loaded."""
+    if not _counts:
+        _counts.update(compiles=0, hits=0)
         jax.monitoring.register_event_listener(_count_hit)
-    return _hits[0]
+        jax.monitoring.register_event_duration_secs_listener(_count_compile)
+    return _counts["compiles"], _counts["hits"]
 
 
 def clear_in_memory() -> None:
@@ -344,11 +355,13 @@ def executable(
     if compiled is None:
         compiled = _load(key, args, folder)
         if compiled is None:
-            hits = _persistent_cache_hits()
+            compiles, hits = _compile_counts()
             compiled = function.lower(*args, **static).compile()
-            if _persistent_cache_hits() == hits:
+            if _compile_counts() == (compiles + 1, hits):
                 # An executable that JAX's persistent cache loaded cannot be serialized again
-                # whole (its kernels are missing on the CPU): only freshly compiled ones are kept.
+                # whole (its kernels are missing on the CPU), now or earlier in this process (a
+                # program compiled before comes from memory, with no compilation): only
+                # executables compiled by this very call are kept.
                 _store(key, compiled, folder)
         if len(_in_memory) >= MAX_IN_MEMORY:
             _in_memory.clear()
