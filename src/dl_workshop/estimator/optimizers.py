@@ -141,6 +141,14 @@ def optimizer_for(
     return named_optimizer(name, step_size) if isinstance(name, str) else name
 
 
+def choose_optimizer(settings: Hyperparameters, params: dict,
+                     data: DesignData) -> tuple[float | None, Any]:
+    """``(step size, optimizer)`` of a fit: :func:`step_size_for`, then :func:`optimizer_for`
+    (the solve stage's one call here)."""
+    step_size = step_size_for(settings, params, data)
+    return step_size, optimizer_for(settings, step_size)
+
+
 def _curvature(params: dict, data: DesignData, dtype: np.dtype, random_state: Any) -> float:
     """``L``, the largest eigenvalue of the scaled objective's Hessian (power iteration)."""
     seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))

@@ -21,8 +21,9 @@ import optax
 from sklearn.exceptions import ConvergenceWarning
 
 from dl_workshop._precision import precision
+from dl_workshop.estimator.optimizers import choose_optimizer
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import LEAST_SQUARES, DesignData
+from dl_workshop.estimator.problem import LEAST_SQUARES, DesignData, Prepared
 from dl_workshop.objectives.choose import Problem as EngineProblem
 from dl_workshop.optimization import DivergenceError, fit_objective
 from dl_workshop.settings import fit_settings
@@ -58,7 +59,7 @@ def run_engine(
     """Minimize the estimator's objective on ``problem`` from ``params0`` in the engine.
 
     Args:
-        problem: the scaled, padded problem (:func:`~dl_workshop.estimator.problem.build_problem`).
+        problem: the scaled, padded problem (:func:`~dl_workshop.estimator.problem.fit_problem`).
         params0: starting parameters ``{"w": (d, k), "b": (k,)}`` in the padded shape.
         settings: the validated hyperparameters (iterations, ``tol``, dtype, checkpoints).
         step_size: the step size of the built-in gradient descent (``None``: the optimizer's).
@@ -101,6 +102,22 @@ def run_engine(
         return _solve(objective, params0, problem, fit_settings(**options))
     except DivergenceError as exc:
         raise divergence_error(exc, step_size, estimator) from exc
+
+
+def fit_engine(prep: Prepared) -> tuple[Any, float | None]:
+    """The solve stage of ``fit``: the optimizer and step size
+    (:func:`~dl_workshop.estimator.optimizers.choose_optimizer`), the engine's ``tol``
+    (:func:`engine_tol`), then :func:`run_engine` from ``prep.params0``.
+
+    Returns:
+        ``(result, step_size)``: the engine's ``FitResult`` and the step size used.
+    """
+    settings = prep.settings
+    step_size, optimizer = choose_optimizer(settings, prep.params0, prep.problem)
+    result = run_engine(prep.problem, prep.params0, settings, step_size=step_size,
+                        optimizer=optimizer,
+                        tol=engine_tol(settings.tol, prep.conditioning.loss_noise))
+    return result, step_size
 
 
 def _solve(objective: Any, params0: dict, problem: Any, engine: Any) -> Any:
