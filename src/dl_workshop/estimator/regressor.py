@@ -1,8 +1,10 @@
 """The scikit-learn regressor :class:`GradientDescentRegressor` (see :mod:`dl_workshop.estimator`).
 
-``fit`` and ``partial_fit`` share one preparation step (:meth:`GradientDescentRegressor._prepare`:
-hyperparameters, data checks, scaling, the padded problem); ``fit`` then runs the engine once
-(:func:`~dl_workshop.estimator.solve.run_engine`), ``partial_fit`` takes one optimizer step
+``fit`` is a pipeline of stages, each one call into one module: the data and hyperparameters
+(:func:`~dl_workshop.estimator.fit_data.read_fit_data`), the problem
+(:func:`~dl_workshop.estimator.compressed.prepare_fit`), the engine
+(:func:`~dl_workshop.estimator.solve.fit_engine`), then the refinement. ``partial_fit`` shares
+the first two (:meth:`GradientDescentRegressor._prepare`) and takes one optimizer step
 (:mod:`~dl_workshop.estimator.partial`).
 """
 
