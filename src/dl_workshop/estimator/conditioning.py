@@ -86,8 +86,7 @@ class Conditioning(NamedTuple):
         null: an orthonormal basis of the numerical null space in the scaled parameters
             ``[w; b]``, shape ``(d + 1, nullity)`` (the last row for the intercept).
         loss_noise: the objective's relative rounding noise near the minimum (set by
-            :func:`~dl_workshop.estimator.problem.analyzed_problem`; see
-            :func:`~dl_workshop.estimator.problem.loss_noise`).
+            :func:`analyze_design`; see :func:`loss_noise`).
     """
 
     rank: int | None
