@@ -10,9 +10,14 @@ import pytest
 from sklearn.datasets import load_diabetes
 
 from dl_workshop.estimator import GradientDescentRegressor
-from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
 from dl_workshop.estimator.problem import LEAST_SQUARES, initial_params, pad_params
-from dl_workshop.estimator.solve import CHUNK_STEPS, engine_tol, run_engine
+from dl_workshop.estimator.solve import (
+    CHUNK_STEPS,
+    engine_tol,
+    optimizer_for,
+    run_engine,
+    step_size_for,
+)
 from dl_workshop.optimization import DivergenceError, fit_objective
 
 

@@ -26,7 +26,8 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dl_workshop.estimator.classes import BALANCED_PARTIAL_MESSAGE, CLASSES_CHANGED_MESSAGE
-from dl_workshop.estimator.dask_data import PARTIAL_FIT_DASK_MESSAGE, is_dask_input
+from dl_workshop.estimator.dask_data import PARTIAL_FIT_DASK_MESSAGE
+from dl_workshop.estimator.fit_data import is_dask_input
 from dl_workshop.estimator.logit import best_class, probabilities
 from dl_workshop.estimator.logit_dask import predict_dask_scores
 from dl_workshop.estimator.logit_fit import (

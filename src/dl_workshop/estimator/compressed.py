@@ -14,9 +14,10 @@ cross-products are ``RᵀR``), built directly in the scaled variables, so that t
 added back to the centred values (which would round them). The estimator's machinery (scaling,
 factorization, L-BFGS, refinement) then runs unchanged at ``O(p d)`` per
 iteration, and ``coef_`` equals the fit on the rows to rounding. Large data in memory is
-fitted the same way (:func:`in_memory_compressed`, chosen by :func:`compresses`): one blocked QR
+fitted the same way (chosen by :func:`compresses`): one blocked QR
 instead of a pass over the rows at every iteration, and a problem of the shape every such fit
-shares, so that a new number of rows compiles nothing. The rank is counted with the
+shares, so that a new number of rows compiles nothing. :func:`prepare_fit` is the estimator's
+one problem stage, for these rows or the data's own. The rank is counted with the
 data's number of rows, and constant columns are those whose range over the rows is zero.
 
 :func:`closed_form` and :func:`r2_scores` answer from the same statistics what the command line
@@ -25,21 +26,21 @@ reports beside the fit: the least-squares (or ridge) solution and R², without a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from dl_workshop.estimator.conditioning import Conditioning
 from dl_workshop.estimator.problem import (
     PAD_TINY_ROWS,
-    DesignData,
+    Centred,
+    Prepared,
     Scaling,
-    analyzed_problem,
-    scaled_problem,
+    fit_problem,
     scaling_of,
 )
-from dl_workshop.estimator.refine import LeastSquares, moments_problem
-from dl_workshop.objectives.moments import Moments, moments_of
+from dl_workshop.estimator.refine import moments_problem, rows_problem
+from dl_workshop.objectives.moments import Moments, host_moments
 
 
 def _constant(moments: Moments, d: int) -> np.ndarray:
@@ -71,52 +72,6 @@ def moment_scaling(moments: Moments, d: int, fit_intercept: bool, standardize: b
     return scaling_of(moments.mean, variance, d, fit_intercept, standardize)
 
 
-def compressed_problem(
-    moments: Moments, d: int, *, alpha: float, fit_intercept: bool, standardize: bool,
-    dtype: np.dtype,
-) -> tuple[DesignData, tuple[int, int, int], Conditioning | None, Scaling]:
-    """The estimator's padded problem on the ``2p`` rows with the data's moments.
-
-    Args:
-        moments: the data's :class:`~dl_workshop.objectives.moments.Moments`, ``z = [x, y]``.
-        d: the number of features.
-        alpha: the L2 penalty.
-        fit_intercept: whether the intercept is fitted.
-        standardize: whether the features and targets are centred and scaled.
-        dtype: the dtype of the optimization.
-
-    Returns:
-        ``(problem, shape, conditioning, scaling)``, as
-        :func:`~dl_workshop.estimator.problem.build_problem` returns them for the data's rows.
-
-    Example:
-        >>> import numpy as np
-        >>> from dl_workshop.objectives.moments import moments_of
-        >>> x = np.arange(10.0)
-        >>> m = moments_of(x, 3 * x + 1)
-        >>> problem, shape, c, s = compressed_problem(
-        ...     m, 1, alpha=0.0, fit_intercept=True, standardize=True, dtype=np.float64)
-        >>> shape, c.rank, c.n_rows, float(problem.weights.sum())
-        ((512, 32, 8), 1, 10, 1.0)
-    """
-    scaling = moment_scaling(moments, d, fit_intercept, standardize)
-    p = len(moments.mean)
-    r = _r_factor(moments) * np.sqrt(p / moments.weight)
-    rows_x = r[:, :d] / scaling.x_scale
-    rows_y = r[:, d:] / scaling.y_scale
-    centre_x = (moments.mean[:d] - scaling.x_offset) / scaling.x_scale
-    centre_y = (moments.mean[d:] - scaling.y_offset) / scaling.y_scale
-    z = np.concatenate([centre_x + rows_x, centre_x - rows_x])
-    target = np.concatenate([centre_y + rows_y, centre_y - rows_y])
-    weights = np.full(2 * p, moments.weight / (2 * p))
-    problem = scaled_problem(z, target, weights, scaling.x_scale, alpha, fit_intercept)
-    problem, shape, conditioning = analyzed_problem(
-        problem, fit_intercept=fit_intercept, dtype=dtype, n_rows=moments.positive,
-        constant=_constant(moments, d),
-    )
-    return problem, shape, conditioning, scaling
-
-
 #: Data in memory of more rows than this (and at least ``COMPRESS_ROWS_PER_COLUMN`` rows per
 #: column of ``[x, y]``) is fitted on the ``2p`` rows with its moments, as Dask data is: one
 #: read of the rows (a blocked QR), then iterations that cost ``O(p²)`` instead of ``O(n p)``
@@ -140,42 +95,65 @@ def compresses(n: int, p: int) -> bool:
     return n > COMPRESS_MIN_ROWS and n >= COMPRESS_ROWS_PER_COLUMN * p
 
 
-def in_memory_compressed(
-    x: np.ndarray, ys: np.ndarray, weights: np.ndarray, **options: Any
-) -> tuple[DesignData, tuple[int, int, int], Conditioning | None, Scaling, Moments]:
-    """:func:`compressed_problem` of data in memory: its moments in one read, in float64;
-    returned too (for the refinement, :func:`exact_problem`).
-
-    Args:
-        x: features, shape ``(n, d)``, float64.
-        ys: targets, shape ``(n, k)``, float64.
-        weights: non-negative sample weights, shape ``(n,)``.
-        **options: :func:`compressed_problem`'s keyword arguments.
-
-    Example:
-        >>> import numpy as np
-        >>> x = np.arange(10.0)[:, None]
-        >>> problem, shape, c, s, m = in_memory_compressed(
-        ...     x, 3 * x + 1, np.ones(10), alpha=0.0, fit_intercept=True, standardize=True,
-        ...     dtype=np.float64)
-        >>> shape, c.n_rows, s.x_offset.tolist()
-        ((512, 32, 8), 10, [4.5])
-    """
-    moments = moments_of(x, ys, weights=weights)
-    return (*compressed_problem(moments, x.shape[1], **options), moments)
-
-
-def exact_problem(moments: Moments, d: int, alpha: float) -> LeastSquares:
-    """The least-squares problem of the moments, for :func:`~dl_workshop.estimator.refine.refine`
-    (see :func:`~dl_workshop.estimator.refine.moments_problem`).
+def centred(moments: Moments, d: int) -> Centred:
+    """The ``2p`` rows with the data's moments (``p = d + k``), as
+    :func:`~dl_workshop.estimator.problem.fit_problem` builds them (see the module docstring).
 
     Example:
         >>> import numpy as np
         >>> from dl_workshop.objectives.moments import moments_of
-        >>> exact_problem(moments_of(np.arange(4.0), np.arange(4.0)), 1, 0.0).from_moments
-        True
+        >>> c = centred(moments_of(np.arange(4.0), np.arange(4.0)), 1)
+        >>> c.mean.tolist(), c.variance.round(12).tolist(), c.n_rows
+        ([1.5, 1.5], [1.25, 1.25], 4)
     """
-    return moments_problem(_r_factor(moments), moments.mean, moments.weight, d, alpha)
+    r = _r_factor(moments)
+    p = len(moments.mean)
+    return Centred(moments.mean, np.sum(r**2, axis=0) / moments.weight,
+                   r * np.sqrt(p / moments.weight), moments.weight, moments.positive,
+                   _constant(moments, d))
+
+
+def prepare_fit(data: Any, previous: Any = None, *, scaling: Scaling | None = None,
+                partial: bool = False) -> Prepared:
+    """The estimator's problem of one call, in one stage: the data's moments where it
+    :func:`compresses` (or the moments of Dask data), then the problem on their ``2p`` rows, or
+    on the rows themselves (:func:`~dl_workshop.estimator.problem.fit_problem`, the one call
+    into :mod:`~dl_workshop.estimator.problem`).
+
+    The refinement's problem is built after the engine (``Prepared.exact``).
+
+    Args:
+        data: the validated data (:class:`~dl_workshop.estimator.fit_data.FitData`).
+        previous: the fitted solution to start from, or ``None``.
+        scaling: the scaling to keep (``partial_fit`` after its first batch), or ``None``.
+        partial: ``partial_fit``: the rows as they are, padded in rows only, not analyzed.
+
+    Example:
+        >>> import numpy as np
+        >>> from dl_workshop.estimator import GradientDescentRegressor
+        >>> from dl_workshop.estimator.fit_data import read_fit_data
+        >>> x = np.arange(10_000.0)[:, None]
+        >>> prep = prepare_fit(read_fit_data(GradientDescentRegressor(), x, 3 * x[:, 0] + 1))
+        >>> prep.shape, prep.conditioning.n_rows, prep.exact().from_moments
+        ((512, 32, 8), 10000, True)
+    """
+    settings, moments, exact = data.settings, data.moments, None
+    if moments is None and not partial and compresses(len(data.x), data.d + data.k):
+        moments = host_moments(data.x, data.ys, weights=data.weights)
+    if moments is not None:
+        source = centred(moments, data.d)
+        if data.variable is None:
+            exact = functools.partial(moments_problem, _r_factor(moments), moments.mean,
+                                      moments.weight, data.d, settings.alpha)
+    else:
+        source = (data.x, data.ys, data.weights)
+    if exact is None and not partial and data.x is not None:
+        exact = functools.partial(rows_problem, data.x, data.ys, data.weights, settings.alpha,
+                                  data.variable)
+    problem, shape, conditioning, scaling, params0 = fit_problem(
+        source, data.d, settings, previous, scaling=scaling, pad_features=not partial)
+    return Prepared(settings, problem, shape, scaling, data.single, data.d, data.k,
+                    conditioning, data.moments, exact, params0)
 
 
 def closed_form(moments: Moments, d: int, alpha: float, fit_intercept: bool) -> tuple[Any, Any]:

@@ -18,7 +18,7 @@ matrix product over the rows, as cheap as a few iterations), else a QR of ``A`` 
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -86,8 +86,7 @@ class Conditioning(NamedTuple):
         null: an orthonormal basis of the numerical null space in the scaled parameters
             ``[w; b]``, shape ``(d + 1, nullity)`` (the last row for the intercept).
         loss_noise: the objective's relative rounding noise near the minimum (set by
-            :func:`~dl_workshop.estimator.problem.analyzed_problem`; see
-            :func:`~dl_workshop.estimator.problem.loss_noise`).
+            :func:`analyze_design`; see :func:`loss_noise`).
     """
 
     rank: int | None
@@ -166,6 +165,55 @@ def analyze(z: np.ndarray, weights: np.ndarray, penalty: np.ndarray, fit_interce
         n_params=n_params,
         null=null,
     )
+
+
+def analyze_design(problem: Any, fit_intercept: bool, eps: float, *, n_rows: int | None = None,
+                   constant: np.ndarray | None = None) -> Conditioning:
+    """:func:`analyze` of a scaled problem (a :class:`~dl_workshop.estimator.problem.DesignData`)
+    with its loss's rounding noise (:func:`loss_noise`): the one call the problem makes here.
+
+    Example:
+        >>> import numpy as np
+        >>> from dl_workshop.estimator.problem import fit_scaling, scaled_data
+        >>> x, ys, w = np.array([[0.0], [1.0], [2.0]]), np.array([[1.0], [3.0], [4.0]]), np.ones(3)
+        >>> problem = scaled_data(x, ys, w, fit_scaling(x, ys, w, True, True), 0.0, True)
+        >>> c = analyze_design(problem, True, 2.0**-52)
+        >>> c.rank, bool(0 < c.loss_noise < 1e-13)
+        (1, True)
+    """
+    conditioning = analyze(problem.z, problem.weights, problem.penalty, fit_intercept, eps=eps,
+                           n_rows=n_rows, constant=constant)
+    return conditioning._replace(loss_noise=loss_noise(problem, conditioning.whiten, eps))
+
+
+def loss_noise(problem: Any, whiten: np.ndarray, eps: float) -> float:
+    """The relative rounding noise of the objective near its minimum, ``σ(J̃) / (J̃ + offset)``.
+
+    Each residual ``r_i = z_i·w + b − t_i`` is rounded with an error of variance about
+    ``eps² s_i``, ``s_i = Σ_j z_ij² w_j² + b² + t_i²``; through ``J̃ = inv_k Σ_i p_i r_i²`` that
+    is a standard deviation of ``2 eps inv_k sqrt(Σ_i p_i² r_i² s_i)``. Evaluated at the
+    normal equations' solution ``W Wᵀ Aᵀ p t`` (one product with the factorization's ``W``),
+    which is near the minimum wherever the noise matters. The engine's ``tol`` cannot resolve
+    relative decreases below it (NIST Filip: 3e-8; ordinary data: below 1e-13).
+
+    Example:
+        >>> import numpy as np
+        >>> from dl_workshop.estimator.problem import fit_scaling, scaled_data
+        >>> x, ys, w = np.array([[0.0], [1.0], [2.0]]), np.array([[1.0], [3.0], [4.0]]), np.ones(3)
+        >>> problem = scaled_data(x, ys, w, fit_scaling(x, ys, w, True, True), 0.0, True)
+        >>> W = np.array([[1 / np.sqrt(2 / 3), 0.0], [0.0, 1.0]])
+        >>> bool(0 < loss_noise(problem, W, 2.0**-52) < 1e-15)
+        True
+    """
+    z, t, p = problem.z, problem.target, problem.weights
+    b_column = np.full((len(z), 1), float(problem.intercept_mask))
+    a = np.concatenate([z, b_column], axis=1)
+    theta = whiten @ (whiten.T @ (a.T @ (p[:, None] * t)))
+    residual = a @ theta - t
+    scales = z**2 @ theta[:-1] ** 2 + theta[-1] ** 2 + t**2
+    noise = 2 * eps * float(problem.inv_k) * np.sqrt(np.sum((p[:, None] * residual) ** 2 * scales))
+    value = float(problem.inv_k) * np.sum(p[:, None] * residual**2) + float(problem.offset)
+    return float(noise / value) if value > 0 else 0.0
 
 
 def _condition_number(s: np.ndarray) -> float:

@@ -56,17 +56,6 @@ NOT_FITTED_ON_DASK_MESSAGE = (
 )
 
 
-def is_dask_input(*values: Any) -> bool:
-    """Whether any of ``values`` is a Dask collection (never imports Dask).
-
-    Example:
-        >>> import numpy as np
-        >>> is_dask_input(np.zeros((2, 1)), np.zeros(2), None)
-        False
-    """
-    return any(is_dask(value) for value in values)
-
-
 class DaskFitData(NamedTuple):
     """What one pass over Dask ``(X, y, sample_weight)`` gives ``fit``.
 

@@ -36,7 +36,7 @@ from dl_workshop.estimator.logit import (
     n_logits,
 )
 from dl_workshop.estimator.logit_newton import damped_newton, in_memory_sums
-from dl_workshop.estimator.optimizers import LBFGS_MEMORY, optimizer_for
+from dl_workshop.estimator.optimizers import LBFGS_MEMORY
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.partial import Stream, start_stream, stream_update
 from dl_workshop.estimator.problem import (
@@ -46,7 +46,7 @@ from dl_workshop.estimator.problem import (
     pad_params,
     unpad_params,
 )
-from dl_workshop.estimator.solve import run_engine, warn_if_not_converged
+from dl_workshop.estimator.solve import optimizer_for, run_engine, warn_if_not_converged
 
 NAME = "GradientDescentClassifier"
 

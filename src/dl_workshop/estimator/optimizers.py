@@ -2,8 +2,9 @@
 
 ``optimizer="lbfgs"`` is optax's L-BFGS direction with :func:`quadratic_linesearch`, an exact
 step for the (quadratic) least-squares objective; ``"gd"`` is the engine's built-in gradient
-descent; ``"momentum"`` and ``"adam"`` are optax's. ``learning_rate="auto"`` is ``1/L``, with
-``L`` the largest eigenvalue of the objective's Hessian (power iteration).
+descent; ``"momentum"`` and ``"adam"`` are optax's. The step size of ``learning_rate="auto"``
+and the choice for a fit are :func:`~dl_workshop.estimator.solve.step_size_for` and
+:func:`~dl_workshop.estimator.solve.optimizer_for`.
 """
 
 from __future__ import annotations
@@ -13,17 +14,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import optax.tree_utils as otu
-from sklearn.utils import check_random_state
 
-from dl_workshop._precision import x64
 from dl_workshop.compilation.executables import register_stable_name
-from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import DesignData, as_dtype, curvature_loss
-from dl_workshop.model import linear_model
-from dl_workshop.optimization import estimate_curvature
 
 #: Momentum coefficient of ``optimizer="momentum"`` (heavy ball; stable for steps < 3.8/L).
 MOMENTUM = 0.9
@@ -118,37 +112,3 @@ def _build(name: str, learning_rate: float | None) -> optax.GradientTransformati
             quadratic_linesearch(),
         )
     return optax.lbfgs(learning_rate=learning_rate, memory_size=LBFGS_MEMORY, linesearch=None)
-
-
-def step_size_for(settings: Hyperparameters, params: dict, data: DesignData) -> float | None:
-    """The step size of a fit: ``None`` for the L-BFGS line search or a custom optimizer.
-
-    ``params`` and ``data`` are needed only to estimate ``1/L`` for ``learning_rate="auto"``.
-    """
-    name, rate = settings.optimizer, settings.learning_rate
-    if not isinstance(name, str) or (name == "lbfgs" and rate == "auto"):
-        return None
-    if rate == "auto":
-        return 1.0 / _curvature(params, data, settings.dtype, settings.random_state)
-    return rate
-
-
-def optimizer_for(
-    settings: Hyperparameters, step_size: float | None
-) -> optax.GradientTransformation | None:
-    """The optax optimizer of a fit (``None``: the engine's gradient descent)."""
-    name = settings.optimizer
-    return named_optimizer(name, step_size) if isinstance(name, str) else name
-
-
-def _curvature(params: dict, data: DesignData, dtype: np.dtype, random_state: Any) -> float:
-    """``L``, the largest eigenvalue of the scaled objective's Hessian (power iteration)."""
-    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    with x64(dtype == np.float64):
-        curvature = estimate_curvature(
-            curvature_loss, params, linear_model, as_dtype(data, dtype), None, seed=seed
-        )
-    if not np.isfinite(curvature) or curvature <= 0:
-        # A zero Hessian (all-constant features without intercept): any step is stable.
-        return 1.0
-    return curvature

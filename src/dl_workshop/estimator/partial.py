@@ -11,9 +11,9 @@ import numpy as np
 import optax
 
 from dl_workshop._precision import x64
-from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.problem import LEAST_SQUARES, DesignData, as_dtype
+from dl_workshop.estimator.solve import optimizer_for, step_size_for
 from dl_workshop.optimization import DivergenceError
 
 PARTIAL_DIVERGED_MESSAGE = (

@@ -69,6 +69,18 @@ def variable_of(x: np.ndarray, degree: int | None) -> np.ndarray | None:
     return None if degree is None else x[:, 0]
 
 
+def power_design(x: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(power_features(x, degree), variable_of(x, degree))`` in one call (``fit``'s data
+    stage).
+
+    Example:
+        >>> design, variable = power_design(np.array([[2.0], [3.0]]), 2)
+        >>> design.tolist(), variable.tolist()
+        ([[2.0, 4.0], [3.0, 9.0]], [2.0, 3.0])
+    """
+    return power_features(x, degree), variable_of(x, degree)
+
+
 def power_names(names: list[str] | None, degree: int | None) -> list[str] | None:
     """The design's column names for warnings: ``names`` itself without ``degree``, else
     ``x, x**2, …`` of the one column's name (``"x"`` when ``X`` had none).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -18,7 +19,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from dl_workshop.engine.objective import Objective
-from dl_workshop.estimator.conditioning import Conditioning, analyze
+from dl_workshop.estimator.conditioning import Conditioning, analyze_design
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.refine import LeastSquares
 from dl_workshop.model import linear_model
@@ -281,50 +282,101 @@ def as_dtype(tree: Any, dtype: np.dtype) -> Any:
     return jax.tree_util.tree_map(lambda a: np.asarray(a, dtype=dtype), tree)
 
 
-def build_problem(
-    x, ys, weights, scaling: Scaling, *, alpha: float, fit_intercept: bool, dtype: np.dtype,
-    pad_features: bool = True,
-) -> tuple[DesignData, tuple[int, int, int], Conditioning | None]:
-    """The scaled problem, padded (see :func:`padded_shape`) and in ``dtype``, and its shape.
+class Centred(NamedTuple):
+    """Rows given by their moments (:mod:`~.compressed`): the ``2p`` rows ``mean ± deviation_j``
+    of weight ``weight / (2p)`` have the data's means and cross-products.
+
+    Attributes:
+        mean: weighted column means of ``[x, y]``, shape ``(p,)``.
+        variance: their weighted centred variances, shape ``(p,)``.
+        deviations: ``sqrt(p / W) R``, shape ``(p, p)``.
+        weight: the total weight ``W``.
+        n_rows: the data's rows of positive weight.
+        constant: indices of the constant features.
+    """
+
+    mean: np.ndarray
+    variance: np.ndarray
+    deviations: np.ndarray
+    weight: float
+    n_rows: int
+    constant: np.ndarray
+
+
+def fit_problem(
+    source: Any, d: int, settings: Hyperparameters, previous: Any = None, *,
+    scaling: Scaling | None = None, pad_features: bool = True,
+) -> tuple[DesignData, tuple[int, int, int], Conditioning | None, Scaling, dict]:
+    """A fit's problem in one call: the scaling (:func:`scaling_of`, unless ``scaling`` is
+    given), the scaled problem, padded (see :func:`padded_shape`) and in the fit's dtype, and the
+    starting parameters (:func:`initial_params`, padded like the problem with ``pad_features``).
 
     With ``pad_features`` (``fit``), the scaled design is also factorized
-    (:func:`~dl_workshop.estimator.conditioning.analyze`): its rank and condition number, the
-    ``W`` of the refinement (:mod:`~dl_workshop.estimator.refine`), and the loss's rounding
-    noise (:func:`loss_noise`).
+    (:func:`~dl_workshop.estimator.conditioning.analyze_design`): its rank and condition
+    number, the ``W`` of the refinement (:mod:`~dl_workshop.estimator.refine`), and the loss's
+    rounding noise.
 
     Args:
-        x: features, shape ``(n, d)``, float64.
-        ys: targets, shape ``(n, k)``, float64.
-        weights: non-negative sample weights, shape ``(n,)``.
-        scaling: the change of variables (:func:`fit_scaling`).
-        alpha: the L2 penalty.
-        fit_intercept: whether the intercept is fitted.
-        dtype: the dtype of the optimization.
+        source: the rows ``(x, ys, weights)``, or their moments as :class:`Centred` rows (built
+            in the scaled variables: the means are never added back to the deviations).
+        d: the number of features.
+        settings: the validated hyperparameters.
+        previous: the fitted solution to start from (:func:`initial_params`), or ``None``.
+        scaling: the scaling to keep (``partial_fit`` after its first batch), or ``None``.
         pad_features: pad the feature and target columns too, not only the rows, and analyze
             the design.
 
     Returns:
-        ``(problem, (rows, cols, outs), conditioning)``, ``conditioning`` ``None`` without
-        ``pad_features``.
+        ``(problem, (rows, cols, outs), conditioning, scaling, params0)``, ``conditioning``
+        ``None`` without ``pad_features``.
 
     Example:
-        >>> import numpy as np
+        >>> from dl_workshop.estimator.params import validate_hyperparameters
+        >>> from dl_workshop.estimator.regressor import GradientDescentRegressor
+        >>> settings = validate_hyperparameters(GradientDescentRegressor().get_params())
         >>> x, ys, w = np.array([[0.0], [1.0]]), np.array([[1.0], [3.0]]), np.ones(2)
-        >>> problem, shape, c = build_problem(x, ys, w, fit_scaling(x, ys, w, True, True),
-        ...                                   alpha=0.0, fit_intercept=True, dtype=np.float64)
-        >>> shape, problem.z.shape, problem.weights.sum(), c.rank
-        ((512, 32, 8), (512, 32), np.float64(1.0), 1)
+        >>> problem, shape, c, s, params0 = fit_problem((x, ys, w), 1, settings)
+        >>> shape, problem.z.shape, problem.weights.sum(), c.rank, params0["w"].shape
+        ((512, 32, 8), (512, 32), np.float64(1.0), 1, (32, 8))
     """
-    problem = scaled_data(x, ys, weights, scaling, alpha, fit_intercept)
-    return analyzed_problem(problem, fit_intercept=fit_intercept, dtype=dtype,
-                            pad_features=pad_features)
+    fit_intercept, alpha = settings.fit_intercept, settings.alpha
+    extra: dict[str, Any] = {}  # the data's rows and constant columns, for the moments
+    if isinstance(source, Centred):
+        scaling = scaling_of(source.mean, source.variance, d, fit_intercept, settings.standardize)
+        problem = _mirrored(source, scaling, d, alpha, fit_intercept)
+        extra = dict(n_rows=source.n_rows, constant=source.constant)
+    else:
+        if scaling is None:
+            scaling = fit_scaling(*source, fit_intercept, settings.standardize)
+        problem = scaled_data(*source, scaling, alpha, fit_intercept)
+    k = problem.target.shape[1]
+    problem, shape, conditioning = analyzed_problem(
+        problem, fit_intercept=fit_intercept, dtype=settings.dtype, pad_features=pad_features,
+        **extra)
+    params0 = initial_params(previous, scaling, d, k, fit_intercept)
+    if pad_features:
+        params0 = pad_params(params0, shape)
+    return problem, shape, conditioning, scaling, params0
+
+
+def _mirrored(source: Centred, scaling: Scaling, d: int, alpha: float,
+              fit_intercept: bool) -> DesignData:
+    """The unpadded problem of the ``2p`` rows ``mean ± deviation_j`` (see :class:`Centred`)."""
+    rows_x = source.deviations[:, :d] / scaling.x_scale
+    rows_y = source.deviations[:, d:] / scaling.y_scale
+    centre_x = (source.mean[:d] - scaling.x_offset) / scaling.x_scale
+    centre_y = (source.mean[d:] - scaling.y_offset) / scaling.y_scale
+    z = np.concatenate([centre_x + rows_x, centre_x - rows_x])
+    target = np.concatenate([centre_y + rows_y, centre_y - rows_y])
+    weights = np.full(len(z), source.weight / len(z))
+    return scaled_problem(z, target, weights, scaling.x_scale, alpha, fit_intercept)
 
 
 def analyzed_problem(
     problem: DesignData, *, fit_intercept: bool, dtype: np.dtype, pad_features: bool = True,
     n_rows: int | None = None, constant: np.ndarray | None = None,
 ) -> tuple[DesignData, tuple[int, int, int], Conditioning | None]:
-    """:func:`build_problem` from the unpadded problem on: the analysis, padding.
+    """:func:`fit_problem` from the unpadded problem on: the analysis, padding.
 
     ``n_rows`` and ``constant`` stand in for the rows of positive weight and the constant
     columns when ``problem``'s rows are not the data's (see
@@ -335,42 +387,10 @@ def analyzed_problem(
         # One BLAS thread: these products are small, and idle BLAS threads spinning after them
         # would compete with the engine's threads on small machines.
         with _one_blas_thread(problem.z.size):
-            conditioning = analyze(problem.z, problem.weights, problem.penalty, fit_intercept,
-                                   eps=float(np.finfo(dtype).eps), n_rows=n_rows,
-                                   constant=constant)
-            noise = loss_noise(problem, conditioning.whiten, float(np.finfo(dtype).eps))
-            conditioning = conditioning._replace(loss_noise=noise)
+            conditioning = analyze_design(problem, fit_intercept, float(np.finfo(dtype).eps),
+                                          n_rows=n_rows, constant=constant)
     shape = padded_shape(*problem.z.shape, problem.target.shape[1], features=pad_features)
     return as_dtype(_pad_problem(problem, shape), dtype), shape, conditioning
-
-
-def loss_noise(problem: DesignData, whiten: np.ndarray, eps: float) -> float:
-    """The relative rounding noise of the objective near its minimum, ``σ(J̃) / (J̃ + offset)``.
-
-    Each residual ``r_i = z_i·w + b − t_i`` is rounded with an error of variance about
-    ``eps² s_i``, ``s_i = Σ_j z_ij² w_j² + b² + t_i²``; through ``J̃ = inv_k Σ_i p_i r_i²`` that
-    is a standard deviation of ``2 eps inv_k sqrt(Σ_i p_i² r_i² s_i)``. Evaluated at the
-    normal equations' solution ``W Wᵀ Aᵀ p t`` (one product with the factorization's ``W``),
-    which is near the minimum wherever the noise matters. The engine's ``tol`` cannot resolve
-    relative decreases below it (NIST Filip: 3e-8; ordinary data: below 1e-13).
-
-    Example:
-        >>> import numpy as np
-        >>> x, ys, w = np.array([[0.0], [1.0], [2.0]]), np.array([[1.0], [3.0], [4.0]]), np.ones(3)
-        >>> problem = scaled_data(x, ys, w, fit_scaling(x, ys, w, True, True), 0.0, True)
-        >>> W = np.array([[1 / np.sqrt(2 / 3), 0.0], [0.0, 1.0]])
-        >>> bool(0 < loss_noise(problem, W, 2.0**-52) < 1e-15)
-        True
-    """
-    z, t, p = problem.z, problem.target, problem.weights
-    b_column = np.full((len(z), 1), float(problem.intercept_mask))
-    a = np.concatenate([z, b_column], axis=1)
-    theta = whiten @ (whiten.T @ (a.T @ (p[:, None] * t)))
-    residual = a @ theta - t
-    scales = z**2 @ theta[:-1] ** 2 + theta[-1] ** 2 + t**2
-    noise = 2 * eps * float(problem.inv_k) * np.sqrt(np.sum((p[:, None] * residual) ** 2 * scales))
-    value = float(problem.inv_k) * np.sum(p[:, None] * residual**2) + float(problem.offset)
-    return float(noise / value) if value > 0 else 0.0
 
 
 #: Below this many feature values, BLAS runs the products on one thread anyway: no limit needed
@@ -432,9 +452,9 @@ class Prepared(NamedTuple):
         conditioning: the scaled design's rank, condition number and factorization (``fit``
             only; ``None`` for ``partial_fit``).
         moments: the one-pass statistics of Dask data (``None`` for data in memory).
-        exact: the problem in the user's units that the refinement solves (``fit`` only: the
-            rows in memory, or the moments of more rows; see
-            :mod:`~dl_workshop.estimator.refine`).
+        exact: builds the problem in the user's units that the refinement solves, after the
+            engine (``fit`` only: the rows, or their moments; :mod:`~.refine`).
+        params0: the starting parameters, padded like ``problem`` (``fit`` only).
     """
 
     settings: Hyperparameters
@@ -446,7 +466,8 @@ class Prepared(NamedTuple):
     k: int
     conditioning: Conditioning | None
     moments: Any = None
-    exact: LeastSquares | None = None
+    exact: Callable[[], LeastSquares] | None = None
+    params0: dict | None = None
 
 
 def refinable(prep: Prepared) -> bool:

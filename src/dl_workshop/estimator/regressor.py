@@ -1,8 +1,10 @@
 """The scikit-learn regressor :class:`GradientDescentRegressor` (see :mod:`dl_workshop.estimator`).
 
-``fit`` and ``partial_fit`` share one preparation step (:meth:`GradientDescentRegressor._prepare`:
-hyperparameters, data checks, scaling, the padded problem); ``fit`` then runs the engine once
-(:func:`~dl_workshop.estimator.solve.run_engine`), ``partial_fit`` takes one optimizer step
+``fit`` is a pipeline of stages, each one call into one module: the data and hyperparameters
+(:func:`~dl_workshop.estimator.fit_data.read_fit_data`), the problem
+(:func:`~dl_workshop.estimator.compressed.prepare_fit`), the engine
+(:func:`~dl_workshop.estimator.solve.fit_engine`), then the refinement. ``partial_fit`` shares
+the first two (:meth:`GradientDescentRegressor._prepare`) and takes one optimizer step
 (:mod:`~dl_workshop.estimator.partial`).
 """
 
@@ -17,49 +19,20 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dl_workshop.estimator.compressed import (
-    compressed_problem,
-    compresses,
-    exact_problem,
-    in_memory_compressed,
-)
+from dl_workshop.estimator.compressed import prepare_fit
 from dl_workshop.estimator.conditioning import undetermined, warn_if_collinear
-from dl_workshop.estimator.dask_data import (
-    PARTIAL_FIT_DASK_MESSAGE,
-    is_dask_input,
-    predict_dask,
-    read_once,
-    score_dask,
-)
-from dl_workshop.estimator.fit_data import check_n_targets, validate_fit_data
-from dl_workshop.estimator.optimizers import optimizer_for, step_size_for
-from dl_workshop.estimator.params import validate_hyperparameters
+from dl_workshop.estimator.dask_data import predict_dask, score_dask
+from dl_workshop.estimator.fit_data import MultiOutputTags, is_dask_input, read_fit_data
 from dl_workshop.estimator.partial import start_stream, stream_update
-from dl_workshop.estimator.powers import (
-    power_features,
-    power_names,
-    predict_features,
-    refuse_dask,
-    variable_of,
-)
+from dl_workshop.estimator.powers import power_names, predict_features, refuse_dask
 from dl_workshop.estimator.problem import (
     Prepared,
-    build_problem,
-    fit_scaling,
-    initial_params,
     original_units,
-    pad_params,
     refinable,
     unpad_params,
 )
-from dl_workshop.estimator.refine import (
-    MAX_STEPS,
-    contraction,
-    refine,
-    rows_problem,
-    warn_if_inaccurate,
-)
-from dl_workshop.estimator.solve import engine_tol, run_engine, warn_if_not_converged
+from dl_workshop.estimator.refine import MAX_STEPS, contraction, refine, warn_if_inaccurate
+from dl_workshop.estimator.solve import fit_engine, warn_if_not_converged
 
 NO_PARTIAL_FIT_MESSAGE = (
     "partial_fit needs a stochastic optimizer ('gd', 'momentum', 'adam' or an optax "
@@ -68,14 +41,13 @@ NO_PARTIAL_FIT_MESSAGE = (
 )
 
 
-
 def _is_stochastic(estimator: GradientDescentRegressor) -> bool:
     if isinstance(estimator.optimizer, str) and estimator.optimizer == "lbfgs":
         raise AttributeError(NO_PARTIAL_FIT_MESSAGE)
     return True
 
 
-class GradientDescentRegressor(RegressorMixin, BaseEstimator):
+class GradientDescentRegressor(MultiOutputTags, RegressorMixin, BaseEstimator):
     """Linear least squares (optionally ridge) fitted by gradient-based optimization in JAX.
 
     Minimizes ``(Σ_i s_i ||y_i - x_i coef^T - intercept||² + alpha ||coef||²) / Σ_i s_i``, the
@@ -216,13 +188,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         self.resume = resume
         self.overwrite = overwrite
 
-    # ----------------------------------------------------------------------------- sklearn API
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        return tags
-
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GradientDescentRegressor:  # noqa: N803
         """Fit the model to ``X`` and ``y``.
 
@@ -264,25 +229,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             >>> round(GradientDescentRegressor().fit(X, y).score(X, y), 4)
             0.5177
         """
-        previous = self._previous() if self.warm_start and hasattr(self, "coef_") else None
-        if is_dask_input(X, y, sample_weight):
-            refuse_dask(self.degree)
-            prep = self._prepare_dask(X, y, sample_weight)
-        else:
-            prep = self._prepare(X, y, sample_weight, partial=False)
-        params0 = pad_params(
-            initial_params(previous, prep.scaling, prep.d, prep.k, prep.settings.fit_intercept),
-            prep.shape,
-        )
-        step_size = step_size_for(prep.settings, params0, prep.problem)
-        result = run_engine(
-            prep.problem,
-            params0,
-            prep.settings,
-            step_size=step_size,
-            optimizer=optimizer_for(prep.settings, step_size),
-            tol=engine_tol(prep.settings.tol, prep.conditioning.loss_noise),
-        )
+        # One stage per module, each entered once (tests/test_walks.py): the data (with the
+        # hyperparameters), the problem, the engine; the refinement after it.
+        prep = self._prepare(X, y, sample_weight, partial=False)
+        result, step_size = fit_engine(prep)
         self._store_fit(result, prep, step_size)
         names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
         names = power_names(names, prep.settings.degree)
@@ -325,16 +275,10 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             >>> np.round(model.coef_, 2), round(float(model.intercept_), 2)
             (array([ 1., -2.]), 3.0)
         """
-        if is_dask_input(X, y, sample_weight):
-            raise ValueError(PARTIAL_FIT_DASK_MESSAGE)
         prep = self._prepare(X, y, sample_weight, partial=True)
         stream = getattr(self, "_stream", None)
         if stream is None:
-            previous = self._previous() if hasattr(self, "coef_") else None
-            params = initial_params(
-                previous, prep.scaling, prep.d, prep.k, prep.settings.fit_intercept
-            )
-            stream = start_stream(prep.settings, params, prep.problem)
+            stream = start_stream(prep.settings, prep.params0, prep.problem)
             history, n_iter = np.zeros(0), 0
         else:
             history, n_iter = self.loss_curve_, self.n_iter_
@@ -401,53 +345,19 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     # ----------------------------------------------------------------------------- internals
     def _prepare(self, X: Any, y: Any, sample_weight: Any, *, partial: bool) -> Prepared:  # noqa: N803
-        """Validate hyperparameters and data, choose the scaling, build the padded problem.
+        """The data stage and the problem stage (hyperparameters, data checks, scaling, the
+        padded problem and the starting parameters), as ``fit`` runs them.
 
-        ``partial=True`` (``partial_fit`` on a fitted model) keeps the fitted number of features
-        and targets and the scaling of the first batch; the first batch, like ``fit``, fixes
-        them. ``partial_fit`` pads the rows only (its parameters keep their shape).
+        ``partial=True`` (``partial_fit``) keeps a fitted model's number of features and
+        targets, the scaling of its first batch, and starts from its solution; the first batch,
+        like ``fit``, fixes them. ``partial_fit`` pads the rows only (its parameters keep their
+        shape).
         """
-        settings = validate_hyperparameters(self.get_params(deep=False))
-        fitted = partial and hasattr(self, "coef_")
-        x, ys, weights, single = validate_fit_data(self, X, y, sample_weight, reset=not fitted)
-        if fitted:
-            single = check_n_targets(self.coef_, ys.shape[1])
-        variable = variable_of(x, settings.degree)
-        x = power_features(x, settings.degree)
-        options = dict(alpha=settings.alpha, fit_intercept=settings.fit_intercept,
-                       dtype=settings.dtype)
-        if not partial and compresses(len(x), x.shape[1] + ys.shape[1]):
-            problem, shape, conditioning, scaling, moments = in_memory_compressed(
-                x, ys, weights, standardize=settings.standardize, **options
-            )
-            exact = (exact_problem(moments, x.shape[1], settings.alpha) if variable is None
-                     else rows_problem(x, ys, weights, settings.alpha, variable))
-            return Prepared(settings, problem, shape, scaling, single, x.shape[1], ys.shape[1],
-                            conditioning, exact=exact)
-        scaling = getattr(self, "_scaling", None) if fitted else None
-        if scaling is None:
-            scaling = fit_scaling(x, ys, weights, settings.fit_intercept, settings.standardize)
-        problem, shape, conditioning = build_problem(
-            x, ys, weights, scaling, pad_features=not partial, **options
-        )
-        exact = None if partial else rows_problem(x, ys, weights, settings.alpha, variable)
-        return Prepared(
-            settings, problem, shape, scaling, single, x.shape[1], ys.shape[1], conditioning,
-            exact=exact,
-        )
-
-    def _prepare_dask(self, X: Any, y: Any, sample_weight: Any) -> Prepared:  # noqa: N803
-        """:meth:`_prepare` for Dask data: the hyperparameters first, then the one pass, then
-        the problem on rows with the data's moments (:mod:`~dl_workshop.estimator.compressed`)."""
-        settings = validate_hyperparameters(self.get_params(deep=False))
-        data = read_once(self, X, y, sample_weight)
-        problem, shape, conditioning, scaling = compressed_problem(
-            data.moments, data.d, alpha=settings.alpha, fit_intercept=settings.fit_intercept,
-            standardize=settings.standardize, dtype=settings.dtype,
-        )
-        return Prepared(settings, problem, shape, scaling, data.single, data.d, data.k,
-                        conditioning, data.moments,
-                        exact_problem(data.moments, data.d, settings.alpha))
+        fitted = hasattr(self, "coef_")
+        previous = self._previous() if fitted and (partial or self.warm_start) else None
+        scaling = getattr(self, "_scaling", None) if partial and fitted else None
+        data = read_fit_data(self, X, y, sample_weight, partial=partial)
+        return prepare_fit(data, previous, scaling=scaling, partial=partial)
 
     def _previous(self) -> tuple[Any, Any, int]:
         """The fitted solution, to start from (warm start, or ``partial_fit`` after ``fit``)."""
@@ -461,7 +371,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         self.accuracy_ = None
         if refinable(prep):
             # A converged fit is refined; one that ran out of iterations is only measured.
-            refined = refine(coef, intercept, prep.exact, prep.scaling,
+            refined = refine(coef, intercept, prep.exact(), prep.scaling,
                              prep.conditioning.whiten, prep.settings.fit_intercept,
                              max_steps=MAX_STEPS if result.status == "converged" else 0,
                              contraction=contraction(prep.conditioning.condition_number,

@@ -1,4 +1,5 @@
-"""The one place where the estimator calls the engine, and what it says when a fit goes wrong.
+"""The one place where the estimator calls the engine, with the fit's step size and optimizer,
+and what it says when a fit goes wrong.
 
 The estimator's hyperparameters are validated once, at its boundary
 (:mod:`~dl_workshop.estimator.params`), and its problem and starting parameters are arrays it
@@ -7,7 +8,10 @@ built itself; so :func:`run_engine` hands them to the solver
 through the public :func:`~dl_workshop.optimization.fit_objective`, which checks and copies
 its arguments leaf by leaf (about a millisecond a fit, most of a small fit's host time). The
 engine's settings are still made by :func:`~dl_workshop.settings.fit_settings`; a fit with a
-checkpoint file goes through ``fit_objective``, which writes it.
+checkpoint file goes through ``fit_objective``, which writes it. The step size
+(:func:`step_size_for`: ``learning_rate="auto"`` is ``1/L``, ``L`` the largest eigenvalue of the
+objective's Hessian by power iteration) and the optax optimizer (:func:`optimizer_for`, of
+:func:`~dl_workshop.estimator.optimizers.named_optimizer`, cached) are chosen here too.
 """
 
 from __future__ import annotations
@@ -19,12 +23,21 @@ import jax
 import numpy as np
 import optax
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 
-from dl_workshop._precision import precision
+from dl_workshop._precision import precision, x64
+from dl_workshop.estimator.optimizers import named_optimizer
 from dl_workshop.estimator.params import Hyperparameters
-from dl_workshop.estimator.problem import LEAST_SQUARES, DesignData
+from dl_workshop.estimator.problem import (
+    LEAST_SQUARES,
+    DesignData,
+    Prepared,
+    as_dtype,
+    curvature_loss,
+)
+from dl_workshop.model import linear_model
 from dl_workshop.objectives.choose import Problem as EngineProblem
-from dl_workshop.optimization import DivergenceError, fit_objective
+from dl_workshop.optimization import DivergenceError, estimate_curvature, fit_objective
 from dl_workshop.settings import fit_settings
 from dl_workshop.solver import solve, warn_if_interrupted
 
@@ -58,7 +71,7 @@ def run_engine(
     """Minimize the estimator's objective on ``problem`` from ``params0`` in the engine.
 
     Args:
-        problem: the scaled, padded problem (:func:`~dl_workshop.estimator.problem.build_problem`).
+        problem: the scaled, padded problem (:func:`~dl_workshop.estimator.problem.fit_problem`).
         params0: starting parameters ``{"w": (d, k), "b": (k,)}`` in the padded shape.
         settings: the validated hyperparameters (iterations, ``tol``, dtype, checkpoints).
         step_size: the step size of the built-in gradient descent (``None``: the optimizer's).
@@ -101,6 +114,56 @@ def run_engine(
         return _solve(objective, params0, problem, fit_settings(**options))
     except DivergenceError as exc:
         raise divergence_error(exc, step_size, estimator) from exc
+
+
+def fit_engine(prep: Prepared) -> tuple[Any, float | None]:
+    """The solve stage of ``fit``: the step size (:func:`step_size_for`) and optimizer
+    (:func:`optimizer_for`), the engine's ``tol`` (:func:`engine_tol`), then :func:`run_engine`
+    from ``prep.params0``.
+
+    Returns:
+        ``(result, step_size)``: the engine's ``FitResult`` and the step size used.
+    """
+    settings = prep.settings
+    step_size = step_size_for(settings, prep.params0, prep.problem)
+    result = run_engine(prep.problem, prep.params0, settings, step_size=step_size,
+                        optimizer=optimizer_for(settings, step_size),
+                        tol=engine_tol(settings.tol, prep.conditioning.loss_noise))
+    return result, step_size
+
+
+def step_size_for(settings: Hyperparameters, params: dict, data: DesignData) -> float | None:
+    """The step size of a fit: ``None`` for the L-BFGS line search or a custom optimizer.
+
+    ``params`` and ``data`` are needed only to estimate ``1/L`` for ``learning_rate="auto"``.
+    """
+    name, rate = settings.optimizer, settings.learning_rate
+    if not isinstance(name, str) or (name == "lbfgs" and rate == "auto"):
+        return None
+    if rate == "auto":
+        return 1.0 / _curvature(params, data, settings.dtype, settings.random_state)
+    return rate
+
+
+def optimizer_for(
+    settings: Hyperparameters, step_size: float | None
+) -> optax.GradientTransformation | None:
+    """The optax optimizer of a fit (``None``: the engine's gradient descent)."""
+    name = settings.optimizer
+    return named_optimizer(name, step_size) if isinstance(name, str) else name
+
+
+def _curvature(params: dict, data: DesignData, dtype: np.dtype, random_state: Any) -> float:
+    """``L``, the largest eigenvalue of the scaled objective's Hessian (power iteration)."""
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    with x64(dtype == np.float64):
+        curvature = estimate_curvature(
+            curvature_loss, params, linear_model, as_dtype(data, dtype), None, seed=seed
+        )
+    if not np.isfinite(curvature) or curvature <= 0:
+        # A zero Hessian (all-constant features without intercept): any step is stable.
+        return 1.0
+    return curvature
 
 
 def _solve(objective: Any, params0: dict, problem: Any, engine: Any) -> Any:
