@@ -21,6 +21,7 @@ import numpy as np
 from dl_workshop.engine.jaxpr import masked_loss_value, plan_holds, row_mean_plan, rows_separate
 from dl_workshop.engine.shapecheck import bucket_of
 from dl_workshop.losses import mseloss
+from dl_workshop.model import linear_model
 from dl_workshop.objectives.linear_mse import fast_path_problem
 
 NO_PLAN_MESSAGE = (
@@ -183,7 +184,8 @@ def full_batch_problem(
     """``(objective, data)`` for a full-batch fit, after the shape check of ``objective``.
 
     ``settings`` is the validated :class:`~dl_workshop.settings.FitSettings` (read:
-    ``fast_path``, ``dtype``). With ``fast_path`` and :func:`~dl_workshop.mseloss`, the fast path's objective on the data's
+    ``fast_path``, ``dtype``). With ``fast_path``, :func:`~dl_workshop.linear_model` and
+    :func:`~dl_workshop.mseloss`, the fast path's objective on the data's
     statistics when it applies (:func:`~dl_workshop.objectives.linear_mse.fast_path_problem`);
     else the data padded to its bucket of rows and masked when that is exact (:func:`_masked`;
     the padding rows are copies of the first row, so the model sees only values it sees
@@ -191,7 +193,7 @@ def full_batch_problem(
     """
     mse = objective.loss is mseloss
     rows = bucket_of(objective, params, data, "pad-mse" if mse else "pad-loss")
-    if settings.fast_path and mse:
+    if settings.fast_path and mse and objective.model is linear_model:
         fast, stats = fast_path_problem(objective, params, data, settings.dtype)
         if fast is not objective:
             return fast, stats

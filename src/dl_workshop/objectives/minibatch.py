@@ -118,6 +118,17 @@ def shuffle_positions(positions: Any, size: Any, key: Any, xp: Any = np) -> Any:
     return x.reshape(xp.shape(positions))
 
 
+
+def window_order(size: int, seed: int, epoch: int, window: int) -> np.ndarray:
+    """The order of the ``size`` rows of window ``window`` of epoch ``epoch`` (NumPy):
+    :func:`shuffle_positions` of every row, keyed by :func:`window_key`.
+
+    Example:
+        >>> sorted(window_order(10, 0, 0, 0).tolist()) == list(range(10))
+        True
+    """
+    return shuffle_positions(np.arange(size), size, window_key(seed, epoch, window))
+
 def _swap_round(x: Any, m: Any, key: Any, r: Any, xp: Any) -> Any:
     """Round ``r`` (a ``uint32`` array) of the swap-or-not shuffle of positions ``x``."""
     k_r = _hash2(key, r, xp) % m
