@@ -26,7 +26,7 @@ from dl_workshop.compilation.executables import call_key, clear_in_memory, execu
 from dl_workshop.compilation.loops import LoopBound
 from dl_workshop.compilation.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
 from dl_workshop.engine.jaxpr import fused_row_products, wants_fused_row_products
-from dl_workshop.engine.objective import Objective
+from dl_workshop.engine.objective import Objective, as_objective
 from dl_workshop.engine.shapecheck import nbytes, on_host_cpu
 from dl_workshop.engine.state import RUNNING, LoopState, Start, fresh_optimizer_state, loop_start
 from dl_workshop.engine.step import step
@@ -213,6 +213,8 @@ def run_loop(
 ) -> LoopOutcome:
     """Run chunks until ``n_steps``, convergence or divergence; Ctrl-C stops between chunks.
 
+    ``objective`` is an :class:`~dl_workshop.engine.objective.Objective`, or a function
+    ``(params, t, data) -> (loss, grads)`` (its ``value_and_grad``).
     The loop's state starts from ``params``, or from ``start`` (a resumed run: its state and the
     losses and path of the steps run before it), and is put on ``device`` with the
     hyperparameters when one is given (compiled code runs on the device of its inputs).
@@ -225,7 +227,7 @@ def run_loop(
     state, hyper, history = loop_start(params, settings, start)
     if device is not None:
         state, hyper = jax.device_put((state, hyper), device)
-    chunk = _compiled_chunk(objective, settings.optimizer, plan, state, data, hyper)
+    chunk = _compiled_chunk(as_objective(objective), settings.optimizer, plan, state, data, hyper)
     loss_parts, path_parts = history
     bar = _Progress(settings.progress, plan.n_steps, int(state.t))
     interrupted = False

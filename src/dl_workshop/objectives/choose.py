@@ -11,6 +11,7 @@ processes first check that they agree on the rows, see :mod:`~dl_workshop.multih
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -39,14 +40,15 @@ class Problem(NamedTuple):
     """What the loop optimizes, and the full-batch problem behind it (for divergence advice).
 
     Attributes:
-        objective: the :class:`~dl_workshop.engine.objective.Objective` the loop minimizes.
+        objective: what the loop minimizes: an :class:`~dl_workshop.engine.objective.Objective`,
+            or a function ``(params, t, data) -> (loss, grads)`` (the engine makes it one).
         data: what ``objective`` reads, already on ``device`` (or the default device).
         full_objective: the full-batch objective (a :class:`FullBatchObjective` for ``fit``).
         full_data: its data, ``(x, y)`` as validated host arrays for ``fit``.
         device: the device the steps run on when it is not the default one, else ``None``.
     """
 
-    objective: Objective
+    objective: Objective | Callable[..., Any]
     data: Any
     full_objective: Any
     full_data: Any
@@ -75,17 +77,13 @@ def _to_jax(leaf: Any) -> Any:
 
 
 def placed_problem(objective: Any, data: Any, full_objective: Any, full_data: Any) -> Problem:
-    """The problem with its data moved into JAX once (a no-op for arrays already there);
-    ``objective`` an :class:`~dl_workshop.engine.objective.Objective` or a function
-    ``(params, t, data) -> (loss, grads)``, its ``value_and_grad``."""
+    """The problem with its data moved into JAX once (a no-op for arrays already there)."""
     device = host_loop_device(objective, data)
     # device_put, not jnp.asarray: that compiles a small program per shape and dtype. Without a
     # device, JAX arrays stay where they are (one spread over processes fits no single device).
     place = (lambda d: jax.tree_util.tree_map(_to_jax, d)) if device is None else (
         lambda d: jax.device_put(d, device)
     )
-    if not isinstance(objective, Objective):
-        objective = Objective(objective)
     return Problem(objective, place(data), full_objective, full_data, device)
 
 
