@@ -17,10 +17,15 @@ from dl_workshop import fit, fit_objective, linear_model, mseloss
 from dl_workshop.compilation import WITHOUT_VARIABLE
 from dl_workshop.compilation.loops import MAX_COMPILED_LOOPS, LoopBound
 from dl_workshop.engine import runner
-from dl_workshop.engine.buckets import bucket_rows, pad_rows
 from dl_workshop.engine.jaxpr import dots, rows_separate
+from dl_workshop.engine.shapecheck import bucket_rows
 from dl_workshop.fastpath import sufficient_statistics
-from dl_workshop.objectives.full_batch import FullBatchObjective, MaskedMSEObjective, masked_mse
+from dl_workshop.objectives.full_batch import (
+    FullBatchObjective,
+    MaskedMSEObjective,
+    masked_mse,
+    pad_rows,
+)
 from dl_workshop.objectives.minibatch import MinibatchObjective
 
 ROOT = Path(__file__).resolve().parents[1]

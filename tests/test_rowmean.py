@@ -8,9 +8,9 @@ import optax
 import pytest
 
 from dl_workshop import fit, fit_objective, linear_model
-from dl_workshop.engine.buckets import bucket_rows, pad_rows
 from dl_workshop.engine.jaxpr import masked_loss_value, plan_holds, row_mean_plan
-from dl_workshop.objectives.full_batch import FullBatchObjective
+from dl_workshop.engine.shapecheck import bucket_rows
+from dl_workshop.objectives.full_batch import FullBatchObjective, pad_rows
 
 _EVENTS = {"on": False, "seen": []}
 

@@ -427,21 +427,22 @@ def solve_with_checkpoint(
     params: Any,
     problem: Problem,
     *,
-    names: dict[str, Any],
+    functions: tuple[Any, Any, Any],
     stacklevel: int = 4,
 ) -> Any:
     """:func:`~dl_workshop.solver.solve` writing (and, with ``resume``, reading) the checkpoint.
 
-    Called by the front doors when ``settings.checkpoint`` is set; ``names`` (from
-    :func:`run_names`) records which model, loss or objective wrote the file; ``stacklevel``
-    points the Ctrl-C warning at the user's call.
+    Called by the front doors when ``settings.checkpoint`` is set; ``functions``, the run's
+    ``(model, loss, objective)`` (``None`` for those it does not have), are recorded by name
+    (:func:`run_names`) as what wrote the file; ``stacklevel`` points the Ctrl-C warning at the
+    user's call.
     """
     path = settings.checkpoint
     every = settings.checkpoint_every
     if every is None:
         every = max(1, -(-settings.n_steps // DEFAULT_CHECKPOINTS_PER_RUN))
     settings = settings._replace(checkpoint_every=every)
-    run = _describe_run(settings, params, problem.full_data, names)
+    run = _describe_run(settings, params, problem.full_data, run_names(*functions))
     start = _claim(path, run, resume=settings.resume, overwrite=settings.overwrite)
     saver = _Saver(path, run)
     result = solve(settings, params, problem, callback=saver, start=start)

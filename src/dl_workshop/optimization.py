@@ -3,9 +3,10 @@
 Each is a thin pipeline (see ``docs/architecture.md``)::
 
     validate the options (settings.takes_options: fit_settings, once, before the door's body)
-      -> choose the objective (objectives.choose: full batch, minibatch or the fast path)
+      -> choose the objective (objectives.choose: full batch, minibatch or the fast path, in one
+         call that returns the placed problem)
       -> solve (solver.solve: the engine's compiled loop, the result, divergence advice),
-         through checkpoint.solve_with_checkpoint when a checkpoint file is given.
+         through checkpoint.solve_with_checkpoint only when a checkpoint file is given.
 
 Float64 is enabled for the call only (``_precision.precision``).
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from dl_workshop._precision import precision
 from dl_workshop._validation import as_params, check_callable
-from dl_workshop.checkpoint import run_names, solve_with_checkpoint
+from dl_workshop.checkpoint import solve_with_checkpoint
 from dl_workshop.engine.divergence import DivergenceError, DivergenceWarning, estimate_curvature
 from dl_workshop.engine.objective import Objective
 from dl_workshop.engine.optimizers import gradient_descent
@@ -45,12 +46,14 @@ __all__ = [
 _OBJECTIVE_DEPTH = 4
 
 
-def _run(settings: FitSettings, params: Any, problem: Problem, names: dict[str, Any], *,
-         depth: int):
-    """Solve, through the checkpoint file when there is one; warn about Ctrl-C otherwise
-    (``depth``: the user's frame, counting ``_run`` as 1, for the warnings)."""
+def _run(settings: FitSettings, params: Any, problem: Problem, functions: tuple[Any, Any, Any],
+         *, depth: int):
+    """Solve, through the checkpoint file when there is one (``functions``: the run's model,
+    loss and objective, which the file records); warn about Ctrl-C otherwise (``depth``: the
+    user's frame, counting ``_run`` as 1, for the warnings)."""
     if settings.checkpoint is not None:
-        return solve_with_checkpoint(settings, params, problem, names=names, stacklevel=depth + 1)
+        return solve_with_checkpoint(settings, params, problem, functions=functions,
+                                     stacklevel=depth + 1)
     return warn_if_interrupted(solve(settings, params, problem), settings.n_steps,
                                stacklevel=depth)
 
@@ -65,8 +68,7 @@ def fit_with_settings(theta: Any, model: Any, loss: Any, x: Any, y: Any,
     with precision(settings.dtype):
         params = as_params(theta, "theta", dtype=settings.dtype)
         problem = choose_problem(model, loss, params, x, y, settings)
-        return _run(settings, params, problem, run_names(model, loss, None),
-                    depth=_OBJECTIVE_DEPTH + 1)
+        return _run(settings, params, problem, (model, loss, None), depth=_OBJECTIVE_DEPTH + 1)
 
 
 @takes_options(FIT)
@@ -153,8 +155,7 @@ def fit_objective(
     with precision(settings.dtype):
         params = as_params(theta, "theta", dtype=settings.dtype)
         problem = placed_problem(objective, data, objective, data)
-        return _run(settings, params, problem, run_names(None, None, objective),
-                    depth=_OBJECTIVE_DEPTH)
+        return _run(settings, params, problem, (None, None, objective), depth=_OBJECTIVE_DEPTH)
 
 
 @takes_options(FIT)

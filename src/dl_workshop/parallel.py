@@ -141,8 +141,10 @@ def fit_sharded(
         >>> round(float(result.theta["w"]), 2), round(float(result.theta["b"]), 2)
         (3.0, 1.0)
     """
-    # Before anything computes on arrays spread over processes that might disagree on them.
-    check_process_shards(x, y)
+    # Before anything computes on arrays spread over processes that might disagree on them
+    # (only several processes can).
+    if jax.process_count() > 1:
+        check_process_shards(x, y)
     mesh = data_mesh() if mesh is None else mesh
     with precision(settings.dtype):
         x_sharded = shard_rows(x, mesh, name="x", dtype=settings.dtype)

@@ -11,13 +11,12 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import numpy as np
 
 from dl_workshop.engine.divergence import estimate_curvature, nonfinite_at_start, report_divergence
 from dl_workshop.engine.result import FitResult, package_result
-from dl_workshop.engine.runner import chunk_plan, run_loop
-from dl_workshop.engine.state import DIVERGED, LoopState, hyper, initial_state
+from dl_workshop.engine.runner import run_loop
+from dl_workshop.engine.state import DIVERGED, LoopState, Start
 from dl_workshop.objectives.choose import Problem
 from dl_workshop.objectives.full_batch import FullBatchObjective
 from dl_workshop.settings import FitSettings
@@ -27,9 +26,6 @@ INTERRUPTED = (
     "interrupted by the user after {done} of {total} steps; returning the parameters and "
     "losses so far"
 )
-
-#: ``(state, losses so far, recorded path parts)``: where a resumed run starts.
-Start = tuple[LoopState, np.ndarray, list[Any]]
 
 
 def _curvature(problem: Problem, params: Any) -> Callable[[], float] | None:
@@ -63,24 +59,14 @@ def solve(
 ) -> FitResult:
     """Optimize ``params`` on ``problem``: validate nothing, run the loop, package the result.
 
-    Raises :class:`~dl_workshop.DivergenceError` (or warns) when the run diverged; a run stopped
-    by Ctrl-C comes back with status ``"interrupted"`` and no warning (the front door warns).
+    The engine is entered once (:func:`~dl_workshop.engine.runner.run_loop` builds the loop's
+    state from ``params`` or ``start`` and reads the options from ``settings``). Raises
+    :class:`~dl_workshop.DivergenceError` (or warns) when the run diverged; a run stopped by
+    Ctrl-C comes back with status ``"interrupted"`` and no warning (the front door warns).
     """
-    plan = chunk_plan(settings.n_steps, settings.record_every, settings.checkpoint_every)
-    loop_hyper = hyper(
-        settings.step_size, settings.n_steps, settings.tol_value, settings.patience,
-        settings.dtype,
-    )
-    if start is None:
-        state, history = initial_state(params, settings.optimizer, settings.dtype), ([], [])
-    else:
-        state, history = start[0], ([np.asarray(start[1])], list(start[2]))
-    if problem.device is not None:
-        # Compiled code runs on the device of its (committed) inputs.
-        state, loop_hyper = jax.device_put((state, loop_hyper), problem.device)
     outcome = run_loop(
-        problem.objective, settings.optimizer, state, problem.data, loop_hyper, plan,
-        progress=settings.progress, callback=callback, history=history,
+        problem.objective, problem.data, params, settings, callback=callback, start=start,
+        device=problem.device,
     )
     result = package_result(
         outcome, record_every=settings.record_every, dtype=settings.dtype,

@@ -33,6 +33,7 @@ from dl_workshop.objectives.minibatch import (
     StackedObjective,
     shuffle_positions,
     window_key,
+    window_order,
 )
 from dl_workshop.settings import STREAM, FitSettings, takes_options
 from dl_workshop.solver import solve, warn_if_interrupted
@@ -150,7 +151,7 @@ def _check_stream(source, batch_size, n_epochs, chunk_size, x_columns, y_columns
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     n_epochs = check_int(n_epochs, "n_epochs", minimum=1)
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
-    if not is_rereadable_source(source) and n_epochs > 1 and iter(source) is source:
+    if n_epochs > 1 and not is_rereadable_source(source) and iter(source) is source:
         raise TypeError(ONE_SHOT_SOURCE)
     return _Stream(source, batch_size, n_epochs, chunk_size, x_columns, y_columns, file_format)
 
@@ -166,7 +167,7 @@ def _windows(stream: _Stream, seed: int, dtype: np.dtype) -> Iterator[_Window]:
         )
         for window, (x, y) in enumerate(chunks):
             rows_read += len(x)
-            order = shuffle_positions(np.arange(len(x)), len(x), window_key(seed, epoch, window))
+            order = window_order(len(x), seed, epoch, window)
             x, y = x[order], y[order]
             if left_x is not None:
                 x, y = np.concatenate([left_x, x]), np.concatenate([left_y, y])
@@ -200,7 +201,9 @@ def _solve_window(settings, stream, params, objective, window, t, carry):
 
 def _solve_stream(settings: FitSettings, stream: _Stream, params: Any, objective: Any):
     source = stream.source
-    total_rows = count_rows(source, stream.format) if is_rereadable_source(source) else None
+    # The total only sizes the progress bar: never counted (a pass over the files) without one.
+    counted = settings.progress is not False and is_rereadable_source(source)
+    total_rows = count_rows(source, stream.format) if counted else None
     carry, loss_parts, last, t = _Carry(), [], None, 0
     bar, started = None, time.perf_counter()
     try:

@@ -12,9 +12,9 @@ losses or data formats. Its parts:
 - :mod:`~dl_workshop.engine.result`: :class:`FitResult` and its packaging;
 - :mod:`~dl_workshop.engine.divergence`: :class:`DivergenceError`, the curvature estimate and
   the message that suggests a stable step size;
-- :mod:`~dl_workshop.engine.shapecheck`: the traced shape check of an objective;
+- :mod:`~dl_workshop.engine.shapecheck`: the traced shape check of an objective, and the shared
+  numbers of rows (buckets) data is padded to;
 - :mod:`~dl_workshop.engine.optimizers`: plain gradient descent as an optax optimizer;
-- :mod:`~dl_workshop.engine.buckets`: the shared numbers of rows data is padded to;
 - :mod:`~dl_workshop.engine.shortcuts`: the performance shortcuts, and the switch that turns them
   off for an A/B (``benchmarks/ab_mechanisms.py``);
 - :mod:`~dl_workshop.engine.jaxpr`: the one place that reads traced programs: whether a model

@@ -25,10 +25,10 @@ from dl_workshop.compilation.cache import enable_compile_cache
 from dl_workshop.compilation.executables import call_key, clear_in_memory, executable
 from dl_workshop.compilation.loops import LoopBound
 from dl_workshop.compilation.options import SMALL_PROBLEM_OPTIONS, call_small, small_options_usable
-from dl_workshop.engine.buckets import nbytes, on_host_cpu
 from dl_workshop.engine.jaxpr import fused_row_products, wants_fused_row_products
-from dl_workshop.engine.objective import Objective
-from dl_workshop.engine.state import RUNNING, Hyper, LoopState, fresh_optimizer_state
+from dl_workshop.engine.objective import Objective, as_objective
+from dl_workshop.engine.shapecheck import nbytes, on_host_cpu
+from dl_workshop.engine.state import RUNNING, LoopState, Start, fresh_optimizer_state, loop_start
 from dl_workshop.engine.step import step
 
 #: Runs estimated to take longer than this many seconds get a progress bar when progress=None.
@@ -203,25 +203,33 @@ def _compiled_chunk(objective, optimizer, plan, *args) -> Callable[..., Any]:
 
 def run_loop(
     objective: Objective,
-    optimizer: Any,
-    state: LoopState,
     data: Any,
-    hyper: Hyper,
-    plan: ChunkPlan,
+    params: Any,
+    settings: Any,
     *,
-    progress: bool | None,
     callback: Callable[[LoopState, np.ndarray, list[Any]], None] | None = None,
-    history: tuple[list[np.ndarray], list[Any]] = ((), ()),
+    start: Start | None = None,
+    device: Any = None,
 ) -> LoopOutcome:
     """Run chunks until ``n_steps``, convergence or divergence; Ctrl-C stops between chunks.
 
-    ``callback(state, losses so far, path parts)`` runs on the host after every chunk
-    (checkpointing uses it); ``history`` holds the losses and path of steps run before
-    ``state`` (a resumed run).
+    ``objective`` is an :class:`~dl_workshop.engine.objective.Objective`, or a function
+    ``(params, t, data) -> (loss, grads)`` (its ``value_and_grad``).
+    The loop's state starts from ``params``, or from ``start`` (a resumed run: its state and the
+    losses and path of the steps run before it), and is put on ``device`` with the
+    hyperparameters when one is given (compiled code runs on the device of its inputs).
+    ``settings`` holds the options (a :class:`~dl_workshop.settings.FitSettings`; read:
+    ``n_steps``, ``step_size``, ``optimizer``, ``progress``, ``record_every``, ``tol``,
+    ``patience``, ``dtype``, ``checkpoint_every``). ``callback(state, losses so far, path
+    parts)`` runs on the host after every chunk (checkpointing uses it).
     """
-    chunk = _compiled_chunk(objective, optimizer, plan, state, data, hyper)
-    loss_parts, path_parts = list(history[0]), list(history[1])
-    bar = _Progress(progress, plan.n_steps, int(state.t))
+    plan = chunk_plan(settings.n_steps, settings.record_every, settings.checkpoint_every)
+    state, hyper, history = loop_start(params, settings, start)
+    if device is not None:
+        state, hyper = jax.device_put((state, hyper), device)
+    chunk = _compiled_chunk(as_objective(objective), settings.optimizer, plan, state, data, hyper)
+    loss_parts, path_parts = history
+    bar = _Progress(settings.progress, plan.n_steps, int(state.t))
     interrupted = False
     try:
         for _ in _chunk_starts(plan.n_steps, plan.chunk, int(state.t)):

@@ -103,11 +103,30 @@ def initial_state(params: Any, optimizer: Any, dtype: Any) -> LoopState:
     )
 
 
-def hyper(step_size: float, n_steps: int, tol: float, patience: int, dtype: Any) -> Hyper:
-    """The traced hyperparameters in the loop's dtype."""
-    return Hyper(
-        step_size=np.asarray(step_size, dtype),
-        n_steps=np.asarray(n_steps, np.int32),
-        tol=np.asarray(tol, dtype),
-        patience=np.asarray(patience, np.int32),
+#: ``(state, losses so far, recorded path parts)``: where a resumed run starts.
+Start = tuple[LoopState, np.ndarray, list[Any]]
+
+
+def loop_start(
+    params: Any, settings: Any, start: Start | None = None
+) -> tuple[LoopState, Hyper, tuple[list[np.ndarray], list[Any]]]:
+    """The loop's state, its traced hyperparameters in the loop's dtype, and the losses and
+    path recorded before that state (none for a fresh run).
+
+    Args:
+        params: the starting parameters (used when ``start`` is ``None``).
+        settings: the fit's options (a :class:`~dl_workshop.settings.FitSettings`; read:
+            ``step_size``, ``n_steps``, ``tol``, ``patience``, ``dtype``, ``optimizer``).
+        start: where a resumed run starts, or ``None``.
+    """
+    dtype = settings.dtype
+    hyper = Hyper(
+        step_size=np.asarray(settings.step_size, dtype),
+        n_steps=np.asarray(settings.n_steps, np.int32),
+        tol=np.asarray(0.0 if settings.tol is None else settings.tol, dtype),
+        patience=np.asarray(settings.patience, np.int32),
     )
+    if start is None:
+        return initial_state(params, settings.optimizer, dtype), hyper, ([], [])
+    state, losses, path = start
+    return state, hyper, ([np.asarray(losses)], list(path))

@@ -10,6 +10,8 @@ processes first check that they agree on the rows, see :mod:`~dl_workshop.multih
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -21,12 +23,11 @@ from dl_workshop._validation import (
     check_model,
     check_same_length,
 )
-from dl_workshop.engine.objective import Objective, as_objective
-from dl_workshop.engine.shortcuts import enabled
+from dl_workshop.engine.objective import Objective
 from dl_workshop.multihost import check_process_shards
-from dl_workshop.objectives.dask_stats import dask_fit_statistics, is_dask
-from dl_workshop.objectives.full_batch import FullBatchObjective, masked_problem, padded_rows
-from dl_workshop.objectives.linear_mse import LinearMSEObjective, fast_path_problem
+from dl_workshop.objectives.dask_stats import dask_fit_statistics
+from dl_workshop.objectives.full_batch import FullBatchObjective, full_batch_problem
+from dl_workshop.objectives.linear_mse import LinearMSEObjective
 from dl_workshop.objectives.minibatch import minibatch_problem
 from dl_workshop.settings import FitSettings
 
@@ -39,14 +40,15 @@ class Problem(NamedTuple):
     """What the loop optimizes, and the full-batch problem behind it (for divergence advice).
 
     Attributes:
-        objective: the :class:`~dl_workshop.engine.objective.Objective` the loop minimizes.
+        objective: what the loop minimizes: an :class:`~dl_workshop.engine.objective.Objective`,
+            or a function ``(params, t, data) -> (loss, grads)`` (the engine makes it one).
         data: what ``objective`` reads, already on ``device`` (or the default device).
         full_objective: the full-batch objective (a :class:`FullBatchObjective` for ``fit``).
         full_data: its data, ``(x, y)`` as validated host arrays for ``fit``.
         device: the device the steps run on when it is not the default one, else ``None``.
     """
 
-    objective: Objective
+    objective: Objective | Callable[..., Any]
     data: Any
     full_objective: Any
     full_data: Any
@@ -82,8 +84,7 @@ def placed_problem(objective: Any, data: Any, full_objective: Any, full_data: An
     place = (lambda d: jax.tree_util.tree_map(_to_jax, d)) if device is None else (
         lambda d: jax.device_put(d, device)
     )
-    data = place(data)
-    return Problem(as_objective(objective), data, full_objective, full_data, device)
+    return Problem(objective, place(data), full_objective, full_data, device)
 
 
 def _host_data(x: Any, y: Any, settings: FitSettings) -> tuple[Any, Any]:
@@ -95,29 +96,40 @@ def _host_data(x: Any, y: Any, settings: FitSettings) -> tuple[Any, Any]:
     return x_arr, y_arr
 
 
+def _dask(x: Any, y: Any) -> bool:
+    """Whether ``x`` or ``y`` is a Dask collection; never imports Dask (no Dask object exists
+    before Dask is imported), so data in memory costs a dictionary lookup."""
+    if "dask" not in sys.modules:
+        return False
+    import dask
+
+    return dask.is_dask_collection(x) or dask.is_dask_collection(y)
+
+
 def choose_problem(model: Any, loss: Any, params: Any, x: Any, y: Any, settings: FitSettings):
-    """The :class:`Problem` of ``fit(params, model, loss, x, y)`` with these settings."""
+    """The :class:`Problem` of ``fit(params, model, loss, x, y)`` with these settings.
+
+    One preparation, each stage entered once: Dask data goes to its statistics; arrays spread
+    over several processes are checked to agree (only when there are several processes); the
+    data is validated on the host; then the minibatch objective
+    (:func:`~dl_workshop.objectives.minibatch.minibatch_problem`) or the full-batch one with its
+    fast path and padding (:func:`~dl_workshop.objectives.full_batch.full_batch_problem`), each
+    of which runs the shape check; the finite check; the data into JAX once.
+    """
     check_model(model)
     check_callable(loss, "loss")
-    if is_dask(x) or is_dask(y):
+    if _dask(x, y):
         # Never converted to host arrays: that would load every partition into this process.
         stats = dask_fit_statistics(model, loss, params, x, y, settings)
         return placed_problem(LinearMSEObjective(), stats, LinearMSEObjective(), stats)
-    check_process_shards(x, y)
+    if jax.process_count() > 1:
+        check_process_shards(x, y)
     full_data = _host_data(x, y, settings)
     full = FullBatchObjective(model, loss)
-    rows = padded_rows(full, params, full_data)  # the shape check; a bucket of rows, or None
-    objective, data = full, full_data
     if settings.batch_size is not None:
-        objective, data = minibatch_problem(
-            full, full_data, batch_size=settings.batch_size, seed=settings.seed,
-            shuffle_window=settings.shuffle_window,
-            rows=rows if enabled("pad-minibatch") else None,
-        )
-    elif settings.fast_path:
-        objective, data = fast_path_problem(full, params, full_data, settings.dtype)
-    if objective is full:
-        objective, data = masked_problem(full, params, full_data, rows)
+        objective, data = minibatch_problem(full, params, full_data, settings)
+    else:
+        objective, data = full_batch_problem(full, params, full_data, settings)
     if not isinstance(objective, LinearMSEObjective):
         # Only finite data gives the (finite) fast-path statistics: it needs no separate pass.
         check_finite_data(full_data[0], "x")

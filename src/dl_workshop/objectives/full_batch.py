@@ -2,7 +2,7 @@
 
 With the built-in :func:`~dl_workshop.mseloss` (a mean over rows) and a model that computes each
 row's prediction from that row alone (:func:`~dl_workshop.engine.jaxpr.rowwise.rows_separate`), the
-rows are padded to a shared bucket (:mod:`~dl_workshop.engine.buckets`) and masked
+rows are padded to a shared bucket (:mod:`~dl_workshop.engine.shapecheck`) and masked
 (:class:`MaskedMSEObjective`), so that fits of different numbers of rows share compiled code.
 A loss of the user's own is padded the same way when its traced program shows it is a mean
 over rows (:class:`MaskedLossObjective`, :mod:`~dl_workshop.engine.jaxpr.rowmean`); any other loss
@@ -18,11 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dl_workshop.engine.buckets import bucket_rows, pad_rows, paddable
 from dl_workshop.engine.jaxpr import masked_loss_value, plan_holds, row_mean_plan, rows_separate
-from dl_workshop.engine.shapecheck import check_structure, check_structure_padded
-from dl_workshop.engine.shortcuts import enabled
+from dl_workshop.engine.shapecheck import bucket_of
 from dl_workshop.losses import mseloss
+from dl_workshop.model import linear_model
+from dl_workshop.objectives.linear_mse import fast_path_problem
 
 NO_PLAN_MESSAGE = (
     "internal error: the loss was planned for padded rows but cannot be planned for the "
@@ -128,46 +128,77 @@ class MaskedLossObjective(NamedTuple):
         return jax.value_and_grad(lambda p: masked_loss_value(plan, p, x, y, n_rows))(params)
 
 
-def padded_rows(objective: FullBatchObjective, params: Any, data: tuple[Any, Any]) -> int | None:
-    """Check that ``objective`` evaluates on ``data`` (one clear error if not); return the
-    bucket of rows the data may be padded to, or ``None`` when it must stay as it is.
+def pad_rows(array: Any, rows: int) -> np.ndarray:
+    """``array`` (NumPy, or a CPU JAX array) with copies of its first row appended up to ``rows``
+    (a bucket of :func:`~dl_workshop.engine.shapecheck.bucket_rows`).
 
-    The check is traced for the bucket's shapes (remembered per bucket, so a fit with another
-    number of rows in the same bucket traces nothing); if it fails there, it is repeated for
-    the data's own shapes, which raises the error the user should see (or shows that the
-    objective depends on the number of rows, e.g. one parameter per row).
+    Example:
+        >>> pad_rows(np.array([1.0, 2.0, 3.0]), 5).tolist()
+        [1.0, 2.0, 3.0, 1.0, 1.0]
     """
-    x, y = data
-    rows = bucket_rows(len(x))
-    wanted = enabled("pad-mse") or enabled("pad-loss") or enabled("pad-minibatch")
-    if not (wanted and paddable(x, y)):
-        check_structure(objective, params, data)
+    host = np.asarray(array)
+    extra = rows - host.shape[0]
+    if extra <= 0:
+        return host
+    filler = np.broadcast_to(host[:1], (extra, *host.shape[1:]))
+    return np.concatenate([host, filler])
+
+
+def padded_data(
+    objective: FullBatchObjective, params: Any, data: tuple[Any, Any], shortcut: str
+) -> tuple[Any, Any, np.int32] | None:
+    """The shape check of ``objective`` on ``data``, then ``(x, y, n)``: the data padded to its
+    bucket of rows and its real number of rows; ``None`` when it must stay as it is (see
+    :func:`~dl_workshop.engine.shapecheck.bucket_of`, which reads the ``shortcut``'s switch).
+
+    For a padding that is exact whatever the loss (minibatches drawn from the first ``n`` rows).
+    """
+    rows = bucket_of(objective, params, data, shortcut)
+    if rows is None:
         return None
-    return rows if check_structure_padded(objective, params, data, rows) else None
+    x, y = data
+    return pad_rows(x, rows), pad_rows(y, rows), np.int32(len(x))
 
 
-def masked_problem(
-    objective: FullBatchObjective, params: Any, data: tuple[Any, Any], rows: int | None
-) -> tuple[Any, Any]:
-    """``(objective, data)`` padded to ``rows`` rows and masked when that is exact, else as given.
+def _masked(objective: FullBatchObjective, params: Any, data: tuple[Any, Any], rows: int) -> Any:
+    """The masked objective exact on ``data`` padded to ``rows`` rows, or ``None``.
 
     Exact for :func:`~dl_workshop.mseloss` with a model whose predictions keep rows apart
-    (:func:`~dl_workshop.engine.jaxpr.rowwise.rows_separate`), and for any loss whose traced program
-    is a mean over rows (:func:`~dl_workshop.engine.jaxpr.rowmean.plan_holds`); the padding rows are
-    copies of the first row, so the model sees only values it sees anyway.
+    (:func:`~dl_workshop.engine.jaxpr.rowwise.rows_separate`), and for any loss whose traced
+    program is a mean over rows (:func:`~dl_workshop.engine.jaxpr.rowmean.plan_holds`).
     """
-    if rows is None:
+    x, y = data
+    if objective.loss is mseloss:
+        x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
+        if rows_separate(objective.model, params, x_rows):
+            return MaskedMSEObjective(objective.model)
+    if plan_holds(objective.loss, objective.model, params, x, y, rows):
+        # Any other loss, or mseloss of a model that meets other rows only in means over them.
+        return MaskedLossObjective(objective.model, objective.loss)
+    return None
+
+
+def full_batch_problem(
+    objective: FullBatchObjective, params: Any, data: tuple[Any, Any], settings: Any
+) -> tuple[Any, Any]:
+    """``(objective, data)`` for a full-batch fit, after the shape check of ``objective``.
+
+    ``settings`` is the validated :class:`~dl_workshop.settings.FitSettings` (read:
+    ``fast_path``, ``dtype``). With ``fast_path``, :func:`~dl_workshop.linear_model` and
+    :func:`~dl_workshop.mseloss`, the fast path's objective on the data's
+    statistics when it applies (:func:`~dl_workshop.objectives.linear_mse.fast_path_problem`);
+    else the data padded to its bucket of rows and masked when that is exact (:func:`_masked`;
+    the padding rows are copies of the first row, so the model sees only values it sees
+    anyway); else ``objective`` on the data as it is.
+    """
+    mse = objective.loss is mseloss
+    rows = bucket_of(objective, params, data, "pad-mse" if mse else "pad-loss")
+    if settings.fast_path and mse and objective.model is linear_model:
+        fast, stats = fast_path_problem(objective, params, data, settings.dtype)
+        if fast is not objective:
+            return fast, stats
+    masked = None if rows is None else _masked(objective, params, data, rows)
+    if masked is None:
         return objective, data
     x, y = data
-    x_rows = jax.ShapeDtypeStruct((rows, *np.shape(x)[1:]), x.dtype)
-    mse = objective.loss is mseloss
-    if not enabled("pad-mse" if mse else "pad-loss"):
-        return objective, data
-    if mse and rows_separate(objective.model, params, x_rows):
-        masked = MaskedMSEObjective(objective.model)
-    elif plan_holds(objective.loss, objective.model, params, x, y, rows):
-        # Any other loss, or mseloss of a model that meets other rows only in means over them.
-        masked = MaskedLossObjective(objective.model, objective.loss)
-    else:
-        return objective, data
     return masked, (pad_rows(x, rows), pad_rows(y, rows), np.int32(len(x)))

@@ -31,8 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dl_workshop.engine.buckets import pad_rows
-from dl_workshop.objectives.full_batch import FullBatchObjective
+from dl_workshop.objectives.full_batch import FullBatchObjective, padded_data
 
 __all__ = ["MinibatchObjective", "shuffle_positions", "window_key"]
 
@@ -119,6 +118,17 @@ def shuffle_positions(positions: Any, size: Any, key: Any, xp: Any = np) -> Any:
     return x.reshape(xp.shape(positions))
 
 
+
+def window_order(size: int, seed: int, epoch: int, window: int) -> np.ndarray:
+    """The order of the ``size`` rows of window ``window`` of epoch ``epoch`` (NumPy):
+    :func:`shuffle_positions` of every row, keyed by :func:`window_key`.
+
+    Example:
+        >>> sorted(window_order(10, 0, 0, 0).tolist()) == list(range(10))
+        True
+    """
+    return shuffle_positions(np.arange(size), size, window_key(seed, epoch, window))
+
 def _swap_round(x: Any, m: Any, key: Any, r: Any, xp: Any) -> Any:
     """Round ``r`` (a ``uint32`` array) of the swap-or-not shuffle of positions ``x``."""
     k_r = _hash2(key, r, xp) % m
@@ -186,24 +196,32 @@ class MinibatchObjective(NamedTuple):
 
 
 def minibatch_problem(
-    objective: FullBatchObjective, data: Any, *, batch_size: int, seed: int,
-    shuffle_window: int | None, rows: int | None = None,
+    objective: FullBatchObjective, params: Any, data: Any, settings: Any
 ) -> tuple[MinibatchObjective, tuple[Any, ...]]:
-    """``(objective, data)`` for ``fit(..., batch_size=...)`` (options validated already).
+    """``(objective, data)`` for ``fit(..., batch_size=...)``, after the shape check of the
+    full-batch ``objective`` on ``data`` (``settings``: the validated
+    :class:`~dl_workshop.settings.FitSettings`; read: ``batch_size``, ``seed``,
+    ``shuffle_window``).
 
-    With ``rows`` (a bucket, see :mod:`~dl_workshop.engine.buckets`) the data is padded to that
-    many rows and the real number of rows travels with it.
+    When the rows may be padded (:func:`~dl_workshop.objectives.full_batch.padded_data`, the
+    ``pad-minibatch`` shortcut) the data is padded to its bucket of rows and the real number of
+    rows travels with it.
     """
+    padded = padded_data(objective, params, data, "pad-minibatch")
     x, y = data
-    if batch_size > len(x):
+    if settings.batch_size > len(x):
         raise ValueError(
-            f"batch_size must be at most the number of samples ({len(x)}); got {batch_size}"
+            f"batch_size must be at most the number of samples ({len(x)}); "
+            f"got {settings.batch_size}"
         )
-    minibatch = MinibatchObjective(objective.model, objective.loss, batch_size, shuffle_window)
-    seed_array = np.asarray(seed, np.uint32)
-    if rows is None:
+    minibatch = MinibatchObjective(
+        objective.model, objective.loss, settings.batch_size, settings.shuffle_window
+    )
+    seed_array = np.asarray(settings.seed, np.uint32)
+    if padded is None:
         return minibatch, (x, y, seed_array)
-    return minibatch, (pad_rows(x, rows), pad_rows(y, rows), seed_array, np.int32(len(x)))
+    x_padded, y_padded, n_rows = padded
+    return minibatch, (x_padded, y_padded, seed_array, n_rows)
 
 
 class StackedObjective(NamedTuple):

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend import core
 
-from dl_workshop.engine.buckets import on_host_cpu
+from dl_workshop.engine.shapecheck import on_host_cpu
 from dl_workshop.engine.shortcuts import enabled
 
 #: Contractions over fewer rows than this stay as they are (the data fits in cache anyway).

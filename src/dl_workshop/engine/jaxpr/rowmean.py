@@ -2,7 +2,7 @@
 
 A loss of the user's own, e.g. ``jnp.mean((model(theta, x) - y) ** 2)`` or
 ``jnp.sum(jnp.abs(y - model(theta, x))) / len(y)``, gives the same value on the first ``n`` of
-rows padded to a bucket (:mod:`~dl_workshop.engine.buckets`) when its program is rewritten in
+rows padded to a bucket (:mod:`~dl_workshop.engine.shapecheck`) when its program is rewritten in
 two ways: every sum over the rows skips the padding rows, and every constant that comes from the
 number of rows (the ``N`` of a mean) is computed from ``n`` at run time. :func:`row_mean_plan`
 decides, conservatively, from the program traced for ``N`` and ``N + 1`` rows whether that is

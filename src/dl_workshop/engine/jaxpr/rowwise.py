@@ -1,6 +1,6 @@
 """Whether a model treats the rows of its data separately, read from its traced program.
 
-Padding the rows of ``x`` (see :mod:`~dl_workshop.engine.buckets`) leaves a model's predictions
+Padding the rows of ``x`` (see :mod:`~dl_workshop.engine.shapecheck`) leaves a model's predictions
 for the real rows unchanged only if row ``i`` of ``model(params, x)`` is computed from row ``i``
 of ``x`` alone, and from nothing that depends on the number of rows. :func:`rows_separate` checks
 both on the model's jaxpr, conservatively (``False`` whenever it cannot tell):
@@ -21,8 +21,6 @@ from typing import Any
 import jax
 import numpy as np
 from jax.extend import core
-
-from dl_workshop.engine.shapecheck import abstract_leaf, abstract_tree
 
 #: Operations whose output element depends only on the input elements at the same position.
 ELEMENTWISE = frozenset((
@@ -57,6 +55,15 @@ CALLS = {
     "remat": "jaxpr",
     "checkpoint": "jaxpr",
 }
+
+
+def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
+    """Shape, dtype and weak type: what the traced program depends on (as in
+    :mod:`~dl_workshop.engine.jaxpr.rowmean`, whose key does not call into this module)."""
+    if isinstance(leaf, jax.ShapeDtypeStruct):
+        return leaf
+    aval = jax.typeof(leaf)
+    return jax.ShapeDtypeStruct(aval.shape, aval.dtype, weak_type=aval.weak_type)
 
 
 class _MixedError(Exception):
@@ -401,9 +408,8 @@ def rows_separate(fun: Any, params: Any, x: Any) -> bool:
         >>> rows_separate(lambda p, x: (x - x.mean(0)) @ p, jnp.ones(3), x)
         False
     """
-    treedef, leaves = abstract_tree(params)
-    x_abstract = abstract_leaf(x)
+    leaves, treedef = jax.tree_util.tree_flatten(params)
     try:
-        return _rows_separate_cached(fun, treedef, tuple(leaves), x_abstract)
+        return _rows_separate_cached(fun, treedef, tuple(map(_abstract, leaves)), _abstract(x))
     except TypeError:  # an unhashable function
         return False
