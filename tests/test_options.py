@@ -39,6 +39,7 @@ MAX_OPTIONS_PER_PLACE = 3
 TRANSLATIONS = {
     # The estimator's scikit-learn hyperparameters (max_iter, n_iter_no_change, verbose, ...).
     "estimator/solve.py:run_engine",
+    "estimator/solve.py:fit_engine",
 }
 
 
