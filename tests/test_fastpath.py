@@ -167,7 +167,7 @@ def _float32_case(kind, n=40_000, d=8):
 def test_float32_products_match_float64_least_squares(kind, settings, passes, monkeypatch):
     # Large float32 data takes float32 block products; they must give the float64 answer to
     # float32 precision.
-    import dl_workshop.objectives.statistics as fastpath
+    import dl_workshop.objectives.device_moments as fastpath
 
     x, y = _float32_case(kind)
     assert len(x) >= fastpath._FLOAT32_MIN_ROWS
@@ -209,7 +209,7 @@ def test_float32_products_fast_path_equals_general_path(kind):
 
 
 def test_nearly_collinear_float32_data_falls_back_to_float64_products(monkeypatch):
-    import dl_workshop.objectives.statistics as fastpath
+    import dl_workshop.objectives.device_moments as fastpath
 
     rng = np.random.default_rng(1)
     n = 40_000

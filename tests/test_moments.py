@@ -138,3 +138,81 @@ def test_jax_rows_split_over_four_devices_match_the_numpy_source():
     assert out["split_n"] == 4000 and out["split_r"] < 1e-12 and out["split_mean"] < 1e-13
     assert out["replicated_n"] == 4001 and out["replicated_r"] < 1e-12  # each row counted once
     assert out["columns_r"] < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("n", "dtype", "k"), [(3000, np.float64, 2), (3000, np.float32, 1), (40_000, np.float32, 3)]
+)
+def test_the_fast_paths_moments_match_the_reference(n, dtype, k):
+    """``exact=False``: shifted block sums (cross-products), or float32 products for large
+    float32 data (an R factor); both the moments of the rows to the pass's accuracy."""
+    x, y, _ = _data(n=n, k=k)
+    x[:, 3] = x[:, 3] / 1e3 - 10.0  # float32 products need modest offsets
+    x, y = x.astype(dtype), y.astype(dtype)
+    fast = moments_of(x, y, exact=False)
+    assert (fast.r is None) == (n < 40_000)  # the float32 pass gives an R factor
+    mean, m2 = _reference(x.astype(np.float64), y.astype(np.float64), np.ones(n))
+    rtol = 1e-11 if dtype == np.float64 else 1e-6
+    assert fast.n == n and fast.weight == n
+    np.testing.assert_allclose(fast.mean, mean, rtol=rtol, atol=rtol * np.abs(mean).max())
+    np.testing.assert_allclose(fast.m2, m2, rtol=rtol, atol=rtol * np.abs(m2).max())
+
+
+def test_combining_the_fast_paths_moments_equals_one_pass():
+    x, y, _ = _data(n=2000)
+    halves = [moments_of(x[a:b], y[a:b], exact=False) for a, b in ((0, 700), (700, 2000))]
+    combined, whole = combine_moments(*halves), moments_of(x, y, exact=False)
+    assert combined.r is None and combined.n == 2000
+    np.testing.assert_allclose(combined.mean, whole.mean, rtol=1e-13)
+    np.testing.assert_allclose(combined.m2, whole.m2, rtol=1e-10, atol=1e-12 * whole.m2.max())
+    mixed = combine_moments(halves[0], moments_of(x[700:], y[700:]))  # exact with fast
+    np.testing.assert_allclose(mixed.m2, whole.m2, rtol=1e-10, atol=1e-12 * whole.m2.max())
+
+
+def test_statistics_from_exact_and_fast_moments_agree():
+    from dl_workshop.objectives.statistics import statistics_from_moments
+
+    x, y, _ = _data(n=2000, k=1)
+    target = np.dtype(np.float64)
+    exact, fast = (
+        statistics_from_moments(moments_of(x, y, exact=e), 4, target, host_arrays=True)
+        for e in (True, False)
+    )
+    coef = np.linalg.lstsq(np.column_stack([x, np.ones(len(x))]), y, rcond=None)[0]
+    for stats in (exact, fast):
+        np.testing.assert_allclose(stats.w_star, coef[:-1], rtol=1e-8)
+    for a, b in zip(exact, fast, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+def _chunks_calls(call) -> int:
+    """How many times ``call()`` enters ``dl_workshop.chunks`` from ``objectives.moments``."""
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        caller = frame.f_back
+        if (
+            event == "call"
+            and frame.f_globals.get("__name__") == "dl_workshop.chunks"
+            and caller is not None
+            and caller.f_globals.get("__name__") == "dl_workshop.objectives.moments"
+        ):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def test_moments_of_data_in_memory_enters_chunks_at_most_once():
+    pytest.importorskip("dask")  # Dask imported: the Dask check is the one that costs calls
+    x, y, w = _data(n=100)
+    for source in (np.asarray, jnp.asarray):
+        a, b = source(x), source(y)
+        assert _chunks_calls(lambda a=a, b=b: moments_of(a, b)) <= 1
+        assert _chunks_calls(lambda a=a, b=b: moments_of(a, b, exact=False)) <= 1
+        assert _chunks_calls(lambda a=a, b=b: moments_of(a, b, weights=w)) <= 1

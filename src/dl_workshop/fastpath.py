@@ -6,7 +6,8 @@ pass (:func:`sufficient_statistics`); each gradient step then costs ``O(d² k)``
 ``O(n d k)``. :func:`~dl_workshop.fit` switches to this path by itself when it applies (opt out
 with ``fast_path=False``).
 
-The code lives in :mod:`dl_workshop.objectives.statistics` (the one pass) and
+The code lives in :mod:`dl_workshop.objectives.statistics` (the statistics, derived from the
+one pass of :func:`~dl_workshop.objectives.moments.moments_of`) and
 :mod:`dl_workshop.objectives.linear_mse` (the objective); this module keeps their public names
 where they have always been importable.
 """

@@ -37,7 +37,7 @@ from dl_workshop.model import linear_model
 from dl_workshop.objectives.full_batch import FullBatchObjective
 from dl_workshop.objectives.linear_mse import linear_form_applies
 from dl_workshop.objectives.moments import Moments, combine_moments, dask_moments, moments_of
-from dl_workshop.objectives.statistics import LinearMSEStats, statistics_from_r
+from dl_workshop.objectives.statistics import LinearMSEStats, statistics_from_moments
 
 __all__ = [
     "DASK_NEEDS_FAST_PATH",
@@ -111,7 +111,7 @@ def dask_statistics(x: Any, y: Any, *, dtype: Any = None) -> LinearMSEStats:
         x, y = (a if b.ndim == 2 else a[:, 0] for a, b in zip(shared, (x, y), strict=True))
     total = moments_of(x, y, target)
     check_moments(total, x, y)
-    return statistics_from_r(total.n, total.mean, total.r, d, target, host_arrays=True)
+    return statistics_from_moments(total, d, target, host_arrays=True)
 
 
 def _refusal(model: Any, loss: Any, params: Any, d: int, settings: Any) -> str | None:
