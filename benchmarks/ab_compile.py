@@ -46,14 +46,14 @@ SETUP = {
     ),
     "lesson fast": (
         "from dl_workshop import linear_model, model_optimization_loop, mseloss\n"
-        "from dl_workshop.data import b_true, make_y, w_true, x\n"
+        "from dl_workshop.lesson.data import b_true, make_y, w_true, x\n"
         "ys = make_y(x, w_true, b_true, seed=0)\n",
         "model_optimization_loop({'w': 0.0, 'b': 0.0}, linear_model, mseloss, x, ys, 3000, "
         "0.001)",
     ),
     "lesson general": (
         "from dl_workshop import fit, linear_model, mseloss\n"
-        "from dl_workshop.data import b_true, make_y, w_true, x\n"
+        "from dl_workshop.lesson.data import b_true, make_y, w_true, x\n"
         "ys = make_y(x, w_true, b_true, seed=0)\n",
         "fit({'w': 0.0, 'b': 0.0}, linear_model, mseloss, x, ys, 3000, 0.001, "
         "fast_path=False)",

@@ -40,8 +40,8 @@ import matplotlib.figure  # noqa: F401
 t.append(time.perf_counter())
 figures = {}
 from matplotlib.figure import Figure
-from dl_workshop.diagrams import draw_matrix_form, draw_neural_diagram
-from dl_workshop.plots import plot_fit, plot_loss, plot_loss_landscape
+from dl_workshop.teaching.diagrams import draw_matrix_form, draw_neural_diagram
+from dl_workshop.teaching.plots import plot_fit, plot_loss, plot_loss_landscape
 out = Path(sys.argv[1])
 draws = {
     "loss.png": lambda ax: plot_loss(result, ax=ax, log_scale=True),

@@ -47,8 +47,8 @@ from _common import (  # noqa: E402
 )
 
 from dl_workshop import fit, linear_model, mseloss  # noqa: E402
-from dl_workshop.data import make_y  # noqa: E402
-from dl_workshop.data import x as lesson_x  # noqa: E402
+from dl_workshop.lesson.data import make_y  # noqa: E402
+from dl_workshop.lesson.data import x as lesson_x  # noqa: E402
 
 STEP = 0.01
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import nbformat
 
-from dl_workshop.checks import solution
-from dl_workshop.checks.grade import grade_notebooks
-from dl_workshop.checks.sandbox import unavailable
+from dl_workshop.teaching.checks import solution
+from dl_workshop.teaching.checks.grade import grade_notebooks
+from dl_workshop.teaching.checks.sandbox import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "notebooks" / "optimizing-linear-models-solutions.ipynb"

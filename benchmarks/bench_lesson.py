@@ -41,7 +41,7 @@ from _common import (  # noqa: E402
 )
 
 from dl_workshop import fit, linear_model, model_optimization_loop, mseloss  # noqa: E402
-from dl_workshop.data import b_true, make_y, w_true, x  # noqa: E402
+from dl_workshop.lesson.data import b_true, make_y, w_true, x  # noqa: E402
 
 N_STEPS = 3000
 STEP_SIZE = 0.001
@@ -54,7 +54,7 @@ import numpy as np
 from bench_lesson import learner_model, learner_mseloss, numpy_loop, N_STEPS, STEP_SIZE
 from _common import python_loop_reference
 from dl_workshop import fit, linear_model, model_optimization_loop, mseloss
-from dl_workshop.data import b_true, make_y, w_true, x
+from dl_workshop.lesson.data import b_true, make_y, w_true, x
 ys = make_y(x, w_true, b_true, seed=0)
 theta0 = {{"w": 0.0, "b": 0.0}}
 """

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from _common import device_name, peak_rss_mb  # noqa: E402
 
 from dl_workshop import linear_model, mseloss  # noqa: E402
-from dl_workshop.streaming import fit_stream  # noqa: E402
+from dl_workshop.fitting.streaming import fit_stream  # noqa: E402
 
 
 def write_file(path, rows, d, block=262_144, seed=0):

@@ -1,8 +1,8 @@
 """Copy the lessons' exercise stubs and solutions into the package, from their one source.
 
-``dl_workshop.checks.solution(name)`` shows the reference solution of an exercise and
+``dl_workshop.teaching.checks.solution(name)`` shows the reference solution of an exercise and
 ``dl-workshop grade`` recognises a stub left as given; both read
-``src/dl_workshop/checks/solution_sources.py``, which this script writes from the cells tagged
+``src/dl_workshop/teaching/checks/solution_sources.py``, which this script writes from the cells tagged
 ``solution`` and ``exercise`` (with their ``ex-<name>`` tag) of every lesson source in
 ``notebooks/source/``: the same cells the notebooks are built from (``build_exercises.py``).
 
@@ -22,7 +22,7 @@ import jupytext
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "source"
-TARGET = HERE.parent / "src" / "dl_workshop" / "checks" / "solution_sources.py"
+TARGET = HERE.parent / "src" / "dl_workshop" / "teaching" / "checks" / "solution_sources.py"
 
 #: Longest piece of text per line of the generated module (its lines stay under 100).
 _CHUNK = 80

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from dl_workshop import fit, linear_model, mseloss
-from dl_workshop.data import make_y, x
-from dl_workshop.plots import animate_descent
-from dl_workshop.plots.animation import _frame_indices
+from dl_workshop.lesson.data import make_y, x
+from dl_workshop.teaching.plots import animate_descent
+from dl_workshop.teaching.plots.animation import _frame_indices
 
 Y = make_y(x, seed=0)
 

@@ -7,6 +7,9 @@ import pkgutil
 import dl_workshop
 import dl_workshop.answers
 
+#: The folders that group the package's modules by role (docs/architecture.md).
+ROLES = ("lesson", "io", "fitting", "teaching")
+
 
 def test_all_lists_every_public_name_defined_in_the_package():
     exported = set(dl_workshop.__all__)
@@ -15,8 +18,15 @@ def test_all_lists_every_public_name_defined_in_the_package():
     public_modules = [
         m.name
         for m in pkgutil.iter_modules(dl_workshop.__path__)
-        if not m.name.startswith("_") and m.name not in {"answers", "cli"}
+        if not m.name.startswith("_") and m.name not in {"answers", "cli", *ROLES}
     ]
+    for role in ROLES:  # the folders that group modules by role: their modules are public
+        package = importlib.import_module(f"dl_workshop.{role}")
+        public_modules += [
+            f"{role}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+            if not m.name.startswith("_")
+        ]
+    assert {"fitting.optimization", "teaching.checks", "lesson.model"} <= set(public_modules)
     for module_name in public_modules:
         module = importlib.import_module(f"dl_workshop.{module_name}")
         for name in getattr(module, "__all__", []):

@@ -15,15 +15,12 @@ SRC = ROOT / "src" / PACKAGE
 #: Layers, lowest first; a module may import modules of its own layer or lower ones only.
 #: A name stands for a module or a subpackage and everything in it.
 LAYERS = [
-    ["_validation", "_precision", "_version", "compilation"],
-    ["model", "losses", "data", "persistence", "chunks", "sampling", "polynomial", "logistic"],
-    ["engine", "checks"],
-    ["objectives", "settings", "fastpath", "multihost"],
-    ["solver"],
-    ["checkpoint"],
-    ["optimization"],
-    ["streaming", "parallel"],
-    ["estimator", "plots", "diagrams", "widgets"],
+    ["_validation", "_precision", "_version", "_moved", "compilation"],
+    ["lesson", "io"],
+    ["engine", "moments"],
+    ["objectives"],
+    ["fitting"],
+    ["estimator", "teaching"],
     ["answers", "cli", "__main__", "__init__"],
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
@@ -298,3 +295,39 @@ def test_the_engine_imports_what_the_architecture_page_names():
     sentence = page[page.index("`engine/` is the compiled loop"):].split("checks this list")[0]
     named = set(re.findall(r"`([_a-z]+)`", sentence))
     assert named == set(ENGINE_IMPORTS), f"the page names {sorted(named)}"
+
+
+#: Within ``fitting/`` the old layers stay an order: a module imports only those before it.
+FITTING_ORDER = [
+    ["settings", "multihost"],
+    ["choose"],
+    ["solver"],
+    ["checkpoint"],
+    ["optimization"],
+    ["streaming", "parallel"],
+]
+
+#: The checkers import layers 0-1 only: the grader's kernel agent and the checkers stay light.
+CHECKS_MAY_IMPORT = ("_validation", "_precision", "_version", "compilation", "lesson", "io")
+
+
+def test_the_fitting_modules_keep_their_order():
+    rank = {
+        f"{PACKAGE}.fitting.{name}": i for i, names in enumerate(FITTING_ORDER) for name in names
+    }
+    inside = [m for m in MODULES if m.startswith(f"{PACKAGE}.fitting.")]
+    assert set(inside) == set(rank), "place every module of fitting/ in FITTING_ORDER"
+    later = [f"{m} imports {t}" for m in inside for t in GRAPH[m] if rank.get(t, -1) > rank[m]]
+    assert later == []
+
+
+def test_the_checkers_import_only_the_two_lowest_layers():
+    checks = f"{PACKAGE}.teaching.checks"
+    found = {
+        f"{module} imports {target}"
+        for module in MODULES
+        if module.startswith(checks)
+        for target in GRAPH[module]
+        if not target.startswith(checks) and target.split(".")[1] not in CHECKS_MAY_IMPORT
+    }
+    assert found == set()

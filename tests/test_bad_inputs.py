@@ -24,9 +24,9 @@ from dl_workshop import (
     mseloss,
     save_params,
 )
-from dl_workshop.checkpoint import load_checkpoint
 from dl_workshop.cli import main
 from dl_workshop.estimator import GradientDescentRegressor as Regressor
+from dl_workshop.fitting.checkpoint import load_checkpoint
 
 
 def caller_objects():

@@ -56,7 +56,7 @@ MOVE_TIMEOUT = 30
 LESSONS = {
     "linear": (
         "gradient-based-optimization-solutions.ipynb",
-        ["from dl_workshop.data import b_true", "explore_step_size(x, y)"],
+        ["from dl_workshop.lesson.data import b_true", "explore_step_size(x, y)"],
     ),
     "logistic": (
         "logistic-regression-solutions.ipynb",
@@ -66,7 +66,7 @@ LESSONS = {
             "x = np.linspace(-5, 5, 100)",
             "def logistic_model(theta, x)",
             "def logistic_loss(theta, model, x, y)",
-            "from dl_workshop.widgets import explore_step_size",
+            "from dl_workshop.teaching.widgets import explore_step_size",
         ],
     ),
 }

@@ -23,7 +23,7 @@ from dl_workshop.answers import (
     noise,
     x,
 )
-from dl_workshop.losses import mse as losses_mse
+from dl_workshop.lesson.losses import mse as losses_mse
 
 CHAPTER_NAMES = [
     "f",

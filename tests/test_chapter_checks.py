@@ -8,7 +8,7 @@ import pytest
 
 import dl_workshop
 from dl_workshop import binary_cross_entropy
-from dl_workshop.checks import (
+from dl_workshop.teaching.checks import (
     ExerciseError,
     check_descend,
     check_df,
@@ -21,8 +21,8 @@ from dl_workshop.checks import (
     hint,
     solution,
 )
-from dl_workshop.checks import hints_chapter as text
-from dl_workshop.checks.registry import exercises
+from dl_workshop.teaching.checks import hints_chapter as text
+from dl_workshop.teaching.checks.registry import exercises
 
 
 def _fails(check, fn, *fragments):

@@ -8,7 +8,7 @@ import optax
 import pytest
 
 import dl_workshop._version
-import dl_workshop.solver
+import dl_workshop.fitting.solver
 from dl_workshop import (
     DivergenceError,
     LinearParams,
@@ -17,8 +17,8 @@ from dl_workshop import (
     mseloss,
     save_params,
 )
-from dl_workshop.checkpoint import load_checkpoint
-from dl_workshop.data import make_y, x
+from dl_workshop.fitting.checkpoint import load_checkpoint
+from dl_workshop.lesson.data import make_y, x
 
 Y = make_y(x, seed=0)
 N_STEPS = 600
@@ -44,7 +44,7 @@ def crash_after(n_chunks, error=CrashError):
 def after_each_chunk(callback):
     """Call ``callback(state, losses, path_parts)`` after every compiled chunk of a fit (after
     the checkpoint is written), by wrapping the engine's runner as the solver calls it."""
-    original = dl_workshop.solver.run_loop
+    original = dl_workshop.fitting.solver.run_loop
 
     def wrapped(*args, callback=None, **kwargs):
         def both(state, losses, path_parts):
@@ -55,11 +55,11 @@ def after_each_chunk(callback):
         return original(*args, callback=both, **kwargs)
 
     extra = callback
-    dl_workshop.solver.run_loop = wrapped
+    dl_workshop.fitting.solver.run_loop = wrapped
     try:
         yield
     finally:
-        dl_workshop.solver.run_loop = original
+        dl_workshop.fitting.solver.run_loop = original
 
 
 def fit_observed(*args, callback=None, **kwargs):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dl_workshop import linear_model, model_optimization_loop, mseloss
-from dl_workshop.checks import (
+from dl_workshop.teaching.checks import (
     ExerciseError,
     check_dmseloss,
     check_initialize_linear_params,
@@ -220,7 +220,7 @@ def test_linear_model_not_a_function():
 
 
 def test_a_function_that_never_returns_is_stopped():
-    from dl_workshop.checks.runner import learner_time_limit
+    from dl_workshop.teaching.checks.runner import learner_time_limit
 
     def forever(theta, x):
         while True:
@@ -575,7 +575,7 @@ def test_loop_wrong_signature():
 
 
 def test_loop_that_never_ends_is_stopped():
-    from dl_workshop.checks.runner import learner_time_limit
+    from dl_workshop.teaching.checks.runner import learner_time_limit
 
     def endless(theta, model, loss, x, y, n_steps=3000, step_size=0.001):
         losses = []
@@ -612,7 +612,7 @@ def test_loop_does_not_see_the_checkers_own_theta_mutated():
 def test_the_loop_probes_numpy_reference_matches_jax(scaled, huber):
     """The checker's float64 NumPy reference is the loss and gradient of the functions it passes
     to the loop (checked against jax.grad in float64)."""
-    from dl_workshop.checks import probe_functions as probes
+    from dl_workshop.teaching.checks import probe_functions as probes
 
     rng = np.random.default_rng(5)
     x, y = rng.uniform(-5, 5, 30), rng.normal(10, 5, 30)
@@ -629,7 +629,7 @@ def test_the_loop_probes_numpy_reference_matches_jax(scaled, huber):
 
 
 def test_the_probe_models_take_dict_and_tuple_params():
-    from dl_workshop.checks import probe_functions as probes
+    from dl_workshop.teaching.checks import probe_functions as probes
 
     x = np.array([0.0, 1.0, 2.0])
     for theta in ({"w": 2.0, "b": 1.0}, (2.0, 1.0)):
@@ -640,7 +640,7 @@ def test_the_probe_models_take_dict_and_tuple_params():
 
 
 def test_the_bowls_gradients_are_their_slopes():
-    from dl_workshop.checks.probe_functions import BOWLS
+    from dl_workshop.teaching.checks.probe_functions import BOWLS
 
     for a, c, gradient in BOWLS:
         assert float(jax.grad(lambda w, a=a, c=c: a * (w - c) ** 2)(0.3)) == pytest.approx(

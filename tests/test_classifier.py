@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dl_workshop import GradientDescentClassifier
 from dl_workshop.estimator.logit_newton import block_sums
-from dl_workshop.logistic import logistic_loss, logistic_model
+from dl_workshop.lesson.logistic import logistic_loss, logistic_model
 
 
 def penalized_loss(model_or_coef, x, y, alpha, sample_weight=None, classes=None):

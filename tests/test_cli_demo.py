@@ -11,7 +11,7 @@ import pytest
 
 from dl_workshop.cli import main
 from dl_workshop.cli.demo import ANIMATION, ANIMATION_FRAMES, DEFAULT_OUT, FIGURES
-from dl_workshop.data import make_y, x
+from dl_workshop.lesson.data import make_y, x
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

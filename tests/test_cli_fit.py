@@ -15,8 +15,8 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LinearRegression
 
 from dl_workshop.cli import main
-from dl_workshop.data import read_table
 from dl_workshop.estimator import load_model
+from dl_workshop.lesson.data import read_table
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from dl_workshop.compilation.loops import MAX_COMPILED_LOOPS, LoopBound
 from dl_workshop.engine import runner
 from dl_workshop.engine.jaxpr import dots, rows_separate
 from dl_workshop.engine.shapecheck import bucket_rows
-from dl_workshop.fastpath import sufficient_statistics
+from dl_workshop.objectives.fastpath import sufficient_statistics
 from dl_workshop.objectives.full_batch import (
     FullBatchObjective,
     MaskedMSEObjective,
@@ -375,7 +375,7 @@ class Log(logging.Handler):
 logging.getLogger("jax").addHandler(Log())
 jax.config.update("jax_log_compiles", True)
 from dl_workshop import linear_model, mseloss, model_optimization_loop
-from dl_workshop.data import make_y, x
+from dl_workshop.lesson.data import make_y, x
 lesson = model_optimization_loop({"w": 0.0, "b": 0.0}, linear_model, mseloss, x,
                                  make_y(x, seed=0), 300, 0.01, progress=False)
 library = {"events": len(events), "hits": len(hits)}
@@ -502,7 +502,7 @@ def test_the_estimators_programs_have_names_that_hold_in_every_process():
     )
     assert stable_name(FullBatchObjective(linear_model, mseloss)) == (
         "dl_workshop.objectives.full_batch.FullBatchObjective("
-        "dl_workshop.model.linear_model, dl_workshop.losses.mseloss)"
+        "dl_workshop.lesson.model.linear_model, dl_workshop.lesson.losses.mseloss)"
     )
     assert stable_name(FullBatchObjective(lambda t, x: x, mseloss)) is None
 

@@ -24,14 +24,14 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from dl_workshop import fit, linear_model, mseloss  # noqa: E402
-from dl_workshop.losses import mse  # noqa: E402
+from dl_workshop.fitting.streaming import fit_stream  # noqa: E402
+from dl_workshop.lesson.losses import mse  # noqa: E402
 from dl_workshop.objectives.dask_stats import (  # noqa: E402
     combine_moments,
     dask_statistics,
     moments_of,
 )
 from dl_workshop.objectives.statistics import LinearMSEStats, statistics_of  # noqa: E402
-from dl_workshop.streaming import fit_stream  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -241,7 +241,7 @@ def test_importing_the_package_and_fitting_in_memory_do_not_import_dask():
     code = (
         "import sys, numpy as np\n"
         "from dl_workshop import fit, linear_model, mseloss\n"
-        "from dl_workshop.streaming import fit_stream\n"
+        "from dl_workshop.fitting.streaming import fit_stream\n"
         "x = np.linspace(0, 1, 50)\n"
         "fit({'w': 0.0, 'b': 0.0}, linear_model, mseloss, x, x, 10, progress=False)\n"
         "from dl_workshop import GradientDescentRegressor\n"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dl_workshop.data import b_true, make_y, w_true, x
+from dl_workshop.lesson.data import b_true, make_y, w_true, x
 
 
 def test_lesson_data():

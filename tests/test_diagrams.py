@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
-from dl_workshop.diagrams import (
+from dl_workshop.lesson.model import LinearParams, initialize_linear_params
+from dl_workshop.teaching.diagrams import (
     BIAS_COLOR,
     WEIGHT_COLOR,
     draw_matrix_form,
     draw_neural_diagram,
 )
-from dl_workshop.model import LinearParams, initialize_linear_params
 
 
 @pytest.fixture(autouse=True)
@@ -261,7 +261,8 @@ def test_given_axes_are_used_and_figures_render():
 
 def test_importing_the_modules_does_not_import_matplotlib():
     code = (
-        "import sys, dl_workshop, dl_workshop.plots, dl_workshop.diagrams, dl_workshop.cli; "
+        "import sys, dl_workshop, dl_workshop.teaching.plots, dl_workshop.teaching.diagrams, "
+        "dl_workshop.cli; "
         "print('matplotlib' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

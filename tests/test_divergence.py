@@ -7,8 +7,8 @@ import pytest
 from _reference import hand_written_gd
 
 from dl_workshop import DivergenceError, fit, linear_model, mseloss
-from dl_workshop.data import make_y, x
-from dl_workshop.optimization import EXPLODE_FACTOR
+from dl_workshop.fitting.optimization import EXPLODE_FACTOR
+from dl_workshop.lesson.data import make_y, x
 
 Y = make_y(x, seed=0)
 

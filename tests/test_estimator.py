@@ -26,8 +26,8 @@ from dl_workshop.estimator import (
     quadratic_linesearch,
     save_model,
 )
-from dl_workshop.optimization import DivergenceError
-from dl_workshop.persistence import save_arrays
+from dl_workshop.fitting.optimization import DivergenceError
+from dl_workshop.io.persistence import save_arrays
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from dl_workshop.estimator.solve import (
     run_engine,
     step_size_for,
 )
-from dl_workshop.optimization import DivergenceError, fit_objective
+from dl_workshop.fitting.optimization import DivergenceError, fit_objective
 
 
 def _prepared(**hyperparameters):

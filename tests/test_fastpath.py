@@ -5,9 +5,13 @@ import numpy as np
 import pytest
 
 from dl_workshop import DivergenceError, fit, fit_objective, linear_model, mseloss
-from dl_workshop.data import make_y
-from dl_workshop.data import x as lesson_x
-from dl_workshop.fastpath import LinearMSEObjective, linear_mse_loss, sufficient_statistics
+from dl_workshop.lesson.data import make_y
+from dl_workshop.lesson.data import x as lesson_x
+from dl_workshop.objectives.fastpath import (
+    LinearMSEObjective,
+    linear_mse_loss,
+    sufficient_statistics,
+)
 
 
 def _data(n=500, d=3, k=None, seed=0, offset=0.0):
@@ -167,7 +171,7 @@ def _float32_case(kind, n=40_000, d=8):
 def test_float32_products_match_float64_least_squares(kind, settings, passes, monkeypatch):
     # Large float32 data takes float32 block products; they must give the float64 answer to
     # float32 precision.
-    import dl_workshop.objectives.device_moments as fastpath
+    import dl_workshop.moments.device as fastpath
 
     x, y = _float32_case(kind)
     assert len(x) >= fastpath._FLOAT32_MIN_ROWS
@@ -209,7 +213,7 @@ def test_float32_products_fast_path_equals_general_path(kind):
 
 
 def test_nearly_collinear_float32_data_falls_back_to_float64_products(monkeypatch):
-    import dl_workshop.objectives.device_moments as fastpath
+    import dl_workshop.moments.device as fastpath
 
     rng = np.random.default_rng(1)
     n = 40_000
@@ -240,7 +244,7 @@ def test_non_finite_large_data_is_reported_cleanly(bad, capfd):
 def test_on_an_accelerator_the_fast_path_steps_run_on_the_host(monkeypatch):
     # The GPU case, imitated: fit must place the tiny fast-path loop on the CPU device and hand
     # back parameters and path like any other fit.
-    import dl_workshop.objectives.choose as choose
+    import dl_workshop.fitting.choose as choose
 
     y = make_y(lesson_x, seed=0)
 

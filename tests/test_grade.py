@@ -13,8 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dl_workshop.checks import solution
 from dl_workshop.cli import main
+from dl_workshop.teaching.checks import solution
 
 pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
@@ -208,8 +208,8 @@ def test_a_timeout_below_one_second_is_refused(capsys, tmp_path):
 def test_one_run_grades_the_three_lessons_solutions_each_on_its_own_exercises(tmp_path):
     """Issue 22 item 4: a class of several lessons in one run; every exercise passes and each
     row names its lesson (the other lessons' cells stay empty)."""
-    from dl_workshop.checks import registry
-    from dl_workshop.checks.grade import grade_notebooks
+    from dl_workshop.teaching.checks import registry
+    from dl_workshop.teaching.checks.grade import grade_notebooks
 
     stems = ["optimizing-linear-models", "logistic-regression", "gradient-based-optimization"]
     paths = [NOTEBOOKS / f"{stem}-solutions.ipynb" for stem in stems]

@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dl_workshop.checks import check_descend, check_mseloss, grade_kernel, plain
-from dl_workshop.checks.grade_report import csv_cell, feedback_names
-from dl_workshop.checks.remote import KernelLostError, Proxy, Session, _rebuilt
-from dl_workshop.checks.runner import ExerciseError, grad_of
 from dl_workshop.cli import main
+from dl_workshop.teaching.checks import check_descend, check_mseloss, grade_kernel, plain
+from dl_workshop.teaching.checks.grade_report import csv_cell, feedback_names
+from dl_workshop.teaching.checks.remote import KernelLostError, Proxy, Session, _rebuilt
+from dl_workshop.teaching.checks.runner import ExerciseError, grad_of
 
 
 def _in_process_session(namespace, limit=5.0):
@@ -22,7 +22,7 @@ def _in_process_session(namespace, limit=5.0):
 
     def execute(expression, timeout):
         call = expression.replace(
-            "__import__('dl_workshop.checks.grade_kernel', fromlist=['call'])", "agent"
+            "__import__('dl_workshop.teaching.checks.grade_kernel', fromlist=['call'])", "agent"
         )
         return repr(eval(call, {"agent": grade_kernel, "globals": lambda: namespace}))
 
@@ -119,7 +119,7 @@ def test_gradients_of_proxies_are_computed_in_the_kernel():
 
 def test_a_wrapper_around_a_reference_answer_is_recorded_a_passed_in_model_is_not():
     from dl_workshop import answers
-    from dl_workshop.model import linear_model
+    from dl_workshop.lesson.model import linear_model
 
     saved = answers.mseloss
     namespace = {
@@ -214,7 +214,7 @@ def test_the_sandbox_binds_python_over_its_fresh_tmp(tmp_path, monkeypatch):
     sandbox: it is bound after the sandbox's own /tmp, not hidden under it."""
     import sys
 
-    from dl_workshop.checks import sandbox
+    from dl_workshop.teaching.checks import sandbox
 
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)

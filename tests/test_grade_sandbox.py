@@ -21,15 +21,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dl_workshop.checks import solution
+from dl_workshop.teaching.checks import solution
 
 pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from dl_workshop.checks import notebook_run  # noqa: E402
-from dl_workshop.checks.grade import grade_notebooks  # noqa: E402
-from dl_workshop.checks.hints_grade import NOTE_OUTPUT_DROPPED  # noqa: E402
-from dl_workshop.checks.sandbox import Limits, unavailable  # noqa: E402
+from dl_workshop.teaching.checks import notebook_run  # noqa: E402
+from dl_workshop.teaching.checks.grade import grade_notebooks  # noqa: E402
+from dl_workshop.teaching.checks.hints_grade import NOTE_OUTPUT_DROPPED  # noqa: E402
+from dl_workshop.teaching.checks.sandbox import Limits, unavailable  # noqa: E402
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
@@ -135,8 +135,8 @@ def test_tampering_inside_the_kernel_changes_no_verdict(tmp_path):
         "right": _notebook(RIGHT),
         "wrong": _notebook(),
         "patching": _notebook(
-            before="import dl_workshop.checks as checks\n"
-            "import dl_workshop.checks.grade_kernel as agent\n"
+            before="import dl_workshop.teaching.checks as checks\n"
+            "import dl_workshop.teaching.checks.grade_kernel as agent\n"
             "for name in dir(checks):\n"
             "    if name.startswith('check_'):\n"
             "        setattr(checks, name, lambda *a, **k: True)\n"
@@ -174,10 +174,10 @@ def test_tampering_inside_the_kernel_changes_no_verdict(tmp_path):
         ),
         "swapped_module": _notebook(
             before="import base64, json, types\n"
-            "import dl_workshop.checks.grade_kernel as real\n"
+            "import dl_workshop.teaching.checks.grade_kernel as real\n"
             "reply = base64.b64encode(json.dumps({'ok': True, 'value': 0.0, 'refs': []})"
             ".encode()).decode()\n"
-            "sys.modules['dl_workshop.checks.grade_kernel'] = types.SimpleNamespace("
+            "sys.modules['dl_workshop.teaching.checks.grade_kernel'] = types.SimpleNamespace("
             "describe=real.describe, call=lambda namespace, request: reply)\n"
         ),
     }

@@ -11,8 +11,8 @@ import numpy as np
 import numpy.random as npr
 import pytest
 
-import dl_workshop.checks.registry as registry
-from dl_workshop.checks import (
+import dl_workshop.teaching.checks.registry as registry
+from dl_workshop.teaching.checks import (
     ExerciseError,
     check_dmseloss,
     check_initialize_linear_params,

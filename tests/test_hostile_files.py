@@ -17,10 +17,10 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from dl_workshop import fit, linear_model, load_params, mseloss, save_params
-from dl_workshop.checkpoint import load_checkpoint
 from dl_workshop.cli import main
-from dl_workshop.data import make_y, x
 from dl_workshop.estimator import GradientDescentRegressor, load_model, save_model
+from dl_workshop.fitting.checkpoint import load_checkpoint
+from dl_workshop.lesson.data import make_y, x
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 META = "__meta__.npy"

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dl_workshop.checkpoint import load_checkpoint
 from dl_workshop.cli import main
 from dl_workshop.estimator import load_model
-from dl_workshop.persistence import load_params
+from dl_workshop.fitting.checkpoint import load_checkpoint
+from dl_workshop.io.persistence import load_params
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -108,7 +108,7 @@ SCRIPT = """
 import sys
 import optax
 from dl_workshop import fit, initialize_linear_params, linear_model, make_y, mseloss, save_params
-from dl_workshop.data import x
+from dl_workshop.lesson.data import x
 
 output, seed = sys.argv[1], int(sys.argv[2])
 theta = initialize_linear_params(seed=seed)

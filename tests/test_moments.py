@@ -15,7 +15,7 @@ import pytest
 
 from dl_workshop.estimator.compressed import moment_scaling
 from dl_workshop.estimator.problem import fit_scaling
-from dl_workshop.objectives.moments import combine_moments, empty_moments, moments_of
+from dl_workshop.moments.core import combine_moments, empty_moments, moments_of
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -102,7 +102,7 @@ SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from jax.sharding import NamedSharding, PartitionSpec as P
     jax.config.update("jax_enable_x64", True)
-    from dl_workshop.objectives.moments import moments_of
+    from dl_workshop.moments.core import moments_of
     rng = np.random.default_rng(0)
     x, y, w = rng.normal(size=(4001, 3)) + 3.0, rng.normal(size=(4001, 2)), rng.uniform(size=4001)
     whole = moments_of(x, y, weights=w)
@@ -186,7 +186,7 @@ def test_statistics_from_exact_and_fast_moments_agree():
 
 
 def _chunks_calls(call) -> int:
-    """How many times ``call()`` enters ``dl_workshop.chunks`` from ``objectives.moments``."""
+    """How many times ``call()`` enters ``dl_workshop.io.chunks`` from ``objectives.moments``."""
     count = 0
 
     def profile(frame, event, arg):
@@ -194,9 +194,9 @@ def _chunks_calls(call) -> int:
         caller = frame.f_back
         if (
             event == "call"
-            and frame.f_globals.get("__name__") == "dl_workshop.chunks"
+            and frame.f_globals.get("__name__") == "dl_workshop.io.chunks"
             and caller is not None
-            and caller.f_globals.get("__name__") == "dl_workshop.objectives.moments"
+            and caller.f_globals.get("__name__") == "dl_workshop.moments.core"
         ):
             count += 1
 

@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     from jax.sharding import NamedSharding, PartitionSpec
     from dl_workshop import fit, linear_model, mseloss
-    from dl_workshop.parallel import BATCH_AXIS, data_mesh, fit_sharded
+    from dl_workshop.fitting.parallel import BATCH_AXIS, data_mesh, fit_sharded
 
     rng = np.random.default_rng(0)  # the same global data in every process; each takes its rows
     x_all = rng.normal(size=(n, d)).astype(np.float32)

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("nbclient")
 
-from dl_workshop.checks import notebook_run  # noqa: E402
+from dl_workshop.teaching.checks import notebook_run  # noqa: E402
 
 
 def _channel(replies_after: float):

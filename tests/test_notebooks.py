@@ -11,7 +11,7 @@ import pytest
 
 nbclient = pytest.importorskip("nbclient")
 
-from dl_workshop.checks.notebook_run import RepollingClient  # noqa: E402
+from dl_workshop.teaching.checks.notebook_run import RepollingClient  # noqa: E402
 
 pytest.importorskip("jupytext")
 
@@ -202,7 +202,7 @@ def test_chapter_exercises_have_a_stub_a_solution_and_a_check(stem):
             following = exercises.cells[index + 1]
             assert re.match(rf"check_{names.pop(0)}\(", following.source), following.source
     sources = "\n".join(cell.source for cell in solutions.cells)
-    assert "dl_workshop.widgets" in sources and "dl_workshop.answers" not in sources
+    assert "dl_workshop.teaching.widgets" in sources and "dl_workshop.answers" not in sources
 
 
 @pytest.mark.parametrize("stem", CHAPTER)

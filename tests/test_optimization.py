@@ -17,7 +17,7 @@ from dl_workshop import (
     model_optimization_loop,
     mseloss,
 )
-from dl_workshop.data import b_true, make_y, w_true, x
+from dl_workshop.lesson.data import b_true, make_y, w_true, x
 
 
 @pytest.fixture(scope="module")

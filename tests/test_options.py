@@ -1,10 +1,11 @@
-"""``fit``'s options are declared once (``dl_workshop.settings.OPTIONS``): the front doors'
+"""``fit``'s options are declared once (``dl_workshop.fitting.settings.OPTIONS``): the front doors'
 signatures and docs, the checkpoint's run description and the command line's flags are built
 from it, so adding an option touches the declaration and the code where it acts, and no
 near-copy of an option list is left in the package.
 
 ``option_places`` reads the syntax trees of the modules that handle fit's options (those that
-import ``dl_workshop.settings``) and lists, for every option, the places (functions) that name
+import ``dl_workshop.fitting.settings``) and lists, for every option, the places (functions) that
+name
 it as a parameter, a keyword argument or a string; a place naming three or more options is an
 option list. Run this file with ``-s`` to print the table."""
 
@@ -18,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import dl_workshop.solver
+import dl_workshop.fitting.solver
 from dl_workshop import fit, linear_model, model_optimization_loop, mseloss
 from dl_workshop.cli import build_parser
-from dl_workshop.optimization import fit_objective
-from dl_workshop.parallel import fit_sharded
-from dl_workshop.settings import OPTIONS, fit_settings, recorded_options
-from dl_workshop.streaming import fit_stream
+from dl_workshop.fitting.optimization import fit_objective
+from dl_workshop.fitting.parallel import fit_sharded
+from dl_workshop.fitting.settings import OPTIONS, fit_settings, recorded_options
+from dl_workshop.fitting.streaming import fit_stream
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "dl_workshop"
-DECLARATION = "settings.py"
+DECLARATION = "fitting/settings.py"
 #: A place naming this many of fit's options spells out an option list.
 LIST_SIZE = 3
 #: Places outside the declaration where an option may be listed (where it acts).
@@ -49,7 +50,7 @@ def _counted(place: str) -> bool:
 
 def _imports_settings(tree: ast.AST) -> bool:
     return any(
-        isinstance(node, ast.ImportFrom) and node.module == "dl_workshop.settings"
+        isinstance(node, ast.ImportFrom) and node.module == "dl_workshop.fitting.settings"
         for node in ast.walk(tree)
     )
 
@@ -100,7 +101,7 @@ def package_sources() -> dict[str, str]:
     sources = {}
     for path in sorted(SRC.rglob("*.py")):
         text = path.read_text()
-        if path.name == DECLARATION or _imports_settings(ast.parse(text)):
+        if path.relative_to(SRC).as_posix() == DECLARATION or _imports_settings(ast.parse(text)):
             sources[str(path.relative_to(SRC))] = text
     return sources
 
@@ -128,13 +129,14 @@ def option_places(sources: dict[str, str]) -> dict[str, list[str]]:
 
 
 def test_scan_covers_the_front_doors_and_the_command_line():
-    assert {"optimization.py", "streaming.py", "parallel.py", "checkpoint.py", "solver.py",
+    assert {"fitting/optimization.py", "fitting/streaming.py", "fitting/parallel.py",
+            "fitting/checkpoint.py", "fitting/solver.py",
             "cli/fit.py", DECLARATION} <= set(package_sources())
 
 
 def test_each_option_is_listed_in_at_most_two_places_besides_its_declaration():
     table = option_places(package_sources())
-    print("\noption            list places outside settings.py")
+    print("\noption            list places outside fitting/settings.py")
     for option, places in table.items():
         print(f"{option:<18}{len(places)}  {', '.join(places)}")
     crowded = {option: places for option, places in table.items()
@@ -220,7 +222,7 @@ def test_fit_settings_defaults_are_the_declared_ones():
 
 
 def test_checkpoint_records_the_declared_options(tmp_path):
-    from dl_workshop.checkpoint import load_checkpoint
+    from dl_workshop.fitting.checkpoint import load_checkpoint
 
     x = np.linspace(-1.0, 1.0, 16)
     fit({"w": 0.0, "b": 0.0}, linear_model, mseloss, x, 3 * x + 1, 20, 0.3, progress=False,
@@ -286,7 +288,8 @@ def test_front_doors_reach_the_engine_on_a_straight_path(door):
     assert stacks and validations == 1
     for modules in stacks:
         assert len(modules) == len(set(modules)), f"a module entered twice: {modules}"
-        assert modules[0] == "dl_workshop.settings" and modules[-1] == "dl_workshop.engine.runner"
+        assert modules[0] == "dl_workshop.fitting.settings"
+        assert modules[-1] == "dl_workshop.engine.runner"
 
 
 def _objective(params, t, data):
@@ -300,7 +303,7 @@ def _objective(params, t, data):
 def _ctrl_c_after_the_first_chunk():
     """Ctrl-C (``KeyboardInterrupt``) from the loop's host callback after its first chunk, by
     wrapping the engine's runner as the solver calls it (as tests/test_checkpoint.py does)."""
-    original = dl_workshop.solver.run_loop
+    original = dl_workshop.fitting.solver.run_loop
 
     def wrapped(*args, callback=None, **kwargs):
         def interrupt(state, losses, path_parts):
@@ -310,11 +313,11 @@ def _ctrl_c_after_the_first_chunk():
 
         return original(*args, callback=interrupt, **kwargs)
 
-    dl_workshop.solver.run_loop = wrapped
+    dl_workshop.fitting.solver.run_loop = wrapped
     try:
         yield
     finally:
-        dl_workshop.solver.run_loop = original
+        dl_workshop.fitting.solver.run_loop = original
 
 
 @pytest.mark.parametrize("checkpoint", [False, True], ids=["plain", "checkpoint"])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dl_workshop import linear_model, mseloss
-from dl_workshop.parallel import data_mesh, fit_sharded, shard_rows
+from dl_workshop.fitting.parallel import data_mesh, fit_sharded, shard_rows
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent(
     sys.path.insert(0, {str(SRC)!r})
     import jax, numpy as np
     from dl_workshop import fit, linear_model, mseloss
-    from dl_workshop.parallel import fit_sharded, shard_rows
+    from dl_workshop.fitting.parallel import fit_sharded, shard_rows
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4000, 5)).astype(np.float32)
     y = (x @ rng.normal(size=(5, 2)) + 0.1 * rng.normal(size=(4000, 2))).astype(np.float32)

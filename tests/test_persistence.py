@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dl_workshop import LinearParams, load_params, save_params
-from dl_workshop.persistence import load_arrays, save_arrays
+from dl_workshop.io.persistence import load_arrays, save_arrays
 
 META = "__meta__"
 

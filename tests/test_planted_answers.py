@@ -19,7 +19,7 @@ import pytest
 from _planted_loops import MIXUPS, RIGHT_LOOPS, WRONG_LOOPS
 
 from dl_workshop import linear_model, mseloss
-from dl_workshop.checks import (
+from dl_workshop.teaching.checks import (
     ExerciseError,
     check_dmseloss,
     check_initialize_linear_params,
@@ -27,7 +27,7 @@ from dl_workshop.checks import (
     check_mseloss,
     check_optimization_loop,
 )
-from dl_workshop.checks.runner import grad_of as _package_grad_of
+from dl_workshop.teaching.checks.runner import grad_of as _package_grad_of
 
 #: What a loss that ignores its model argument is told.
 CALL_MODEL = "call the `model` argument, not `linear_model`"
@@ -370,10 +370,10 @@ def _grad_of_elsewhere(fn, argnums=0, *, cotangent=None):
 
 @pytest.fixture
 def learner_code_elsewhere(monkeypatch):
-    import dl_workshop.checks.runner as runner
+    import dl_workshop.teaching.checks.runner as runner
 
     for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("dl_workshop.checks") and hasattr(
+        if getattr(module, "__name__", "").startswith("dl_workshop.teaching.checks") and hasattr(
             module, "grad_of"
         ):
             monkeypatch.setattr(module, "grad_of", _grad_of_elsewhere)

@@ -9,11 +9,16 @@ import numpy as np
 import optax
 import pytest
 
-from dl_workshop.data import make_y, x
-from dl_workshop.losses import mseloss
-from dl_workshop.model import LinearParams, linear_model
-from dl_workshop.optimization import fit
-from dl_workshop.plots import plot_fit, plot_loss, plot_loss_landscape, plot_optimizer_paths
+from dl_workshop.fitting.optimization import fit
+from dl_workshop.lesson.data import make_y, x
+from dl_workshop.lesson.losses import mseloss
+from dl_workshop.lesson.model import LinearParams, linear_model
+from dl_workshop.teaching.plots import (
+    plot_fit,
+    plot_loss,
+    plot_loss_landscape,
+    plot_optimizer_paths,
+)
 
 
 @pytest.fixture(autouse=True)

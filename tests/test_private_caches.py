@@ -45,11 +45,11 @@ def _run(code, env, argv=(), timeout=240, prefix=()):
 
 ENTRY_POINTS = {
     "fit": "from dl_workshop import fit, linear_model, mseloss\n"
-           "from dl_workshop.data import x, make_y\n"
+           "from dl_workshop.lesson.data import x, make_y\n"
            "fit({'w': 0.0, 'b': 0.0}, linear_model, mseloss, x, make_y(x, seed=0), 50, 0.01,"
            " progress=False)",
     "lesson loop": "from dl_workshop import model_optimization_loop, linear_model, mseloss\n"
-                   "from dl_workshop.data import x, make_y\n"
+                   "from dl_workshop.lesson.data import x, make_y\n"
                    "model_optimization_loop({'w': 0.0, 'b': 0.0}, linear_model, mseloss, x,"
                    " make_y(x, seed=0), 50, 0.01, progress=False)",
     "estimator": "import numpy as np\n"
@@ -180,7 +180,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     from dl_workshop import fit, linear_model, mseloss
     from dl_workshop.compilation.cache import enable_compile_cache
-    from dl_workshop.data import x, make_y
+    from dl_workshop.lesson.data import x, make_y
     found = enable_compile_cache()
     result = fit({"w": 0.0, "b": 0.0}, linear_model, mseloss, x, make_y(x, seed=0), 50, 0.01,
                  progress=False)
@@ -274,7 +274,7 @@ _VICTIM = """
 import json, warnings, jax, numpy as np
 from dl_workshop import fit, linear_model, mseloss
 from dl_workshop.compilation import executables as _executables
-from dl_workshop.data import x, make_y
+from dl_workshop.lesson.data import x, make_y
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     double = jax.jit(lambda v, n: v * n, static_argnames="n")
@@ -336,7 +336,7 @@ _FILL = """
 import json, warnings
 warnings.simplefilter("error", UserWarning)  # no folder may look unsafe to the other process
 from dl_workshop import model_optimization_loop, linear_model, mseloss
-from dl_workshop.data import x, make_y
+from dl_workshop.lesson.data import x, make_y
 losses, theta = model_optimization_loop({"w": 0.0, "b": 0.0}, linear_model, mseloss, x,
                                         make_y(x, seed=0), 300, 0.01, progress=False)
 print(json.dumps([float(v) for v in losses]))

@@ -67,7 +67,7 @@ def test_the_learners_example_reaches_least_squares(capsys):
 
 
 def test_the_instructors_example_names_the_mistake():
-    from dl_workshop.checks import ExerciseError
+    from dl_workshop.teaching.checks import ExerciseError
 
     block = next(b for b in _blocks("python") if "check_mseloss" in b)
     with pytest.raises(ExerciseError, match="you sum the squared errors instead of averaging"):

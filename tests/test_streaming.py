@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from dl_workshop import DivergenceError, fit, linear_model, mseloss
-from dl_workshop.streaming import fit_stream, iter_chunks, shuffle_positions, window_key
+from dl_workshop.fitting.streaming import fit_stream, iter_chunks, shuffle_positions, window_key
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -259,7 +259,7 @@ def test_streaming_memory_is_bounded_by_the_chunk(tmp_path):
         import numpy as np, pyarrow as pa, pyarrow.parquet as pq
         sys.path.insert(0, {str(SRC)!r})
         from dl_workshop import linear_model, mseloss
-        from dl_workshop.streaming import fit_stream
+        from dl_workshop.fitting.streaming import fit_stream
         path = {str(tmp_path / "big.parquet")!r}
         rng = np.random.default_rng(0)
         names = [f"x{{i}}" for i in range(31)] + ["y"]

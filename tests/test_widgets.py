@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from dl_workshop import widgets  # noqa: E402
-from dl_workshop.data import make_y, x  # noqa: E402
 from dl_workshop.engine.divergence import DivergenceError  # noqa: E402
 from dl_workshop.engine.result import FitResult  # noqa: E402
-from dl_workshop.logistic import logistic, logistic_loss, logistic_model  # noqa: E402
-from dl_workshop.widgets import explore_line, explore_step_size  # noqa: E402
+from dl_workshop.lesson.data import make_y, x  # noqa: E402
+from dl_workshop.lesson.logistic import logistic, logistic_loss, logistic_model  # noqa: E402
+from dl_workshop.teaching import widgets  # noqa: E402
+from dl_workshop.teaching.widgets import explore_line, explore_step_size  # noqa: E402
 
 Y = make_y(x, 2.0, 20.0, seed=0)
 
@@ -241,7 +241,7 @@ def test_logistic_explorer_suggests_a_step_that_works_and_matches_what_the_run_s
 
 
 def test_one_large_first_step_that_recovers_is_not_divergence():
-    from dl_workshop.widgets.verdict import judge
+    from dl_workshop.teaching.widgets.verdict import judge
 
     xs, labels, *_ = _logistic_lesson_data()
     # The package's loss, exact from z, recovers from step size 0.5's first overshoot.
@@ -275,7 +275,7 @@ def test_a_sustained_rise_is_divergence_though_finite():
     ],
 )
 def test_judge_decides_on_non_finite_values_or_a_sustained_rise(losses, kind):
-    from dl_workshop.widgets.verdict import judge
+    from dl_workshop.teaching.widgets.verdict import judge
 
     result = FitResult({"w": 0.0, "b": 0.0}, np.array(losses), len(losses), "max_steps")
     assert judge(result).kind == kind

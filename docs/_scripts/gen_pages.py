@@ -55,6 +55,10 @@ GROUP_TITLES = {
 }
 
 
+#: The folders that group the package by role; a page is one of their modules.
+ROLES = ("lesson", "io", "fitting", "teaching")
+
+
 def group_of(obj: object) -> str:
     """The part of the package that defines ``obj`` (its first module below ``dl_workshop``),
     or ``"constants"`` for values such as numbers and strings."""
@@ -63,7 +67,9 @@ def group_of(obj: object) -> str:
     ) else None
     if not module or not module.startswith("dl_workshop."):
         return "constants"
-    part = module.split(".")[1]
+    parts = module.split(".")[1:]
+    # the role folders (lesson/, io/, fitting/, teaching/) group modules; a page is a module
+    part = parts[1] if parts[0] in ROLES and len(parts) > 1 else parts[0]
     return {"chunks": "streaming"}.get(part, part)
 
 

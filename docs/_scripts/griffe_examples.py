@@ -8,7 +8,7 @@
   assignment to ``__doc__``, which a static reading does not see: it is taken from the function
   itself.
 * A front door of ``fit`` (``@takes_options``) gets its options, their defaults and their docs
-  from ``dl_workshop.settings.OPTIONS`` when it is imported: its parameters and docstring are
+  from ``dl_workshop.fitting.settings.OPTIONS`` when it is imported: its parameters and docstring are
   taken from the function itself (its ``__signature__`` and ``__doc__``).
 """
 

@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from jax import grad
 
-from dl_workshop.checks import (
+from dl_workshop.teaching.checks import (
     check_descend,
     check_df,
     check_dfdw,
@@ -243,8 +243,8 @@ ax.legend();
 # its bottom (the star, the least-squares line). (The sliders need a live notebook.)
 
 # %%
-from dl_workshop.data import b_true, make_y, w_true, x
-from dl_workshop.widgets import explore_line, explore_step_size
+from dl_workshop.lesson.data import b_true, make_y, w_true, x
+from dl_workshop.teaching.widgets import explore_line, explore_step_size
 
 y = make_y(x, w_true, b_true, seed=0)
 explore_line(x, y)

@@ -35,7 +35,7 @@ import numpy.random as npr
 from jax import grad
 
 from dl_workshop import binary_cross_entropy, initialize_linear_params, noise
-from dl_workshop.checks import (
+from dl_workshop.teaching.checks import (
     check_dlogistic_loss,
     check_logistic,
     check_logistic_loss,
@@ -198,7 +198,7 @@ dlogistic_loss(theta, logistic_model, x, y)
 
 # %%
 from dl_workshop import model_optimization_loop
-from dl_workshop.plots import plot_loss
+from dl_workshop.teaching.plots import plot_loss
 
 losses, theta = model_optimization_loop(
     theta, logistic_model, logistic_loss, x, y, n_steps=5000, step_size=0.0001, progress=False
@@ -277,7 +277,7 @@ fig.colorbar(filled, ax=ax, label="probability of label 1");
 # restart, run the cell again.)
 
 # %%
-from dl_workshop.widgets import explore_step_size
+from dl_workshop.teaching.widgets import explore_step_size
 
 explore_step_size(x, y, model=logistic_model, loss=logistic_loss, step_size=0.001, n_steps=500)
 

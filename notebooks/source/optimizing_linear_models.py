@@ -34,7 +34,7 @@ import numpy as np
 import numpy.random as npr
 from jax import grad
 
-from dl_workshop.checks import (
+from dl_workshop.teaching.checks import (
     check_dmseloss,
     check_initialize_linear_params,
     check_linear_model,
@@ -44,7 +44,7 @@ from dl_workshop.checks import (
     progress,
     solution,
 )
-from dl_workshop.data import b_true, make_y, w_true, x
+from dl_workshop.lesson.data import b_true, make_y, w_true, x
 
 npr.seed(2024)  # so that your random numbers are the same as ours
 
@@ -260,7 +260,7 @@ losses, theta = model_optimization_loop(
 # slow final approach is easier to see.
 
 # %%
-from dl_workshop.plots import plot_fit, plot_loss
+from dl_workshop.teaching.plots import plot_fit, plot_loss
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
 plot_loss(losses, ax=left)
@@ -304,7 +304,7 @@ progress()
 # fitted model drawn that way, with its values:
 
 # %%
-from dl_workshop.diagrams import draw_matrix_form, draw_neural_diagram
+from dl_workshop.teaching.diagrams import draw_matrix_form, draw_neural_diagram
 
 draw_matrix_form(theta, n_samples=len(x), annotate=True);
 
@@ -417,7 +417,7 @@ ax.legend();
 
 # %%
 fig = plt.figure(figsize=(11, 4.5))
-from dl_workshop.plots import plot_loss_landscape, plot_optimizer_paths
+from dl_workshop.teaching.plots import plot_loss_landscape, plot_optimizer_paths
 
 plot_loss_landscape(x, y, path=runs["gradient descent"], ax=fig.add_subplot(1, 2, 1))
 plot_loss_landscape(x, y, path=runs["gradient descent"], surface=True,

@@ -6,18 +6,9 @@ The core is a handful of pure functions: :func:`linear_model` (theta first, data
 or any optax optimizer.
 """
 
+from dl_workshop import _moved
 from dl_workshop._version import __version__
-from dl_workshop.data import b_true, make_y, w_true
-from dl_workshop.logistic import (
-    binary_cross_entropy,
-    dlogistic_loss,
-    logistic,
-    logistic_loss,
-    logistic_model,
-)
-from dl_workshop.losses import dmseloss, mse, mseloss
-from dl_workshop.model import LinearParams, initialize_linear_params, linear_model
-from dl_workshop.optimization import (
+from dl_workshop.fitting.optimization import (
     DivergenceError,
     DivergenceWarning,
     FitResult,
@@ -28,15 +19,27 @@ from dl_workshop.optimization import (
     gradient_descent,
     model_optimization_loop,
 )
-from dl_workshop.persistence import load_params, save_params
-from dl_workshop.polynomial import df, f
-from dl_workshop.sampling import noise
+from dl_workshop.io.persistence import load_params, save_params
+from dl_workshop.lesson.data import b_true, make_y, w_true
+from dl_workshop.lesson.logistic import (
+    binary_cross_entropy,
+    dlogistic_loss,
+    logistic,
+    logistic_loss,
+    logistic_model,
+)
+from dl_workshop.lesson.losses import dmseloss, mse, mseloss
+from dl_workshop.lesson.model import LinearParams, initialize_linear_params, linear_model
+from dl_workshop.lesson.polynomial import df, f
+from dl_workshop.lesson.sampling import noise
+
+_moved.install(keep=("logistic",))  # the old import paths (docs/architecture.md)
 
 # Heavier modules (scikit-learn, matplotlib, pyarrow) load on first use, so that
 # `import dl_workshop` stays quick for the lesson and the CLI.
 _LAZY = {
-    "checkpoint": ["CheckpointInfo", "load_checkpoint"],
-    "checks": [
+    "fitting.checkpoint": ["CheckpointInfo", "load_checkpoint"],
+    "teaching.checks": [
         "ExerciseError",
         "check_descend",
         "check_df",
@@ -55,8 +58,8 @@ _LAZY = {
         "progress",
         "solution",
     ],
-    "data": ["read_dask_table", "read_table"],
-    "diagrams": [
+    "lesson.data": ["read_dask_table", "read_table"],
+    "teaching.diagrams": [
         "ACTIVATION_COLOR",
         "BIAS_COLOR",
         "INPUT_COLOR",
@@ -73,28 +76,28 @@ _LAZY = {
         "quadratic_linesearch",
         "save_model",
     ],
-    "fastpath": [
+    "objectives.fastpath": [
         "LinearMSEObjective",
         "LinearMSEStats",
         "linear_mse_loss",
         "sufficient_statistics",
     ],
-    "parallel": ["data_mesh", "fit_sharded", "shard_rows"],
-    "plots": [
+    "fitting.parallel": ["data_mesh", "fit_sharded", "shard_rows"],
+    "teaching.plots": [
         "animate_descent",
         "plot_fit",
         "plot_loss",
         "plot_loss_landscape",
         "plot_optimizer_paths",
     ],
-    "streaming": [
+    "fitting.streaming": [
         "MinibatchObjective",
         "fit_stream",
         "iter_chunks",
         "shuffle_positions",
         "window_key",
     ],
-    "widgets": ["explore_line", "explore_step_size"],
+    "teaching.widgets": ["explore_line", "explore_step_size"],
 }
 _LAZY_OWNER = {name: module for module, names in _LAZY.items() for name in names}
 

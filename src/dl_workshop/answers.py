@@ -7,19 +7,19 @@ own implementation, re-exported, so the lessons and the library never drift apar
 ``mse``), and logistic regression (``logistic`` ... ``dlogistic_loss``).
 """
 
-from dl_workshop.data import b_true, make_y, w_true, x
-from dl_workshop.logistic import (
+from dl_workshop.fitting.optimization import model_optimization_loop
+from dl_workshop.lesson.data import b_true, make_y, w_true, x
+from dl_workshop.lesson.logistic import (
     binary_cross_entropy,
     dlogistic_loss,
     logistic,
     logistic_loss,
     logistic_model,
 )
-from dl_workshop.losses import dmseloss, mse, mseloss
-from dl_workshop.model import initialize_linear_params, linear_model
-from dl_workshop.optimization import model_optimization_loop
-from dl_workshop.polynomial import df, f
-from dl_workshop.sampling import noise
+from dl_workshop.lesson.losses import dmseloss, mse, mseloss
+from dl_workshop.lesson.model import initialize_linear_params, linear_model
+from dl_workshop.lesson.polynomial import df, f
+from dl_workshop.lesson.sampling import noise
 
 __all__ = [
     "b_true",

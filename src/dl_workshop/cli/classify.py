@@ -39,7 +39,7 @@ def run_classify(args: argparse.Namespace, *, fit: Callable, save: Callable,
         save: ``save(out, model)``: the model file and the loss plot.
         out: the ``--out`` folder, or ``None``.
     """
-    from dl_workshop.data import read_table
+    from dl_workshop.lesson.data import read_table
 
     if args.checkpoint is not None or args.resume:
         raise ValueError(NO_CHECKPOINT_MESSAGE)

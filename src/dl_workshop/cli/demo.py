@@ -125,10 +125,10 @@ def fit_lesson(
         >>> int(result.path_steps[-1])
         100
     """
-    from dl_workshop.data import b_true, make_y, w_true, x
-    from dl_workshop.losses import mseloss
-    from dl_workshop.model import initialize_linear_params, linear_model
-    from dl_workshop.optimization import fit
+    from dl_workshop.fitting.optimization import fit
+    from dl_workshop.lesson.data import b_true, make_y, w_true, x
+    from dl_workshop.lesson.losses import mseloss
+    from dl_workshop.lesson.model import initialize_linear_params, linear_model
 
     y = make_y(x, w_true, b_true, seed=seed)
     theta = initialize_linear_params(seed=seed)
@@ -168,8 +168,8 @@ def write_figures(out: Path, x: np.ndarray, y: np.ndarray, result: Any) -> list[
     """
     from matplotlib.figure import Figure
 
-    from dl_workshop.diagrams import draw_matrix_form, draw_neural_diagram
-    from dl_workshop.plots import plot_fit, plot_loss, plot_loss_landscape
+    from dl_workshop.teaching.diagrams import draw_matrix_form, draw_neural_diagram
+    from dl_workshop.teaching.plots import plot_fit, plot_loss, plot_loss_landscape
 
     out.mkdir(parents=True, exist_ok=True)
     n = len(x)
@@ -204,7 +204,7 @@ def write_animation(out: Path, x: np.ndarray, y: np.ndarray, result: Any) -> tup
         >>> path.name, frames
         ('descent.gif', 16)
     """
-    from dl_workshop.plots import animate_descent
+    from dl_workshop.teaching.plots import animate_descent
 
     out.mkdir(parents=True, exist_ok=True)
     path = animate_descent(result, out / ANIMATION, x=x, y=y, frames=ANIMATION_FRAMES)
@@ -232,8 +232,8 @@ def _diverged_message(error: Any, step_size: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Fit the lesson data, print the comparison table and write the figures."""
-    from dl_workshop.data import b_true, w_true
     from dl_workshop.engine.divergence import DivergenceError
+    from dl_workshop.lesson.data import b_true, w_true
 
     if args.out.exists() and not args.out.is_dir():
         # Checked before fitting, so the user does not wait for an error that was certain.

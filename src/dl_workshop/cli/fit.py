@@ -121,7 +121,7 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
 
 def _fit_option_flags() -> dict[str, Any]:
     """``fit``'s options that have a flag (``Option.flag`` in ``settings.OPTIONS``), by name."""
-    from dl_workshop.settings import OPTIONS
+    from dl_workshop.fitting.settings import OPTIONS
 
     return {name: option for name, option in OPTIONS.items() if option.flag is not None}
 
@@ -181,7 +181,7 @@ GLOB_NEEDS_SCHEDULER = (
 
 def run_fit(args: argparse.Namespace) -> int:
     """Fit the file's data, print the comparison table and save the model and plot."""
-    from dl_workshop.data import read_table
+    from dl_workshop.lesson.data import read_table
 
     if args.resume and args.checkpoint is None:
         print("dl-workshop fit: error: --resume needs --checkpoint PATH", file=sys.stderr)
@@ -216,8 +216,8 @@ def _run_fit_dask(args: argparse.Namespace) -> int:
     """``run_fit`` on Dask: the files read by the workers in one pass; the reference and R²
     from the same statistics."""
     from dl_workshop.cli.scheduler import dask_client, require_dask
-    from dl_workshop.data import read_dask_table
     from dl_workshop.estimator.dask_data import summary_of
+    from dl_workshop.lesson.data import read_dask_table
 
     if args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1; got {args.workers}")
@@ -299,8 +299,8 @@ def run_predict(args: argparse.Namespace) -> int:
     """Predict for every row of a file with a saved model; print or write the predictions."""
     import pandas as pd
 
-    from dl_workshop.data import read_table
     from dl_workshop.estimator import load_model
+    from dl_workshop.lesson.data import read_table
 
     model = load_model(args.model)
     names = getattr(model, "feature_names_in_", None)
@@ -420,7 +420,7 @@ def _save_loss_plot(losses: np.ndarray, path: Path,
     # A bare Figure renders with Agg and leaves pyplot's global backend alone.
     from matplotlib.figure import Figure
 
-    from dl_workshop.plots import plot_loss
+    from dl_workshop.teaching.plots import plot_loss
 
     losses = np.asarray(losses, dtype=np.float64)
     figure = Figure(figsize=(6, 4))

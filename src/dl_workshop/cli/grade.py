@@ -1,5 +1,5 @@
 """``dl-workshop grade``: grade a class's lesson notebooks (a thin shell over
-:func:`dl_workshop.checks.grade.grade_notebooks`)."""
+:func:`dl_workshop.teaching.checks.grade.grade_notebooks`)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _limit_options(parser: argparse.ArgumentParser) -> None:
-    from dl_workshop.checks.sandbox import Limits
+    from dl_workshop.teaching.checks.sandbox import Limits
 
     defaults = Limits()
     parser.add_argument(
@@ -102,9 +102,9 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
 def run(args: Any) -> int:
     """Grade the notebooks; print where the results went. Exit code 0 once grading completed,
     1 for a bad option or a missing sandbox, 130 when interrupted (finished rows kept)."""
-    from dl_workshop.checks import hints_grade
-    from dl_workshop.checks.grade import SandboxUnavailableError, grade_notebooks
-    from dl_workshop.checks.sandbox import Limits
+    from dl_workshop.teaching.checks import hints_grade
+    from dl_workshop.teaching.checks.grade import SandboxUnavailableError, grade_notebooks
+    from dl_workshop.teaching.checks.sandbox import Limits
 
     start = time.perf_counter()
     finished: list[Any] = []

@@ -114,7 +114,7 @@ def stable_name(obj: Any) -> str | None:
     Example:
         >>> from dl_workshop import linear_model
         >>> stable_name(linear_model)
-        'dl_workshop.model.linear_model'
+        'dl_workshop.lesson.model.linear_model'
         >>> stable_name(lambda x: x) is None
         True
     """

@@ -218,7 +218,7 @@ def run_loop(
     The loop's state starts from ``params``, or from ``start`` (a resumed run: its state and the
     losses and path of the steps run before it), and is put on ``device`` with the
     hyperparameters when one is given (compiled code runs on the device of its inputs).
-    ``settings`` holds the options (a :class:`~dl_workshop.settings.FitSettings`; read:
+    ``settings`` holds the options (a :class:`~dl_workshop.fitting.settings.FitSettings`; read:
     ``n_steps``, ``step_size``, ``optimizer``, ``progress``, ``record_every``, ``tol``,
     ``patience``, ``dtype``, ``checkpoint_every``). ``callback(state, losses so far, path
     parts)`` runs on the host after every chunk (checkpointing uses it).

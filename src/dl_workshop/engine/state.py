@@ -115,7 +115,7 @@ def loop_start(
 
     Args:
         params: the starting parameters (used when ``start`` is ``None``).
-        settings: the fit's options (a :class:`~dl_workshop.settings.FitSettings`; read:
+        settings: the fit's options (a :class:`~dl_workshop.fitting.settings.FitSettings`; read:
             ``step_size``, ``n_steps``, ``tol``, ``patience``, ``dtype``, ``optimizer``).
         start: where a resumed run starts, or ``None``.
     """

@@ -5,7 +5,8 @@ outputs, optional sample weights and L2 penalty) by minimizing
 
     J(coef, intercept) = (Σ_i s_i ||y_i - x_i coef^T - intercept||² + alpha ||coef||²) / Σ_i s_i
 
-with the engine of :func:`dl_workshop.optimization.fit_objective` (its solver, called directly:
+with the engine of :func:`dl_workshop.fitting.optimization.fit_objective` (its solver, called
+directly:
 see :mod:`~dl_workshop.estimator.solve`), so every iteration runs inside one compiled
 ``jax.lax.scan`` with divergence detection and early stopping. ``J`` has the same minimizer as
 scikit-learn's ``Ridge(alpha)`` (``LinearRegression`` for ``alpha=0``).

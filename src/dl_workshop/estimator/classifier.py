@@ -51,7 +51,8 @@ class GradientDescentClassifier(ClassifierMixin, BaseEstimator):
     optimization in JAX, finished by Newton's method.
 
     Minimizes ``J = (Σ_i s_i ℓ_i + alpha/2 ||coef||²) / Σ_i s_i`` with ``ℓ_i`` the chapter's
-    logistic loss (:func:`~dl_workshop.logistic.logistic_loss`, from the logits) or, for three
+    logistic loss (:func:`~dl_workshop.lesson.logistic.logistic_loss`, from the logits) or, for
+    three
     classes or more, the softmax cross-entropy, and ``s_i`` the sample weight times the class
     weight: the objective of scikit-learn's ``LogisticRegression(C=1/alpha)`` divided by
     ``C Σ s_i``, so the solutions agree (``alpha=1``, the default, is ``C=1``). The iterations

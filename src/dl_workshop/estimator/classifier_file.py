@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from dl_workshop._validation import float_dtype
 from dl_workshop.estimator.classifier import GradientDescentClassifier
-from dl_workshop.persistence import save_arrays
+from dl_workshop.io.persistence import save_arrays
 
 ESTIMATOR = "GradientDescentClassifier"
 LABELS_MESSAGE = "classes_ must be 2 or more distinct strings or numbers"

@@ -1,9 +1,9 @@
 """The estimator's problem from one pass of statistics: a few rows with the data's moments.
 
 ``GradientDescentRegressor.fit`` on Dask data reads the data once
-(:func:`~dl_workshop.objectives.moments.moments_of`): the total weight ``W``, the weighted
+(:func:`~dl_workshop.moments.core.moments_of`): the total weight ``W``, the weighted
 means of ``z = [x, y]`` and an R factor with ``RᵀR = Σ w (z - mean)(z - mean)ᵀ``
-(:mod:`~dl_workshop.objectives.moments`). Everything the fit uses is a function of those first and
+(:mod:`~dl_workshop.moments.core`). Everything the fit uses is a function of those first and
 second moments: the scaling, the quadratic objective, the design's singular values. So the fit
 runs on ``2p`` rows (``p = d + k``) that have exactly these moments,
 
@@ -40,7 +40,7 @@ from dl_workshop.estimator.problem import (
     scaling_of,
 )
 from dl_workshop.estimator.refine import moments_problem, rows_problem
-from dl_workshop.objectives.moments import Moments, host_moments
+from dl_workshop.moments.core import Moments, host_moments
 
 
 def _constant(moments: Moments, d: int) -> np.ndarray:
@@ -62,7 +62,7 @@ def moment_scaling(moments: Moments, d: int, fit_intercept: bool, standardize: b
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.moments import moments_of
+        >>> from dl_workshop.moments.core import moments_of
         >>> s = moment_scaling(moments_of(np.array([0.0, 2.0]), np.array([1.0, 3.0])), 1,
         ...                    True, True)
         >>> s.x_offset.tolist(), s.x_scale.tolist(), s.y_offset.tolist(), round(s.y_scale, 12)
@@ -101,7 +101,7 @@ def centred(moments: Moments, d: int) -> Centred:
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.moments import moments_of
+        >>> from dl_workshop.moments.core import moments_of
         >>> c = centred(moments_of(np.arange(4.0), np.arange(4.0)), 1)
         >>> c.mean.tolist(), c.variance.round(12).tolist(), c.n_rows
         ([1.5, 1.5], [1.25, 1.25], 4)
@@ -165,7 +165,7 @@ def closed_form(moments: Moments, d: int, alpha: float, fit_intercept: bool) -> 
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.moments import moments_of
+        >>> from dl_workshop.moments.core import moments_of
         >>> x = np.arange(5.0)
         >>> coef, intercept = closed_form(moments_of(x, 2 * x + 1), 1, 0.0, True)
         >>> coef.round(12).tolist(), intercept.round(12).tolist()
@@ -192,14 +192,14 @@ def r2_scores(moments: Moments, d: int, coef: Any, intercept: Any) -> np.ndarray
     ``Σ w (y - mean_y)²`` is the targets' part of ``R``; NaN where the target is constant.
 
     Args:
-        moments: the rows' :class:`~dl_workshop.objectives.moments.Moments`.
+        moments: the rows' :class:`~dl_workshop.moments.core.Moments`.
         d: the number of features.
         coef: shape ``(d, k)``.
         intercept: shape ``(k,)``.
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.moments import moments_of
+        >>> from dl_workshop.moments.core import moments_of
         >>> x = np.arange(4.0)
         >>> r2_scores(moments_of(x, x), 1, np.zeros((1, 1)), np.full(1, 1.5)).tolist()
         [0.0]

@@ -6,7 +6,7 @@
 ``X``'s row chunks are known) first checks what can be checked without reading a block
 (dimensions, dtypes, feature names), then reads the data exactly once: each partition's weighted
 means and R factor are computed on the worker that holds it and combined there by a tree
-(:func:`~dl_workshop.objectives.moments.dask_moments`), so this process receives
+(:func:`~dl_workshop.moments.core.dask_moments`), so this process receives
 ``O((d + k)²)`` numbers. The fit itself runs on rows with the same moments
 (:mod:`~dl_workshop.estimator.compressed`). ``partial_fit`` refuses Dask data before reading it
 (:data:`PARTIAL_FIT_DASK_MESSAGE`).
@@ -26,10 +26,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.utils.validation import _check_feature_names, _check_n_features
 
-from dl_workshop.chunks import aligned_blocks, as_dask_array, is_dask, shared_arrays
 from dl_workshop.estimator.compressed import closed_form, r2_scores
+from dl_workshop.io.chunks import aligned_blocks, as_dask_array, is_dask, shared_arrays
+from dl_workshop.moments.core import Moments, moments_of
 from dl_workshop.objectives.dask_stats import check_moments
-from dl_workshop.objectives.moments import Moments, moments_of
 
 NO_TARGETS_MESSAGE = "y must have at least one target column; got shape (n, 0)"
 PARTIAL_FIT_DASK_MESSAGE = (

@@ -21,7 +21,7 @@ from dl_workshop.estimator.dask_data import (
 )
 from dl_workshop.estimator.params import Hyperparameters, validate_hyperparameters
 from dl_workshop.estimator.powers import power_design, refuse_dask
-from dl_workshop.objectives.moments import Moments
+from dl_workshop.moments.core import Moments
 
 WEIGHTS_NOT_FINITE_MESSAGE = "sample_weight must be finite; got NaN or infinite weights"
 #: scikit-learn >= 1.9 says this itself; older versions let all-zero weights through.

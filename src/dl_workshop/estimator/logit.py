@@ -5,7 +5,8 @@ The objective of :class:`~dl_workshop.estimator.GradientDescentClassifier` is
     J(coef, intercept) = (Σ_i s_i ℓ_i + alpha/2 ||coef||²) / Σ_i s_i
 
 with ``ℓ_i`` the logistic loss of row ``i`` (two classes: the chapter's
-:func:`~dl_workshop.logistic.logistic_loss` of :func:`~dl_workshop.logistic.logistic_model`,
+:func:`~dl_workshop.lesson.logistic.logistic_loss` of
+:func:`~dl_workshop.lesson.logistic.logistic_model`,
 computed from the logits, row by row) or its softmax generalization (``k >= 3`` classes: the
 cross-entropy of the softmax, optax's ``softmax_cross_entropy``), and ``s_i`` the sample weight
 times the class weight. ``J`` has the minimizer of scikit-learn's ``LogisticRegression(C=1 /
@@ -35,8 +36,8 @@ from dl_workshop.estimator.problem import (
     fit_scaling,
     padded_shape,
 )
-from dl_workshop.logistic import logistic_loss, logistic_model
-from dl_workshop.model import linear_model
+from dl_workshop.lesson.logistic import logistic_loss, logistic_model
+from dl_workshop.lesson.model import linear_model
 
 
 class LogitProblem(NamedTuple):
@@ -63,7 +64,8 @@ class LogitProblem(NamedTuple):
 def penalized_loss(params: dict, data: LogitProblem) -> jax.Array:
     """``J̃``: the weighted mean logistic loss plus the penalty, in scaled variables.
 
-    Two classes (``target`` of one column): :func:`~dl_workshop.logistic.logistic_loss` of each
+    Two classes (``target`` of one column): :func:`~dl_workshop.lesson.logistic.logistic_loss` of
+    each
     row, the chapter's definition, stable from the logits. More: the softmax cross-entropy.
 
     Example:

@@ -32,7 +32,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features
 
-from dl_workshop.chunks import aligned_blocks
 from dl_workshop.estimator.classes import ONE_CLASS_MESSAGE, encode_labels
 from dl_workshop.estimator.dask_data import (
     NEGATIVE_WEIGHTS_MESSAGE,
@@ -56,6 +55,7 @@ from dl_workshop.estimator.logit_newton import (
     objective_parts,
     prior_sums,
 )
+from dl_workshop.io.chunks import aligned_blocks
 
 #: The most Newton steps of a fit on Dask data (each one pass or more).
 DASK_NEWTON_STEPS = 100

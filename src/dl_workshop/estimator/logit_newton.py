@@ -17,7 +17,8 @@ steps (``r₊ ≈ c r²``) predict that the next full step leaves one below roun
 class's Gram matrix, without reading the rows again.
 
 The loss here is NumPy's, in float64, of the same definition as the chapter's
-:func:`~dl_workshop.logistic.logistic_loss` (``softplus(z) - y z`` from the logits; a test checks
+:func:`~dl_workshop.lesson.logistic.logistic_loss` (``softplus(z) - y z`` from the logits; a test
+checks
 that they agree); the penalty and the weights are the objective's of
 :mod:`~dl_workshop.estimator.logit`.
 """

@@ -4,7 +4,7 @@ Only arrays and JSON are written (no pickle), so loading never runs code. The he
 the hyperparameters (``get_params()``, less those that name a file to write:
 :data:`~dl_workshop.estimator.params.FILE_PARAMETERS`), the iteration count, whether ``y`` was
 1-D, the feature names and the step size; the arrays are ``coef``, ``intercept`` and
-``loss_curve``. Loading checks every part (see :mod:`dl_workshop.persistence` for the file
+``loss_curve``. Loading checks every part (see :mod:`dl_workshop.io.persistence` for the file
 itself): hyperparameters as ``fit`` checks them, shapes, finite coefficients and intercepts.
 """
 
@@ -24,7 +24,7 @@ from dl_workshop.estimator.classifier_file import ESTIMATOR as CLASSIFIER
 from dl_workshop.estimator.classifier_file import load_classifier, save_classifier
 from dl_workshop.estimator.params import FILE_PARAMETERS, validate_hyperparameters
 from dl_workshop.estimator.regressor import GradientDescentRegressor
-from dl_workshop.persistence import load_arrays, save_arrays
+from dl_workshop.io.persistence import load_arrays, save_arrays
 
 #: Kind of the files written by :func:`save_model`.
 MODEL_KIND = "model"

@@ -14,7 +14,7 @@ from dl_workshop._precision import x64
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.problem import LEAST_SQUARES, DesignData, as_dtype
 from dl_workshop.estimator.solve import optimizer_for, step_size_for
-from dl_workshop.optimization import DivergenceError
+from dl_workshop.fitting.optimization import DivergenceError
 
 PARTIAL_DIVERGED_MESSAGE = (
     "partial_fit diverged at update {update}: the loss or the parameters became non-finite "

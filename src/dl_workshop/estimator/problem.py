@@ -22,7 +22,7 @@ from dl_workshop.engine.objective import Objective
 from dl_workshop.estimator.conditioning import Conditioning, analyze_design
 from dl_workshop.estimator.params import Hyperparameters
 from dl_workshop.estimator.refine import LeastSquares
-from dl_workshop.model import linear_model
+from dl_workshop.lesson.model import linear_model
 
 #: Added to the objective, as a fraction of the targets' variance, so that ``tol`` is relative
 #: to ``loss + LOSS_FLOOR * variance``: an exact fit, whose loss shrinks to rounding noise, still

@@ -26,7 +26,7 @@ coefficients and intercepts, ``min_j −log10((|δ_j| + u |θ_j|) / |θ_j|)`` (`
 rounding of the result itself: at most 15.65 for a correctly rounded answer).
 
 On the moments path (more than 4 096 rows in memory, or Dask data) the rows are gone: the
-problem is the data's R factor (:mod:`~dl_workshop.objectives.tsqr`) and means, rounded to
+problem is the data's R factor (:mod:`~dl_workshop.moments.core`) and means, rounded to
 float64 (backward error ``eps`` relative). Refinement there solves the least-squares problem of
 those moments exactly, as a Householder QR of all rows would to ``eps · κ``; the answer's
 accuracy is limited by the moments themselves to about ``eps · κ`` (plus ``eps · κ²`` times the
@@ -140,7 +140,7 @@ def moments_problem(r: np.ndarray, mean: np.ndarray, weight: float, d: int,
     centred cross-products, one row ``z̄`` of weight ``W`` (with the intercept) the rest.
 
     Example:
-        >>> from dl_workshop.objectives.tsqr import moments_of
+        >>> from dl_workshop.moments.core import moments_of
         >>> m = moments_of(np.arange(4.0), 2 * np.arange(4.0) + 1)
         >>> problem = moments_problem(m.r, m.mean, m.weight, 1, 0.0)
         >>> problem.x.shape, problem.weights.tolist(), problem.ones.tolist()

@@ -53,7 +53,7 @@ class GradientDescentRegressor(MultiOutputTags, RegressorMixin, BaseEstimator):
     Minimizes ``(Σ_i s_i ||y_i - x_i coef^T - intercept||² + alpha ||coef||²) / Σ_i s_i``, the
     objective of scikit-learn's ``Ridge(alpha)`` divided by the total sample weight, so the
     solution matches ``Ridge`` (and ``LinearRegression`` when ``alpha=0``). Each fit runs in
-    the compiled engine (the solver of :func:`dl_workshop.optimization.fit_objective`); fits
+    the compiled engine (the solver of :func:`dl_workshop.fitting.optimization.fit_objective`); fits
     on data of the same shape and settings reuse the compiled code.
 
     With ``dtype="float64"``, a converged fit is refined (:mod:`~dl_workshop.estimator.refine`):
@@ -104,7 +104,8 @@ class GradientDescentRegressor(MultiOutputTags, RegressorMixin, BaseEstimator):
             vector for ``learning_rate="auto"``; the parameters always start at zero.
         verbose: show a progress bar for long fits.
         checkpoint: path of a checkpoint file that ``fit`` writes atomically every
-            ``checkpoint_every`` iterations and on Ctrl-C (see :mod:`dl_workshop.checkpoint`).
+            ``checkpoint_every`` iterations and on Ctrl-C (see
+            :mod:`dl_workshop.fitting.checkpoint`).
         checkpoint_every: iterations between checkpoints (default: about 20 per fit).
         resume: with ``checkpoint``, continue ``fit`` from that file if it exists (same data and
             settings, else ``ValueError``); the result equals an uninterrupted fit's.

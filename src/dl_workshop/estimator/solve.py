@@ -4,10 +4,10 @@ and what it says when a fit goes wrong.
 The estimator's hyperparameters are validated once, at its boundary
 (:mod:`~dl_workshop.estimator.params`), and its problem and starting parameters are arrays it
 built itself; so :func:`run_engine` hands them to the solver
-(:func:`dl_workshop.solver.solve`) directly, moved into JAX in one transfer, rather than
-through the public :func:`~dl_workshop.optimization.fit_objective`, which checks and copies
+(:func:`dl_workshop.fitting.solver.solve`) directly, moved into JAX in one transfer, rather than
+through the public :func:`~dl_workshop.fitting.optimization.fit_objective`, which checks and copies
 its arguments leaf by leaf (about a millisecond a fit, most of a small fit's host time). The
-engine's settings are still made by :func:`~dl_workshop.settings.fit_settings`; a fit with a
+engine's settings are still made by :func:`~dl_workshop.fitting.settings.fit_settings`; a fit with a
 checkpoint file goes through ``fit_objective``, which writes it. The step size
 (:func:`step_size_for`: ``learning_rate="auto"`` is ``1/L``, ``L`` the largest eigenvalue of the
 objective's Hessian by power iteration) and the optax optimizer (:func:`optimizer_for`, of
@@ -35,11 +35,11 @@ from dl_workshop.estimator.problem import (
     as_dtype,
     curvature_loss,
 )
-from dl_workshop.model import linear_model
-from dl_workshop.objectives.choose import Problem as EngineProblem
-from dl_workshop.optimization import DivergenceError, estimate_curvature, fit_objective
-from dl_workshop.settings import fit_settings
-from dl_workshop.solver import solve, warn_if_interrupted
+from dl_workshop.fitting.choose import Problem as EngineProblem
+from dl_workshop.fitting.optimization import DivergenceError, estimate_curvature, fit_objective
+from dl_workshop.fitting.settings import fit_settings
+from dl_workshop.fitting.solver import solve, warn_if_interrupted
+from dl_workshop.lesson.model import linear_model
 
 #: Iterations per compiled call of the engine (the loop checks for convergence in between).
 CHUNK_STEPS = 16
@@ -167,7 +167,7 @@ def _curvature(params: dict, data: DesignData, dtype: np.dtype, random_state: An
 
 
 def _solve(objective: Any, params0: dict, problem: Any, engine: Any) -> Any:
-    """:func:`~dl_workshop.solver.solve` on the estimator's own arrays: ``params0`` in the
+    """:func:`~dl_workshop.fitting.solver.solve` on the estimator's own arrays: ``params0`` in the
     fit's dtype; ``problem`` as it is where JAX computes on the CPU (the compiled loop reads
     NumPy arrays in place), else put on the accelerator once, with the parameters (one
     transfer, not one per chunk); the host arrays kept for the divergence advice."""

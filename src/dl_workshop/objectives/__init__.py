@@ -8,8 +8,8 @@ Layer 3 of the package (see ``docs/architecture.md``):
 - :mod:`~dl_workshop.objectives.statistics` and :mod:`~dl_workshop.objectives.linear_mse`: the
   fast path for ``linear_model`` + ``mseloss`` on sufficient statistics;
   :mod:`~dl_workshop.objectives.dask_stats`: those statistics from Dask data, from the
-  per-partition R factors of :mod:`dl_workshop.objectives.moments` combined on the workers;
-- :mod:`~dl_workshop.objectives.choose`: which of them a fit uses, decided in one place.
+  per-partition R factors of :mod:`dl_workshop.moments.core` combined on the workers;
+- :mod:`~dl_workshop.fitting.choose`: which of them a fit uses, decided in one place.
 """
 
 from dl_workshop.objectives.linear_mse import LinearMSEObjective, linear_mse_loss

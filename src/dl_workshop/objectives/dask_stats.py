@@ -2,9 +2,9 @@
 
 For ``linear_model`` + ``mseloss`` everything a fit needs from the data is in its sufficient
 statistics (:mod:`dl_workshop.objectives.statistics`). On Dask data each partition's
-:class:`~dl_workshop.objectives.moments.Moments` are computed on the worker that holds it: its row
+:class:`~dl_workshop.moments.core.Moments` are computed on the worker that holds it: its row
 count, the means of ``z = [x, y]`` and an R factor of the centred rows, in float64. Two
-partitions combine exactly (:func:`~dl_workshop.objectives.moments.combine_moments`), and the
+partitions combine exactly (:func:`~dl_workshop.moments.core.combine_moments`), and the
 combinations run on the workers as a binary tree, so the data are read exactly once and the
 client receives one ``(d + k) x (d + k)`` triangle. The result is a
 :class:`~dl_workshop.objectives.statistics.LinearMSEStats` whose least-squares weights are solved
@@ -13,12 +13,13 @@ of its square from the normal equations), on which the usual
 :class:`~dl_workshop.objectives.linear_mse.LinearMSEObjective` runs: the iterates and losses are
 those of the in-memory fit on the same rows, to floating-point tolerance.
 ``GradientDescentRegressor.fit`` on Dask data makes the same pass, with sample weights
-(:func:`~dl_workshop.objectives.moments.dask_moments`, the Dask route of
-:func:`~dl_workshop.objectives.moments.moments_of`).
+(:func:`~dl_workshop.moments.core.dask_moments`, the Dask route of
+:func:`~dl_workshop.moments.core.moments_of`).
 
 Any other model, loss or option (``batch_size``, ``fast_path=False``) would need the rows at
 every step: ``fit`` refuses Dask data then (:data:`DASK_NEEDS_FAST_PATH`) instead of loading
-it all into the client; :func:`~dl_workshop.streaming.fit_stream` streams it a partition at a
+it all into the client; :func:`~dl_workshop.fitting.streaming.fit_stream` streams it a partition at
+a
 time. Dask is imported only when Dask data is seen.
 """
 
@@ -30,13 +31,13 @@ from typing import Any
 import jax
 
 from dl_workshop._validation import float_dtype
-from dl_workshop.chunks import as_dask_array, is_dask, shared_arrays
 from dl_workshop.engine.shapecheck import check_structure
-from dl_workshop.losses import mseloss
-from dl_workshop.model import linear_model
+from dl_workshop.io.chunks import as_dask_array, is_dask, shared_arrays
+from dl_workshop.lesson.losses import mseloss
+from dl_workshop.lesson.model import linear_model
+from dl_workshop.moments.core import Moments, combine_moments, dask_moments, moments_of
 from dl_workshop.objectives.full_batch import FullBatchObjective
 from dl_workshop.objectives.linear_mse import linear_form_applies
-from dl_workshop.objectives.moments import Moments, combine_moments, dask_moments, moments_of
 from dl_workshop.objectives.statistics import LinearMSEStats, statistics_from_moments
 
 __all__ = [
@@ -55,7 +56,7 @@ DASK_NEEDS_FAST_PATH = (
     "fit on Dask data computes only the one-pass statistics of linear_model with mseloss "
     "(full batch, fast_path=True); {what} needs the rows at every step, which would load all "
     "the data into this process. Stream the partitions instead: "
-    "fit_stream(theta, model, loss, (x, y), batch_size=...) from dl_workshop.streaming"
+    "fit_stream(theta, model, loss, (x, y), batch_size=...) from dl_workshop.fitting.streaming"
 )
 
 

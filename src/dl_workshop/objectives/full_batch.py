@@ -20,8 +20,8 @@ import numpy as np
 
 from dl_workshop.engine.jaxpr import masked_loss_value, plan_holds, row_mean_plan, rows_separate
 from dl_workshop.engine.shapecheck import bucket_of
-from dl_workshop.losses import mseloss
-from dl_workshop.model import linear_model
+from dl_workshop.lesson.losses import mseloss
+from dl_workshop.lesson.model import linear_model
 from dl_workshop.objectives.linear_mse import fast_path_problem
 
 NO_PLAN_MESSAGE = (
@@ -183,7 +183,7 @@ def full_batch_problem(
 ) -> tuple[Any, Any]:
     """``(objective, data)`` for a full-batch fit, after the shape check of ``objective``.
 
-    ``settings`` is the validated :class:`~dl_workshop.settings.FitSettings` (read:
+    ``settings`` is the validated :class:`~dl_workshop.fitting.settings.FitSettings` (read:
     ``fast_path``, ``dtype``). With ``fast_path``, :func:`~dl_workshop.linear_model` and
     :func:`~dl_workshop.mseloss`, the fast path's objective on the data's
     statistics when it applies (:func:`~dl_workshop.objectives.linear_mse.fast_path_problem`);

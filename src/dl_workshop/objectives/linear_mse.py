@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dl_workshop._validation import unpack_linear_params
-from dl_workshop.losses import mseloss
-from dl_workshop.model import linear_model
+from dl_workshop.lesson.losses import mseloss
+from dl_workshop.lesson.model import linear_model
 from dl_workshop.objectives.statistics import LinearMSEStats, statistics_of
 
 __all__ = ["LinearMSEObjective", "linear_mse_loss"]
@@ -50,7 +50,7 @@ def linear_mse_loss(theta: Any, stats: LinearMSEStats) -> jax.Array:
         >>> from dl_workshop import linear_model, mseloss
         >>> x = np.linspace(-1.0, 1.0, 5)
         >>> y = 2.0 * x + 1.0
-        >>> from dl_workshop.fastpath import sufficient_statistics
+        >>> from dl_workshop.objectives.fastpath import sufficient_statistics
         >>> stats = sufficient_statistics(x, y)
         >>> theta = {"w": 1.0, "b": 0.0}
         >>> bool(abs(linear_mse_loss(theta, stats) - mseloss(theta, linear_model, x, y)) < 1e-5)
@@ -73,7 +73,7 @@ class LinearMSEObjective(NamedTuple):
     Example:
         >>> import numpy as np
         >>> x = np.linspace(-1.0, 1.0, 5)
-        >>> from dl_workshop.fastpath import sufficient_statistics
+        >>> from dl_workshop.objectives.fastpath import sufficient_statistics
         >>> stats = sufficient_statistics(x, 2.0 * x)
         >>> loss, grads = LinearMSEObjective()({"w": 2.0, "b": 0.0}, 0, stats)
         >>> round(float(loss), 6)

@@ -200,7 +200,7 @@ def minibatch_problem(
 ) -> tuple[MinibatchObjective, tuple[Any, ...]]:
     """``(objective, data)`` for ``fit(..., batch_size=...)``, after the shape check of the
     full-batch ``objective`` on ``data`` (``settings``: the validated
-    :class:`~dl_workshop.settings.FitSettings`; read: ``batch_size``, ``seed``,
+    :class:`~dl_workshop.fitting.settings.FitSettings`; read: ``batch_size``, ``seed``,
     ``shuffle_window``).
 
     When the rows may be padded (:func:`~dl_workshop.objectives.full_batch.padded_data`, the

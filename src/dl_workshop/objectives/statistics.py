@@ -13,13 +13,14 @@ textbook ``wᵀXᵀXw - 2wᵀXᵀy + yᵀy`` would). The statistics are computed
 ``x``, after which each gradient step costs ``O(d² k)`` instead of ``O(n d k)``: the iterates and
 losses are those of full-batch gradient descent on the data, to floating-point tolerance.
 
-The pass is the package's moments (:func:`~dl_workshop.objectives.moments.moments_of` with
+The pass is the package's moments (:func:`~dl_workshop.moments.core.moments_of` with
 ``exact=False``: shifted block sums in float64, float32 block products for large float32 data,
-on each device's own rows for JAX arrays, see :mod:`dl_workshop.objectives.device_moments`);
-the statistics are derived from those :class:`~dl_workshop.objectives.moments.Moments` by
+on each device's own rows for JAX arrays, see :mod:`dl_workshop.moments.device`);
+the statistics are derived from those :class:`~dl_workshop.moments.core.Moments` by
 :func:`statistics_from_moments`, as those of Dask data are from its exact moments.
 
-:func:`~dl_workshop.optimization.fit` switches to this path by itself when it applies (opt out
+:func:`~dl_workshop.fitting.optimization.fit` switches to this path by itself when it applies (opt
+out
 with ``fast_path=False``); the objective on these statistics is in
 :mod:`dl_workshop.objectives.linear_mse`.
 """
@@ -34,7 +35,7 @@ import numpy as np
 
 from dl_workshop._precision import precision
 from dl_workshop._validation import as_data, check_same_length, float_dtype
-from dl_workshop.objectives.moments import Moments, moments_of
+from dl_workshop.moments.core import Moments, moments_of
 
 __all__ = ["LinearMSEStats", "statistics_from_moments", "sufficient_statistics"]
 
@@ -64,7 +65,7 @@ def sufficient_statistics(x: Any, y: Any, *, dtype: Any = None) -> LinearMSEStat
     The sums are accumulated in float64 (for this call only; no global flag changes) on data
     shifted towards its means (float32 block products for large float32 data, see the module
     notes), then turned into the centred quantities of :class:`LinearMSEStats`. Sharded inputs
-    (see :mod:`dl_workshop.parallel`) stay sharded: the sums become cross-device reductions.
+    (see :mod:`dl_workshop.fitting.parallel`) stay sharded: the sums become cross-device reductions.
 
     Args:
         x: inputs, shape ``(n,)`` (one feature) or ``(n, d)``.
@@ -113,7 +114,7 @@ def statistics_from_moments(
     moments: Moments, d: int, target: np.dtype, *, host_arrays: bool = False
 ) -> LinearMSEStats:
     """The :class:`LinearMSEStats` of the (unweighted) rows whose
-    :class:`~dl_workshop.objectives.moments.Moments` are ``moments``, ``x`` their first ``d``
+    :class:`~dl_workshop.moments.core.Moments` are ``moments``, ``x`` their first ``d``
     columns.
 
     Solved from the R factor when the moments have one (:func:`statistics_from_r`), else from
@@ -122,7 +123,7 @@ def statistics_from_moments(
 
     Example:
         >>> import numpy as np
-        >>> from dl_workshop.objectives.moments import moments_of
+        >>> from dl_workshop.moments.core import moments_of
         >>> x = np.linspace(-1.0, 1.0, 5)
         >>> m = moments_of(x, 3.0 * x, exact=False)
         >>> s = statistics_from_moments(m, 1, np.dtype(np.float64), host_arrays=True)
@@ -159,7 +160,7 @@ def statistics_from_r(
         n: number of rows.
         mean: column means of ``[x, y]``, shape ``(d + k,)``.
         r: upper triangular, shape ``(d + k, d + k)``, with ``rᵀr`` the centred cross-products
-            (see :mod:`dl_workshop.objectives.moments`).
+            (see :mod:`dl_workshop.moments.core`).
         d: number of columns of ``x``.
         target: dtype of the statistics.
         host_arrays: NumPy arrays instead of JAX arrays.

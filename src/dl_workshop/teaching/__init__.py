@@ -1,0 +1,2 @@
+"""What learners and instructors see: checkers, hints and grading; plots; diagrams; interactive
+explorers."""
