@@ -3,7 +3,7 @@
 Each is a thin pipeline (see ``docs/architecture.md``)::
 
     validate the options (settings.takes_options: fit_settings, once, before the door's body)
-      -> choose the objective (objectives.choose: full batch, minibatch or the fast path, in one
+      -> choose the objective (fitting.choose: full batch, minibatch or the fast path, in one
          call that returns the placed problem)
       -> solve (solver.solve: the engine's compiled loop, the result, divergence advice),
          through checkpoint.solve_with_checkpoint only when a checkpoint file is given.
