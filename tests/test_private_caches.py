@@ -364,3 +364,35 @@ def test_two_processes_filling_one_cache_at_once_agree(tmp_path):
     assert not list(folder.rglob("*.tmp"))
     for path in (tmp_path / "a", folder, folder / "executables"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
+
+
+_NEW_LOSS_FIT = """
+import json, warnings, jax, jax.numpy as jnp
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from dl_workshop import fit, linear_model
+    from dl_workshop.lesson.data import x, make_y
+    def loss(theta, model, x, y):
+        return jnp.mean(jnp.abs(model(theta, x) - y) ** {power})
+    fit({{"w": 0.0, "b": 0.0}}, linear_model, loss, x / 100, make_y(x, seed=0) / 100, 20, 1e-3,
+        progress=False)
+print(json.dumps([str(w.message) for w in caught]))
+"""
+
+
+def test_an_entry_left_half_written_by_a_killed_process_does_not_stop_the_cache(tmp_path):
+    """A process killed between JAX's two files of an entry leaves ``KEY-cache`` without
+    ``KEY-atime``; JAX 0.10's bounded cache then failed (and warned) on every later write."""
+    folder = tmp_path / "cache"
+    env = _env(DL_WORKSHOP_CACHE_DIR=str(folder))
+    _run(_NEW_LOSS_FIT.format(power=2), env, argv=[sys.executable])
+    orphans = sorted(folder.glob("*-atime"))
+    assert orphans, "the cache is bounded: every entry has an access-time file"
+    orphans[0].unlink()  # what a SIGKILL between the two writes leaves
+    entries = set(folder.glob("*-cache"))
+    done = _run(_NEW_LOSS_FIT.format(power=4), env, argv=[sys.executable])
+    warned = [w for w in json.loads(done.stdout.strip().splitlines()[-1]) if "cache" in w]
+    assert warned == []
+    assert set(folder.glob("*-cache")) > entries  # the new loss's programs were stored
+    assert len(list(folder.glob("*-atime"))) == len(list(folder.glob("*-cache")))
+    assert _compile_cache.repair_orphans(folder) == 0

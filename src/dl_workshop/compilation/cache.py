@@ -38,6 +38,9 @@ FOLDER_VARIABLE = "DL_WORKSHOP_CACHE_DIR"
 #: only with the ``filelock`` package, which JAX needs for it).
 MAX_CACHE_BYTES = 1 << 29
 
+#: How JAX's bounded cache (``jax._src.lru_cache``) names an entry's two files.
+CACHE_SUFFIX, ATIME_SUFFIX = "-cache", "-atime"
+
 #: Without eviction (no ``filelock``), only programs that took at least this long to compile
 #: are kept (the library's loops take 0.04 s and more here; an eager ``jnp`` operation about
 #: 0.015 s).
@@ -159,6 +162,35 @@ def cache_enabled() -> bool:
     return not os.environ.get(OPT_OUT_VARIABLE) and not _state.get("refused", False)
 
 
+def repair_orphans(folder: str | Path) -> int:
+    """Give every cache entry of ``folder`` without its access-time file one (time 0: the least
+    recently used); return how many were repaired.
+
+    JAX writes an entry as two files, ``KEY-cache`` then ``KEY-atime``; a process killed between
+    the two leaves an orphan, and with a size bound (which this package sets) JAX 0.10's eviction
+    then fails on every later write: the cache stops growing and each new compilation warns
+    (jax-ml/jax#39880, fixed upstream by treating a missing time as 0, which this does on disk).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     _ = (Path(folder) / "k-cache").write_bytes(b"program")
+        ...     repair_orphans(folder), (Path(folder) / "k-atime").read_bytes()
+        (1, b'\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00')
+    """
+    repaired = 0
+    for entry in Path(folder).glob("*" + CACHE_SUFFIX):
+        atime = entry.with_name(entry.name.removesuffix(CACHE_SUFFIX) + ATIME_SUFFIX)
+        if not atime.exists():
+            try:
+                with open(atime, "xb") as file:  # never over a file another process wrote
+                    file.write((0).to_bytes(8, "little"))
+                repaired += 1
+            except OSError:
+                pass
+    return repaired
+
+
 def enable_compile_cache(*, enabled: bool = True) -> str | None:
     """Turn on JAX's persistent compilation cache for this process, once; return its folder.
 
@@ -194,6 +226,8 @@ def enable_compile_cache(*, enabled: bool = True) -> str | None:
         if not bounded and importlib.util.find_spec("filelock"):  # JAX evicts with filelock
             jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
             bounded = True
+        if bounded:
+            repair_orphans(folder)
         if jax.config.jax_persistent_cache_min_compile_time_secs == JAX_DEFAULT_MIN_SECONDS:
             # The library's loops compile in a fraction of JAX's default threshold; without
             # eviction, the many tiny programs of eager jax.numpy calls are left out.
