@@ -31,7 +31,8 @@ SETUP = """
 import time, warnings
 import numpy as np, jax.numpy as jnp
 from dl_workshop import GradientDescentRegressor, fit, fit_objective, linear_model, mseloss
-from dl_workshop.lesson.data import b_true, make_y, w_true, x
+# the old path (dl_workshop._moved): the A copy may predate the folders
+from dl_workshop.data import b_true, make_y, w_true, x
 ys = make_y(x, w_true, b_true, seed=0)
 theta0 = {"w": 0.0, "b": 0.0}
 rng = np.random.default_rng(0)

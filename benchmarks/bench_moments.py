@@ -47,10 +47,12 @@ def _median_time(fn, repeats: int) -> float:
 
 def measure(n: int, d: int, repeats: int) -> dict[str, float]:
     """Median seconds of each row in this process (warm: one untimed call first)."""
+    # the old paths (dl_workshop._moved): with --ab the other tree may predate the folders
+    from dl_workshop.data import make_y
+    from dl_workshop.data import x as lesson_x
+    from dl_workshop.objectives.tsqr import moments_of
+
     from dl_workshop import fit, linear_model, mseloss
-    from dl_workshop.lesson.data import make_y
-    from dl_workshop.lesson.data import x as lesson_x
-    from dl_workshop.moments.core import moments_of
     from dl_workshop.objectives.statistics import sufficient_statistics
 
     lesson_y = make_y(lesson_x, seed=0)
