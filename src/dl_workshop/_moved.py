@@ -42,6 +42,8 @@ MOVED = {
 }
 
 _PREFIX = "dl_workshop."
+#: The old paths, longest first: a package's submodule matches before the package.
+_LONGEST_FIRST = sorted(MOVED, key=len, reverse=True)
 
 
 def new_name(name: str) -> str | None:
@@ -49,7 +51,7 @@ def new_name(name: str) -> str | None:
     if not name.startswith(_PREFIX):
         return None
     rest = name[len(_PREFIX):]
-    for old in sorted(MOVED, key=len, reverse=True):
+    for old in _LONGEST_FIRST:
         if rest == old or rest.startswith(old + "."):
             return _PREFIX + MOVED[old] + rest[len(old):]
     return None
